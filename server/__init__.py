@@ -1,0 +1,1 @@
+"""TrackGo model server: ZeroMQ service, job queue, backends, training and evaluation tools."""
