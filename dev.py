@@ -32,7 +32,8 @@ BLENDER_LINES = {
     "5.0": ["bpy==5.0.*"],
 }
 # What every Blender environment has besides bpy: Blender's own numpy, and the add-on's wheels.
-BLENDER_COMMON = ["numpy==1.26.4", "pyzmq>=26", "msgpack>=1.0.8", "pytest>=8", "hypothesis>=6.100"]
+BLENDER_COMMON = ["numpy==1.26.4", "pyzmq>=26", "msgpack>=1.0.8", "pytest>=8", "pytest-timeout>=2.3",
+                  "hypothesis>=6.100"]
 
 
 def log(msg: str) -> None:
@@ -111,6 +112,7 @@ def cmd_test(args: argparse.Namespace) -> int:
     for line in args.blender or list(BLENDER_LINES):
         runs.append((f"blender-{line}", blender_env(line), ["tests/protocol", "tests/blender"]))
     for name, py, targets in runs:
+        targets = [t for t in targets if t.startswith("--") or (ROOT / t).exists()]
         log(f"=== tests in .venvs/{name}")
         env_i = dict(env, TRACKGO_TEST_ENV=name)
         rc = subprocess.run([str(py), "-m", "pytest", "-q", *targets, *extra], cwd=ROOT, env=env_i).returncode
