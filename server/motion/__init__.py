@@ -1,0 +1,17 @@
+"""Torch-free point trajectories shared by every backend and by training (see docs/motion.md).
+
+masks + arrows -> sampled points (Eq. 10, K-means) -> per-frame positions -> P (L, H, W, 3).
+"""
+from .arrows import EASINGS, ArrowPath, check_easing, eased_times
+from .errors import MotionInputError
+from .masks import mask_from_polygons, resize_mask, scale_points
+from .rendering import MAX_COMPONENTS, PALETTE, render_trajectories
+from .sampling import points_per_component, sample_points, snap_inside
+from .trajectories import Trajectories, trajectories_from_arrows, trajectories_from_tracks
+
+__all__ = [
+    "ArrowPath", "EASINGS", "MAX_COMPONENTS", "MotionInputError", "PALETTE", "Trajectories",
+    "check_easing", "eased_times", "mask_from_polygons", "points_per_component",
+    "render_trajectories", "resize_mask", "sample_points", "scale_points", "snap_inside",
+    "trajectories_from_arrows", "trajectories_from_tracks",
+]
