@@ -1,0 +1,66 @@
+"""The TrackAdapter's attention arithmetic (paper Eqs. 2-4 and our tau), as plain functions.
+
+Kept free of diffusers so the equations can be read, tested against an independent float64
+implementation, and reused by the processors. Shapes: (..., heads, frames, head_dim) for
+queries/keys/values, (..., heads, frames, frames) for maps and masks.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from server.trackgo.config import MASK_VALUE, TAU_FLOOR
+
+
+def adapter_attention_map(q_prime: torch.Tensor, k_prime: torch.Tensor) -> torch.Tensor:
+    """Eq. 2: A' = softmax(Q'K'^T / sqrt(d)), computed in float32 so the alpha threshold of Eq. 3
+    does not flip with the model's dtype."""
+    scale = 1.0 / math.sqrt(q_prime.shape[-1])
+    scores = torch.matmul(q_prime.float(), k_prime.float().transpose(-1, -2)) * scale
+    return scores.softmax(dim=-1)
+
+
+def attention_mask_from_map(a_prime: torch.Tensor, alpha: float, dtype: torch.dtype | None = None) -> torch.Tensor:
+    """Eq. 3 / Eq. 11: A_M = -1e4 where A' >= alpha, else 0 (-1e4 stands for -inf; fp16-safe)."""
+    mask = torch.zeros_like(a_prime, dtype=dtype or a_prime.dtype)
+    return mask.masked_fill(a_prime >= alpha, MASK_VALUE)
+
+
+def unspecified_rows(a_prime: torch.Tensor, alpha: float) -> torch.Tensor:
+    """Rows (one query frame at one location, per head) where the adapter claims nothing: every
+    entry of A' is below alpha, so A_M is all zero there. This is the paper's "unspecified area"
+    as the attention itself sees it. Returns bool (..., frames, 1)."""
+    return a_prime.amax(dim=-1, keepdim=True) < alpha
+
+
+def tau_gate(tau: float) -> float:
+    """How much of the original branch survives in unspecified rows, for a given tau.
+
+    g(tau) = clamp(1 - log10(1 + |tau|) / 4, 0, 1): g(0) = 1 exactly (Eqs. 2-4 unchanged),
+    g(-1e2) ~ 0.5, g(-1e4) = 0 (the region is held), strictly decreasing in between. The log
+    scale matches the paper's log-spaced settings (0, -1e2, -1e4)."""
+    tau = float(tau)
+    if not math.isfinite(tau) or tau > 0 or tau < TAU_FLOOR:
+        raise ValueError(f"tau: expected a number between {TAU_FLOOR:g} and 0, got {tau!r}")
+    if tau == 0.0:
+        return 1.0
+    return min(1.0, max(0.0, 1.0 - math.log10(1.0 - tau) / 4.0))
+
+
+def original_branch(
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    a_mask: torch.Tensor,
+    return_map: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Eq. 4 times V: softmax(QK^T/sqrt(d) + A_M) V. On the fused SDPA kernel with A_M as an
+    additive mask, unless the map itself is wanted (the attention loss, Eq. 8)."""
+    if not return_map:
+        return F.scaled_dot_product_attention(query, key, value, attn_mask=a_mask), None
+    scale = 1.0 / math.sqrt(query.shape[-1])
+    scores = torch.matmul(query, key.transpose(-1, -2)) * scale + a_mask
+    attention = scores.softmax(dim=-1)
+    return torch.matmul(attention, value), attention

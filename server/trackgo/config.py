@@ -1,0 +1,48 @@
+"""Configuration values written in code: the SVD-XT UNet shape and the adapter's defaults.
+
+Nothing is downloaded: the full SVD-XT UNet configuration is spelled out here so that the
+parameter count (paper Table 1: 29.36M added) and the overhead benchmark can build the real
+architecture on the ``meta`` device or with random weights.
+"""
+from __future__ import annotations
+
+# diffusers' UNetSpatioTemporalConditionModel defaults are exactly SVD / SVD-XT's UNet
+# (stabilityai/stable-video-diffusion-img2vid-xt unet/config.json); repeated here so a change of
+# library defaults cannot silently change what we count.
+SVD_XT_UNET_CONFIG: dict = {
+    "sample_size": 96,
+    "in_channels": 8,
+    "out_channels": 4,
+    "down_block_types": (
+        "CrossAttnDownBlockSpatioTemporal",
+        "CrossAttnDownBlockSpatioTemporal",
+        "CrossAttnDownBlockSpatioTemporal",
+        "DownBlockSpatioTemporal",
+    ),
+    "up_block_types": (
+        "UpBlockSpatioTemporal",
+        "CrossAttnUpBlockSpatioTemporal",
+        "CrossAttnUpBlockSpatioTemporal",
+        "CrossAttnUpBlockSpatioTemporal",
+    ),
+    "block_out_channels": (320, 640, 1280, 1280),
+    "addition_time_embed_dim": 256,
+    "projection_class_embeddings_input_dim": 768,
+    "layers_per_block": 2,
+    "cross_attention_dim": 1024,
+    "transformer_layers_per_block": 1,
+    "num_attention_heads": (5, 10, 20, 20),
+    "num_frames": 25,
+}
+
+# Trajectory feature width: f = E(P) has this many channels at latent resolution (1/8).
+DEFAULT_CONDITION_CHANNELS = 320
+# Encoder widths of the three conv stages (two convs each); chosen so the adapter on SVD-XT adds
+# 29.36M parameters (arithmetic in docs/model.md).
+DEFAULT_ENCODER_CHANNELS = (32, 64, 192)
+# Eq. 3 threshold and the value written into A_M (the paper's -inf, finite so fp16 cannot overflow).
+DEFAULT_ALPHA = 0.2
+MASK_VALUE = -1e4
+# tau (unspecified-region suppression): 0 is exactly Eqs. 2-4, -1e4 holds the unspecified region.
+DEFAULT_TAU = 0.0
+TAU_FLOOR = -1e4
