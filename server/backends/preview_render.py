@@ -1,0 +1,226 @@
+"""The preview's pixels: each masked region is a feathered layer warped along its points' motion.
+
+Per job (once): a background plate (the reference with every region inpainted, so a region that
+moves away leaves a plausible fill, never black), one feathered alpha per region, and the
+surroundings' influence maps for tau. Per frame: the background, warped softly when tau lets the
+surroundings follow, then the regions composited in track order (later tracks on top).
+
+A region's motion is a dense field interpolated from its own points' displacements (inverse
+distance weighting over the points' current positions), sampled backwards with cv2.remap. When
+all of a region's points move alike (arrows: the paper moves every point of a component by the
+arrow's displacement) the field is a translation and one cv2.warpAffine does the same job faster.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from server.motion import Trajectories
+
+TAU_FROZEN = -1e4        # the protocol's lowest tau: surroundings held still
+CORE_GROW_PX = 2         # regions take a 2-px rim of their surroundings (imperfect painted edges)
+FEATHER_SHARE = 0.008    # feather width as a share of the shorter side (4.6 px at 576)
+INFLUENCE_SHARE = 0.15   # how far (share of the shorter side) surroundings feel a region at tau=0
+INPAINT_MAX_SIDE = 256   # the plate is inpainted at this size, then upsampled into the holes
+FIELD_STEP = 8           # dense fields are interpolated on an 8-px grid, then resized
+TRANSLATION_EPS = 1e-3   # px: points closer than this to a common displacement move rigidly
+
+
+def tau_strength(tau: float) -> float:
+    """How strongly the surroundings follow the regions: 1 at tau=0, 0 at tau=-1e4.
+
+    s(tau) = 1 - log10(1 + |tau|) / log10(1 + 1e4), clipped to [0, 1]: monotone, and
+    logarithmic because the paper's examples (0, -1e2, -1e4) are decades apart (s(-1e2) = 0.50).
+    """
+    tau = float(tau)
+    if not np.isfinite(tau) or tau > 0 or tau < TAU_FROZEN:
+        raise ValueError(f"tau: expected a number in [{TAU_FROZEN:g}, 0], got {tau!r}")
+    s = 1.0 - np.log10(1.0 + abs(tau)) / np.log10(1.0 + abs(TAU_FROZEN))
+    return float(np.clip(s, 0.0, 1.0))
+
+
+@dataclass
+class _Layer:
+    alpha: np.ndarray          # (H, W) float32 in [0, 1]
+    rgba: np.ndarray           # (H, W, 4) float32: the reference with this alpha
+    box: tuple[int, int, int, int]   # x0, y0, x1, y1 (exclusive) of alpha > 0
+    points: np.ndarray         # indices into the trajectories
+
+
+def _bbox(mask: np.ndarray) -> tuple[int, int, int, int]:
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
+
+
+def _grow(mask: np.ndarray, px: int) -> np.ndarray:
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * px + 1, 2 * px + 1))
+    return cv2.dilate(mask.astype(np.uint8), kernel) > 0
+
+
+def _feathered_alpha(core: np.ndarray, feather: float) -> np.ndarray:
+    """1 on the core, a smoothstep ramp to 0 over ``feather`` px outside it."""
+    outside = cv2.distanceTransform(np.where(core, 0, 255).astype(np.uint8), cv2.DIST_L2, 5)
+    ramp = np.clip(1.0 - outside / feather, 0.0, 1.0)
+    return (ramp * ramp * (3.0 - 2.0 * ramp)).astype(np.float32)
+
+
+def background_plate(reference: np.ndarray, holes: np.ndarray) -> np.ndarray:
+    """The reference with ``holes`` filled by cv2.inpaint (Telea), computed at a reduced size.
+
+    Inpainting is smooth by nature, so a small copy loses nothing visible and keeps the plate
+    to a few milliseconds; only the hole pixels are replaced. With no known pixel left (a
+    whole-frame mask) there is nothing to fill from, and the plate is the reference itself.
+    """
+    h, w = holes.shape
+    if not holes.any() or holes.all():
+        return reference.copy()
+    scale = min(1.0, INPAINT_MAX_SIDE / max(h, w))
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    small = cv2.resize(reference, size, interpolation=cv2.INTER_AREA)
+    small_holes = cv2.resize(holes.astype(np.uint8), size, interpolation=cv2.INTER_AREA)
+    small_holes = _grow(small_holes > 0, 1) if scale < 1.0 else small_holes > 0
+    if small_holes.all():
+        fill = np.broadcast_to(reference[~holes].mean(axis=0), reference.shape)
+    else:
+        filled = cv2.inpaint(small, small_holes.astype(np.uint8), 3, cv2.INPAINT_TELEA)
+        fill = cv2.resize(filled, (w, h), interpolation=cv2.INTER_LINEAR)
+    plate = reference.copy()
+    plate[holes] = fill[holes]
+    return plate
+
+
+def interpolate_field(points: np.ndarray, values: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """(h, w, 2) float32 field over ``box`` from scattered xy ``points`` (N, 2) with ``values`` (N, 2).
+
+    Inverse-distance weights (power 2, 1 px softening) on an 8-px grid, bilinearly resized:
+    smooth, equal to a common value when all values agree, close to each value near its point.
+    """
+    x0, y0, x1, y1 = box
+    gx = np.arange(x0, x1 + FIELD_STEP, FIELD_STEP, dtype=np.float32)
+    gy = np.arange(y0, y1 + FIELD_STEP, FIELD_STEP, dtype=np.float32)
+    d2 = ((gx[None, :, None] - points[None, None, :, 0]) ** 2
+          + (gy[:, None, None] - points[None, None, :, 1]) ** 2)
+    wts = 1.0 / (d2 + 1.0)
+    field = np.einsum("yxn,nc->yxc", wts, values.astype(np.float32)) / wts.sum(axis=2)[..., None]
+    return upsample_grid(field.astype(np.float32), x1 - x0, y1 - y0)
+
+
+def upsample_grid(coarse: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Bilinear resize of a grid whose node k sits at pixel k * FIELD_STEP (not cv2.resize's centres)."""
+    M = np.float32([[1.0 / FIELD_STEP, 0, 0], [0, 1.0 / FIELD_STEP, 0]])
+    return cv2.warpAffine(coarse, M, (width, height), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                          borderMode=cv2.BORDER_REPLICATE)
+
+
+class PreviewRenderer:
+    """Everything computed once per job; ``frame(i)`` then renders frame i (uint8 RGB)."""
+
+    def __init__(self, reference: np.ndarray, masks, traj: Trajectories, tau: float = 0.0):
+        reference = np.asarray(reference)
+        if reference.ndim != 3 or reference.shape[2] != 3 or reference.dtype != np.uint8:
+            raise ValueError(f"reference: expected uint8 (height, width, 3) RGB, got {reference.dtype} "
+                             f"{reference.shape}")
+        self.height, self.width = reference.shape[:2]
+        if len(masks) != traj.num_components:
+            raise ValueError(f"masks: expected one per trajectory component ({traj.num_components}), "
+                             f"got {len(masks)}")
+        self.traj = traj
+        self.reference = reference
+        self.strength = tau_strength(tau)
+        short = min(self.height, self.width)
+        feather = max(2.0, FEATHER_SHARE * short)
+
+        cores = []
+        self.layers: list[_Layer] = []
+        ref_f = reference.astype(np.float32)
+        for j, mask in enumerate(masks):
+            mask = np.asarray(mask, dtype=bool)
+            if mask.shape != (self.height, self.width):
+                raise ValueError(f"tracks[{j}].mask: expected {self.width}x{self.height} like the reference, "
+                                 f"got {mask.shape[1]}x{mask.shape[0]}")
+            core = _grow(mask, CORE_GROW_PX)
+            cores.append(core)
+            alpha = _feathered_alpha(core, feather)
+            rgba = np.dstack([ref_f, alpha])
+            self.layers.append(_Layer(alpha, rgba, _bbox(alpha > 0), np.flatnonzero(traj.component == j)))
+        self.plate = background_plate(reference, np.logical_or.reduce(cores)).astype(np.float32)
+        self._influence = self._influence_maps(masks, short) if self.strength > 0 else None
+
+    def _influence_maps(self, masks, short: int) -> np.ndarray:
+        """(J, h, w) exp(-distance / sigma) per region on the coarse grid, for the surroundings."""
+        sigma = INFLUENCE_SHARE * short
+        size = (int(np.ceil(self.width / FIELD_STEP)) + 1, int(np.ceil(self.height / FIELD_STEP)) + 1)
+        maps = []
+        for mask in masks:
+            dist = cv2.distanceTransform(np.where(mask, 0, 255).astype(np.uint8), cv2.DIST_L2, 5)
+            # sample the distance at the grid nodes x = k * step
+            nodes = dist[np.minimum(np.arange(size[1]) * FIELD_STEP, self.height - 1)][
+                :, np.minimum(np.arange(size[0]) * FIELD_STEP, self.width - 1)]
+            maps.append(np.exp(-nodes / sigma))
+        return np.stack(maps).astype(np.float32)
+
+    @property
+    def num_frames(self) -> int:
+        return self.traj.num_frames
+
+    def _background(self, i: int) -> np.ndarray:
+        if self._influence is None or i == 0:
+            return self.plate.copy()
+        disp = self.traj.displacements()[i]
+        means = np.stack([disp[layer.points].mean(axis=0) for layer in self.layers])    # (J, 2)
+        weights = self._influence
+        total = np.maximum(1.0, weights.sum(axis=0))
+        coarse = np.einsum("jyx,jc->yxc", weights, means) * (self.strength / total)[..., None]
+        if not np.abs(coarse).max() > 1e-3:
+            return self.plate.copy()
+        field = upsample_grid(coarse.astype(np.float32), self.width, self.height)
+        xs = np.arange(self.width, dtype=np.float32)[None, :] - field[..., 0]
+        ys = np.arange(self.height, dtype=np.float32)[:, None] - field[..., 1]
+        return cv2.remap(self.plate, xs, ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+
+    def _warp_layer(self, layer: _Layer, i: int):
+        """The layer's RGBA at frame i over the box it covers, or None when it left the frame."""
+        start = self.traj.positions[0, layer.points]
+        now = self.traj.positions[i, layer.points]
+        disp = (now - start).astype(np.float64)
+        lo, hi = disp.min(axis=0), disp.max(axis=0)
+        x0, y0, x1, y1 = layer.box
+        bx0 = max(0, int(np.floor(x0 + lo[0])) - 1)
+        by0 = max(0, int(np.floor(y0 + lo[1])) - 1)
+        bx1 = min(self.width, int(np.ceil(x1 + hi[0])) + 1)
+        by1 = min(self.height, int(np.ceil(y1 + hi[1])) + 1)
+        if bx1 <= bx0 or by1 <= by0:
+            return None
+        size = (bx1 - bx0, by1 - by0)
+        common = disp.mean(axis=0)
+        if np.abs(disp - common).max() <= TRANSLATION_EPS:
+            # dst(u, v) = src(u + bx0 - dx, v + by0 - dy)
+            M = np.float32([[1, 0, bx0 - common[0]], [0, 1, by0 - common[1]]])
+            warped = cv2.warpAffine(layer.rgba, M, size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                    borderMode=cv2.BORDER_REFLECT)
+        else:
+            field = interpolate_field(now, disp, (bx0, by0, bx1, by1))
+            xs = np.arange(bx0, bx1, dtype=np.float32)[None, :] - field[..., 0]
+            ys = np.arange(by0, by1, dtype=np.float32)[:, None] - field[..., 1]
+            warped = cv2.remap(layer.rgba, xs, ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        return (bx0, by0, bx1, by1), warped
+
+    def frame(self, i: int) -> np.ndarray:
+        """Frame i as C-contiguous uint8 (H, W, 3) RGB."""
+        out = self._background(i)
+        for layer in self.layers:
+            got = self._warp_layer(layer, i)
+            if got is None:
+                continue
+            (x0, y0, x1, y1), warped = got
+            alpha = warped[..., 3:4]
+            region = out[y0:y1, x0:x1]
+            region += (warped[..., :3] - region) * alpha
+        return np.ascontiguousarray(np.clip(np.rint(out), 0, 255).astype(np.uint8))
+
+    def frames(self):
+        for i in range(self.num_frames):
+            yield self.frame(i)
