@@ -1,0 +1,90 @@
+"""Synthetic clips with known motion: textured shapes moving over a real photograph.
+
+Each clip is written as a folder of PNG frames (lossless, so the tracker sees exactly what was
+rendered) plus a label-image mask of frame 0. ``truth`` gives every component's displacement per
+frame in *source* pixels, so a test can check the builder's tracks against it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from skimage import data as skdata
+
+SRC_W, SRC_H = 320, 240
+
+
+@dataclass
+class SyntheticClip:
+    frames: np.ndarray          # (L, H, W, 3) RGB at source size
+    labels: np.ndarray          # (H, W) uint8, 0 = background, j+1 = component j at frame 0
+    displacement: np.ndarray    # (L, C, 2) source-pixel offset of component j at frame i
+
+
+def _background() -> np.ndarray:
+    return cv2.resize(skdata.astronaut(), (SRC_W, SRC_H), interpolation=cv2.INTER_AREA)
+
+
+def _texture(h: int, w: int, which: str) -> np.ndarray:
+    img = {"coffee": skdata.coffee, "chelsea": skdata.chelsea}[which]()
+    return cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
+
+
+def make_clip(length: int = 10, moving: bool = True) -> SyntheticClip:
+    """Two components: a large ellipse (linear path) and a small square (curved path)."""
+    bg = _background()
+    t = np.arange(length, dtype=np.float32)
+    scale = 1.0 if moving else 0.0
+    paths = np.stack([
+        np.stack([2.0 * t, 1.0 * t], axis=1),
+        np.stack([20.0 * np.sin(t / 5.0), 15.0 * (1 - np.cos(t / 5.0))], axis=1),
+    ], axis=1) * scale                                       # (L, 2, 2)
+    layers = []
+    ellipse = np.zeros((SRC_H, SRC_W), np.uint8)
+    cv2.ellipse(ellipse, (95, 110), (72, 48), 0, 0, 360, 255, -1)
+    tex = np.zeros_like(bg)
+    tex[40:180, 20:170] = _texture(140, 150, "coffee")
+    layers.append((tex, ellipse))
+    square = np.zeros((SRC_H, SRC_W), np.uint8)
+    square[60:110, 220:270] = 255
+    tex2 = np.zeros_like(bg)
+    tex2[60:110, 220:270] = _texture(50, 50, "chelsea")
+    layers.append((tex2, square))
+
+    frames = []
+    for i in range(length):
+        frame = bg.astype(np.float32)
+        for j, (tex, mask) in enumerate(layers):
+            m = np.float32([[1, 0, paths[i, j, 0]], [0, 1, paths[i, j, 1]]])
+            moved = cv2.warpAffine(tex, m, (SRC_W, SRC_H), flags=cv2.INTER_LINEAR)
+            alpha = cv2.warpAffine(mask, m, (SRC_W, SRC_H), flags=cv2.INTER_LINEAR)[..., None] / 255.0
+            frame = frame * (1 - alpha) + moved.astype(np.float32) * alpha
+        frames.append(np.clip(frame + 0.5, 0, 255).astype(np.uint8))
+    labels = np.zeros((SRC_H, SRC_W), np.uint8)
+    labels[ellipse > 0] = 1
+    labels[square > 0] = 2
+    return SyntheticClip(np.stack(frames), labels, paths)
+
+
+def write_frame_folder(folder: Path, frames: np.ndarray) -> None:
+    folder.mkdir(parents=True)
+    for i, f in enumerate(frames):
+        cv2.imwrite(str(folder / f"{i:05d}.png"), f[:, :, ::-1])
+
+
+@pytest.fixture(scope="session")
+def synthetic_clip() -> SyntheticClip:
+    return make_clip()
+
+
+@pytest.fixture
+def clip_folder(tmp_path, synthetic_clip):
+    """An input folder holding one moving clip ``walk`` and its label mask."""
+    root = tmp_path / "input"
+    write_frame_folder(root / "walk", synthetic_clip.frames)
+    (root / "masks").mkdir()
+    cv2.imwrite(str(root / "masks" / "walk.png"), synthetic_clip.labels)
+    return root
