@@ -13,7 +13,7 @@ import numpy as np
 
 from server.backends.base import BackendError, BackendOptions, Done, Event, Frame, JobContext, Progress
 from server.backends.preview_render import PreviewRenderer, tau_strength
-from server.motion import MotionInputError, trajectories_from_arrows
+from server.motion import MotionInputError, motion_inputs_for_job, trajectories_for_job, trajectories_from_arrows
 
 
 def preview_renderer(reference_rgb: np.ndarray, masks: Sequence[np.ndarray], arrows: Sequence, easings,
@@ -42,16 +42,12 @@ class PreviewBackend:
         report("preview backend ready (CPU, no model weights)")
 
     def run(self, job, ctx: JobContext) -> Iterator[Event]:
-        from server.motion.job_inputs import motion_inputs_for_job
-
         t0 = time.perf_counter()
         yield Progress("preparing", 0, 1)
         try:
             inputs = motion_inputs_for_job(job)
-            renderer = PreviewRenderer(inputs.reference, inputs.masks,
-                                       trajectories_from_arrows(inputs.masks, inputs.arrows, inputs.easings,
-                                                                inputs.frames, ctx.seed, fields=inputs.fields),
-                                       inputs.tau)
+            traj = trajectories_for_job(job, ctx.seed, inputs)
+            renderer = PreviewRenderer(inputs.reference, inputs.masks, traj, inputs.tau)
         except MotionInputError as exc:
             raise BackendError(str(exc), code="invalid_field", hint="check the track named in the message") from exc
         yield Progress("preparing", 1, 1)
