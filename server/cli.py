@@ -1,13 +1,131 @@
-"""``trackgo-server``: the console entry point of the model server."""
+"""``trackgo-server`` (also ``python -m server``): the console entry point of the model server.
+
+Start-up order: settings -> security policy -> backend objects -> bind (fails fast when the
+port is taken) -> model load (unless --lazy-load) -> workers -> one "ready" line on stdout ->
+serve until SIGINT/SIGTERM. Any start-up failure prints one ``trackgo-server: error: ...``
+line on stderr and exits non-zero, without a traceback.
+
+Heavy modules (zmq, OpenCV, the backend's torch) are imported only after the flags parsed, so
+``--help`` stays instant and never imports torch.
+"""
 from __future__ import annotations
 
-import argparse
+import logging
+import signal
+import sys
+
+from server.config import ConfigError, ServerConfig, apply_limits, build_parser, load_config
+
+PROG = "trackgo-server"
 
 
-def build_parser() -> argparse.ArgumentParser:
-    return argparse.ArgumentParser(prog="trackgo-server", description="TrackGo model server (ZeroMQ).")
+class StartupError(Exception):
+    """The server cannot start; the message says why and what to change."""
+
+
+def _plan_function():
+    """``server.motion``'s plan computation wrapped into a ``plan_result`` body builder, if present."""
+    try:
+        from server.planning import plan_body
+    except ImportError:
+        return None
+    return plan_body
+
+
+def build_service(cfg: ServerConfig):
+    """Everything but binding and loading: returns (service, backends). Raises StartupError."""
+    import shared_protocol as sp
+    from server.backends import BackendOptions, UnknownBackend, create_backend
+    from server.encoding import FrameEncoder
+    from server.security import SecurityError, check_bind_policy, load_curve_keys
+    from server.service import Service
+
+    try:
+        keys = load_curve_keys(cfg.server_key, cfg.allowed_clients) if cfg.server_key else None
+        check_bind_policy(cfg.bind, keys, cfg.insecure)
+    except SecurityError as exc:
+        raise StartupError(str(exc)) from None
+
+    limits = apply_limits(sp.Limits(), cfg)
+    if "max_queue" in {f for f in limits.to_body()}:
+        import dataclasses
+        limits = dataclasses.replace(limits, max_queue=cfg.queue_length)
+
+    backends = []
+    for device in cfg.devices:
+        options = BackendOptions(svd_path=cfg.svd_path, adapter_path=cfg.adapter_path, device=device,
+                                 dtype=cfg.dtype, cpu_offload=cfg.cpu_offload,
+                                 decode_chunk_size=cfg.decode_chunk_size, extra=dict(cfg.backend_options))
+        try:
+            backend = create_backend(cfg.backend_name, options)
+        except UnknownBackend as exc:
+            raise StartupError(str(exc)) from None
+        except Exception as exc:  # a factory refusing its options (missing weights folder, bad device)
+            raise StartupError(f"backend {cfg.backend_name!r}: {exc}") from None
+        backend.device = device
+        backends.append(backend)
+
+    encoder = FrameEncoder(cfg.encoder_threads, cfg.png_compression)
+    description = (getattr(backends[0], "description", "") or "") if backends else ""
+    service = Service(bind=cfg.bind, backends=backends, encoder=encoder, limits=limits,
+                      queue_length=cfg.queue_length, heartbeat_interval=cfg.heartbeat_interval,
+                      heartbeat_liveness=cfg.heartbeat_liveness, loaded=not cfg.lazy_load,
+                      backend_descriptions={backends[0].name: description}, plan=_plan_function(),
+                      curve_keys=keys)
+    return service, backends
+
+
+def start(cfg: ServerConfig):
+    """Build, bind and load; returns a service ready to ``serve()``. Raises StartupError."""
+    log = logging.getLogger("trackgo.server")
+    service, backends = build_service(cfg)
+    try:
+        service.bind()
+    except OSError as exc:
+        service.encoder.shutdown()
+        raise StartupError(str(exc)) from None
+    if not cfg.lazy_load:
+        for backend in backends:
+            try:
+                backend.load(lambda text: log.info("loading %s: %s", backend.name, text))
+            except Exception as exc:
+                service.request_stop()
+                service.socket.close(0)
+                service.encoder.shutdown()
+                raise StartupError(f"backend {backend.name!r} could not load: {exc}") from None
+    service.start_workers()
+    return service
 
 
 def main(argv: list[str] | None = None) -> int:
-    build_parser().parse_args(argv)
+    parser = build_parser()
+    try:
+        cfg = load_config(argv, parser=parser)
+    except ConfigError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=cfg.log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        service = start(cfg)
+    except StartupError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted during start-up", file=sys.stderr)
+        return 130
+
+    def stop(signum, _frame):
+        logging.getLogger("trackgo.server").info("received %s; shutting down", signal.Signals(signum).name)
+        service.request_stop()
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    print(f"{PROG} ready on {service.endpoint} (backend {service.backend_name})", flush=True)
+    service.serve()
+    print(f"{PROG} stopped", flush=True)
     return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
