@@ -163,8 +163,8 @@ def _image_common(value: dict, path: str, payloads: list, limits: Limits):
         if size < 1:
             raise _invalid(f"{path}.{name}", "a positive integer", size)
     if width * height > limits.max_reference_pixels:
-        raise ProtocolError(errors.TOO_LARGE, f"image is {width}x{height} = {width * height} pixels, the limit is "
-                            f"{limits.max_reference_pixels}", f"{path}.width")
+        raise ProtocolError(errors.TOO_LARGE, f"expected at most {limits.max_reference_pixels} pixels, got "
+                            f"{width}x{height} = {width * height}", f"{path}.width")
     data = payloads[index]
     if not isinstance(data, bytes):
         data = bytes(data)
@@ -195,7 +195,8 @@ def _mask(value: dict, path: str, reference: ImageSpec, payloads: list, limits: 
         try:
             blank = png_is_blank(data, info)
         except ImageError as exc:
-            raise ProtocolError(errors.INVALID_FIELD, str(exc), f"{path}.payload") from None
+            raise ProtocolError(errors.INVALID_FIELD, f"expected a valid PNG, got one with a defect: {exc}",
+                                f"{path}.payload") from None
     if blank:
         raise ProtocolError(errors.INVALID_FIELD, "mask is empty: expected at least one nonzero pixel",
                             f"{path}.payload")
@@ -231,13 +232,13 @@ def _png_info(data: bytes, path: str):
     try:
         return read_png_info(data)
     except ImageError as exc:
-        raise ProtocolError(errors.INVALID_FIELD, str(exc), path) from None
+        raise ProtocolError(errors.INVALID_FIELD, f"expected a valid PNG, got one with a defect: {exc}", path) from None
 
 
 def _check_png_size(info, width: int, height: int, path: str) -> None:
     if (info.width, info.height) != (width, height):
-        raise ProtocolError(errors.INVALID_FIELD, f"PNG is {info.width}x{info.height}, the message declares "
-                            f"{width}x{height}", path)
+        raise ProtocolError(errors.INVALID_FIELD, f"expected a PNG of the declared size {width}x{height}, got a "
+                            f"{info.width}x{info.height} PNG", path)
 
 
 def _check_raw_size(data: bytes, width: int, height: int, channels: int, path: str) -> None:
@@ -321,8 +322,8 @@ def _params(value, limits: Limits, backends: set[str] | None) -> GenerationParam
             raise ProtocolError(errors.TOO_LARGE, f"expected at most {maximum}, got {chosen[name]}", f"params.{name}")
     pixels = chosen["width"] * chosen["height"]
     if pixels > limits.max_pixels:
-        raise ProtocolError(errors.TOO_LARGE, f"output {chosen['width']}x{chosen['height']} = {pixels} pixels, "
-                            f"the limit is {limits.max_pixels}", "params.width")
+        raise ProtocolError(errors.TOO_LARGE, f"expected an output of at most {limits.max_pixels} pixels, "
+                            f"got {chosen['width']}x{chosen['height']} = {pixels}", "params.width")
     return GenerationParams(**chosen)
 
 
