@@ -1,0 +1,134 @@
+"""Reads what the animator drew into plain data: reference pixels, masks, arrows.
+
+Masks: layers of a Mask datablock (bezier splines with handles and feather weights,
+rasterised at the reference resolution by ``io.raster``) or painted mask images.
+Arrows: annotation strokes (0–1 image space) or Grease Pencil strokes projected through the
+active camera. The conversions themselves live in ``io.coords`` (pure, tested on point lists);
+this module only walks Blender data.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import bpy
+import numpy as np
+
+from ..io import coords, raster
+from . import compat
+
+MAX_ARROW_POINTS = 256
+
+
+@dataclass(frozen=True)
+class CapturedArrow:
+    key: str                 # "annotation:<layer>:<i>" or "object:<name>:<layer>:<i>"
+    points: np.ndarray       # (N, 2) float pixels, tail first
+
+
+class CaptureError(ValueError):
+    """Input the add-on cannot use; the message names the thing at fault."""
+
+
+def image_rgba(image) -> np.ndarray:
+    """(H, W, 4) float32, top row first, values as Blender stores them (0–1)."""
+    w, h = image.size
+    if w == 0 or h == 0:
+        raise CaptureError(f"image {image.name!r}: expected pixels, got an empty or missing image "
+                           f"({image.filepath or 'no file'})")
+    buf = np.empty(w * h * 4, dtype=np.float32)
+    image.pixels.foreach_get(buf)
+    return buf.reshape(h, w, 4)[::-1]
+
+
+def reference_rgb(image) -> np.ndarray:
+    """The reference image as (H, W, 3) uint8 sRGB."""
+    rgba = image_rgba(image)
+    rgb = rgba[..., :3]
+    if image.is_float:  # float buffers are scene-linear: encode to sRGB for the model
+        rgb = np.where(rgb <= 0.0031308, rgb * 12.92, 1.055 * np.power(np.clip(rgb, 0, None), 1 / 2.4) - 0.055)
+    return np.clip(np.rint(rgb * 255.0), 0, 255).astype(np.uint8)
+
+
+def _resize_nearest(arr: np.ndarray, width: int, height: int) -> np.ndarray:
+    h, w = arr.shape[:2]
+    if (w, h) == (width, height):
+        return arr
+    rows = np.minimum((np.arange(height) + 0.5) * h / height, h - 1).astype(int)
+    cols = np.minimum((np.arange(width) + 0.5) * w / width, w - 1).astype(int)
+    return arr[rows][:, cols]
+
+
+def painted_mask(image, width: int, height: int) -> np.ndarray:
+    """A painted mask image → uint8 (H, W): white (and opaque) is inside."""
+    rgba = image_rgba(image)
+    value = rgba[..., :3].mean(axis=-1) * rgba[..., 3]
+    return raster.to_uint8(_resize_nearest(value, width, height))
+
+
+def mask_layer_data(layer, width: int, height: int) -> raster.Layer:
+    """A ``MaskLayer`` as Blender-free :class:`raster.Layer` in pixel coordinates."""
+    splines = []
+    for si, spline in enumerate(layer.splines):
+        pts = [(tuple(p.co), tuple(p.handle_left), tuple(p.handle_right), p.weight)
+               for p in spline.points]
+        if len(pts) < 2:
+            raise CaptureError(f"mask layer {layer.name!r} spline {si}: expected at least 2 points")
+        if not spline.use_fill:
+            continue
+        splines.append(raster.spline_from_mask_points(pts, width, height, cyclic=spline.use_cyclic))
+    return raster.Layer(tuple(splines), invert=layer.invert, alpha=layer.alpha,
+                        falloff=layer.falloff, name=layer.name)
+
+
+def rasterize_mask_layer(layer, width: int, height: int) -> np.ndarray:
+    """A Mask layer rasterised at the reference resolution, uint8 with a feathered edge."""
+    return raster.to_uint8(raster.rasterize_layer(mask_layer_data(layer, width, height), width, height))
+
+
+def arrow_from_points(points, width: int, height: int, space: str = "normalized") -> np.ndarray:
+    """The seam: a stroke's point list → arrow pixels (tail first, curve kept).
+
+    ``space`` is "normalized" (Image Editor annotations / camera view, 0–1, y up) or "pixels".
+    Long strokes are thinned evenly to at most MAX_ARROW_POINTS, keeping both ends.
+    """
+    arr = np.asarray([p[:2] for p in points], dtype=np.float64)
+    if len(arr) < 2:
+        raise CaptureError(f"arrow: expected a stroke of at least 2 points, got {len(arr)}")
+    if not np.isfinite(arr).all():
+        raise CaptureError("arrow: stroke has non-finite coordinates")
+    px = coords.normalized_to_pixels(arr, width, height) if space == "normalized" else arr
+    if len(px) > MAX_ARROW_POINTS:
+        idx = np.unique(np.linspace(0, len(px) - 1, MAX_ARROW_POINTS).round().astype(int))
+        px = px[idx]
+    return px
+
+
+def annotation_arrows(annotation, width: int, height: int) -> list[CapturedArrow]:
+    """Arrows from Image Editor annotation strokes (4.x legacy data or 5.0 Annotation)."""
+    out = []
+    for layer, i, pts in compat.annotation_strokes(annotation):
+        if len(pts) >= 2:
+            out.append(CapturedArrow(f"annotation:{layer}:{i}", arrow_from_points(pts, width, height)))
+    return out
+
+
+def camera_arrows(obj, scene, width: int, height: int) -> list[CapturedArrow]:
+    """Arrows from a Grease Pencil object's strokes seen through the scene camera.
+
+    world = matrix_world @ local; ``world_to_camera_view`` gives 0–1 frame coordinates (y up),
+    which map onto the reference image like annotations do.
+    """
+    from bpy_extras.object_utils import world_to_camera_view
+    from mathutils import Vector
+
+    cam = scene.camera
+    if cam is None:
+        raise CaptureError(f"arrows object {obj.name!r}: expected an active scene camera to project through")
+    mw = obj.matrix_world
+    out = []
+    for layer, i, pts in compat.object_strokes(obj):
+        if len(pts) < 2:
+            continue
+        view = [tuple(world_to_camera_view(scene, cam, mw @ Vector(p)))[:2] for p in pts]
+        out.append(CapturedArrow(f"object:{obj.name}:{layer}:{i}", arrow_from_points(view, width, height)))
+    return out

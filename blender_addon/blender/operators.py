@@ -1,0 +1,241 @@
+"""Operators: connect, reference, sources, pairing, preview, generate, cancel, regenerate.
+
+Each reports problems with ``self.report`` and in the panel (``settings.error``) as one
+readable sentence; none of them waits on the network — replies arrive through the timer.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import tempfile
+
+import bpy
+from bpy.props import BoolProperty
+
+from ..io.job import JobInputError, build_job
+from . import inputs, overlay, session, strips
+from .capture import CaptureError
+from .properties import PALETTE
+
+USER_ERRORS = (inputs.InputError, JobInputError, CaptureError, ConnectionError, ValueError, RuntimeError, OSError)
+
+
+def reports_errors(execute):
+    """Turn a user-facing failure into a report and a panel message instead of a traceback."""
+    @functools.wraps(execute)
+    def wrapper(self, context):
+        try:
+            return execute(self, context)
+        except USER_ERRORS as exc:
+            msg = str(exc) or type(exc).__name__
+            context.scene.trackgo.error = msg
+            self.report({"ERROR"}, msg)
+            return {"CANCELLED"}
+    return wrapper
+
+
+class TRACKGO_OT_connect(bpy.types.Operator):
+    """Connect to the TrackGo server (and start a local one if the preferences say so)"""
+    bl_idname = "trackgo.connect"
+    bl_label = "Connect"
+
+    @reports_errors
+    def execute(self, context):
+        session.connect(context.scene.name, context)
+        self.report({"INFO"}, context.scene.trackgo.status)
+        return {"FINISHED"}
+
+
+class TRACKGO_OT_disconnect(bpy.types.Operator):
+    """Close the connection and stop a local server started by the add-on"""
+    bl_idname = "trackgo.disconnect"
+    bl_label = "Disconnect"
+
+    def execute(self, context):
+        session.disconnect(context.scene.name)
+        return {"FINISHED"}
+
+
+class TRACKGO_OT_use_editor_image(bpy.types.Operator):
+    """Use the image shown in this Image Editor as the reference frame"""
+    bl_idname = "trackgo.use_editor_image"
+    bl_label = "Use Displayed Image"
+
+    @classmethod
+    def poll(cls, context):
+        space = context.space_data
+        return space is not None and space.type == "IMAGE_EDITOR" and space.image is not None
+
+    def execute(self, context):
+        context.scene.trackgo.reference = context.space_data.image
+        return {"FINISHED"}
+
+
+class TRACKGO_OT_grab_sequencer_frame(bpy.types.Operator):
+    """Render the sequencer at the playhead and use that picture as the reference frame"""
+    bl_idname = "trackgo.grab_sequencer_frame"
+    bl_label = "Grab Sequencer Frame"
+
+    @reports_errors
+    def execute(self, context):
+        scene = context.scene
+        se = scene.sequence_editor
+        if se is None or not len(getattr(se, "strips", None) or se.sequences):
+            raise inputs.InputError("Sequencer: there is nothing to grab (no strips)")
+        r = scene.render
+        saved = (r.filepath, r.image_settings.file_format, r.image_settings.color_mode, r.use_sequencer)
+        path = os.path.join(tempfile.gettempdir(), f"trackgo_grab_{os.getpid()}_{scene.frame_current}.png")
+        try:
+            r.filepath, r.image_settings.file_format = path, "PNG"
+            r.image_settings.color_mode, r.use_sequencer = "RGB", True
+            bpy.ops.render.render(write_still=True)
+        finally:
+            r.filepath, r.image_settings.file_format, r.image_settings.color_mode, r.use_sequencer = saved
+        if not os.path.exists(path):
+            raise inputs.InputError("Sequencer: the frame could not be rendered")
+        img = bpy.data.images.load(path, check_existing=False)
+        img.name = f"TrackGo frame {scene.frame_current}"
+        img.pack()
+        os.unlink(path)
+        scene.trackgo.reference = img
+        self.report({"INFO"}, f"Reference: sequencer frame {scene.frame_current} ({img.size[0]}x{img.size[1]})")
+        return {"FINISHED"}
+
+
+class TRACKGO_OT_refresh_sources(bpy.types.Operator):
+    """Re-read the mask layers and arrow strokes the tracks can use"""
+    bl_idname = "trackgo.refresh_sources"
+    bl_label = "Refresh Masks and Arrows"
+
+    @reports_errors
+    def execute(self, context):
+        st = context.scene.trackgo
+        inputs.refresh_sources(context, st)
+        self.report({"INFO"}, f"{len(st.masks)} masks, {len(st.arrows)} arrows")
+        return {"FINISHED"}
+
+
+class TRACKGO_OT_auto_pair(bpy.types.Operator):
+    """One track per mask layer, paired with the nearest arrow whose start lies inside it"""
+    bl_idname = "trackgo.auto_pair"
+    bl_label = "Auto-Pair"
+
+    @reports_errors
+    def execute(self, context):
+        st = context.scene.trackgo
+        n = inputs.auto_pair(context, st)
+        unpaired = [t.name for t in st.tracks if not t.arrow]
+        if unpaired:
+            self.report({"WARNING"}, f"{n} tracks; no arrow for: {', '.join(unpaired)}")
+        else:
+            self.report({"INFO"}, f"{n} tracks paired")
+        st.error = ""
+        return {"FINISHED"}
+
+
+class TRACKGO_OT_track_add(bpy.types.Operator):
+    """Add a motion track to pair by hand"""
+    bl_idname = "trackgo.track_add"
+    bl_label = "Add Track"
+
+    def execute(self, context):
+        st = context.scene.trackgo
+        t = st.tracks.add()
+        t.name = f"Track {len(st.tracks)}"
+        t.color = PALETTE[(len(st.tracks) - 1) % len(PALETTE)]
+        t.manual = True
+        st.track_index = len(st.tracks) - 1
+        return {"FINISHED"}
+
+
+class TRACKGO_OT_track_remove(bpy.types.Operator):
+    """Remove the active motion track"""
+    bl_idname = "trackgo.track_remove"
+    bl_label = "Remove Track"
+
+    @classmethod
+    def poll(cls, context):
+        return len(context.scene.trackgo.tracks) > 0
+
+    def execute(self, context):
+        st = context.scene.trackgo
+        st.tracks.remove(st.track_index)
+        st.track_index = max(0, min(st.track_index, len(st.tracks) - 1))
+        return {"FINISHED"}
+
+
+def _build(context, seed_override=None, params_override=None):
+    st = context.scene.trackgo
+    ref, tracks, meta = inputs.collect(context, st)
+    params = params_override or inputs.generation_params(st, seed_override)
+    limits = session.SESSION.client.limits if session.SESSION.client is not None else None
+    body, payloads = build_job(ref, tracks, params, limits)
+    return body, payloads, [t.name for t in tracks], meta
+
+
+class TRACKGO_OT_preview_points(bpy.types.Operator):
+    """Ask the server which points it will sample and show them with their paths"""
+    bl_idname = "trackgo.preview_points"
+    bl_label = "Preview Points"
+
+    @reports_errors
+    def execute(self, context):
+        body, payloads, _, _ = _build(context)
+        session.request_plan(context.scene.name, body, payloads)
+        context.scene.trackgo.show_overlay = True
+        overlay.enable()
+        return {"FINISHED"}
+
+
+class TRACKGO_OT_generate(bpy.types.Operator):
+    """Generate the shot: frames stream into a new sequencer strip as they arrive"""
+    bl_idname = "trackgo.generate"
+    bl_label = "Generate"
+
+    @reports_errors
+    def execute(self, context):
+        body, payloads, names, meta = _build(context)
+        job = session.submit(context.scene.name, body, payloads, names, meta, context.scene.frame_current)
+        self.report({"INFO"}, f"TrackGo job {job.job_id[:6]} submitted ({len(names)} tracks)")
+        return {"FINISHED"}
+
+
+class TRACKGO_OT_cancel(bpy.types.Operator):
+    """Cancel the running job (frames already received stay)"""
+    bl_idname = "trackgo.cancel"
+    bl_label = "Cancel"
+
+    @reports_errors
+    def execute(self, context):
+        n = session.cancel(context.scene.name)
+        self.report({"INFO"} if n else {"WARNING"}, f"cancelling {n} job(s)" if n else "no job is running")
+        return {"FINISHED"}
+
+
+class TRACKGO_OT_regenerate(bpy.types.Operator):
+    """Generate again with the parameters stored on the active TrackGo strip"""
+    bl_idname = "trackgo.regenerate"
+    bl_label = "Regenerate"
+
+    new_seed: BoolProperty(name="New Seed", default=False,
+                           description="Same parameters, a fresh random seed")
+
+    @reports_errors
+    def execute(self, context):
+        se = context.scene.sequence_editor
+        strip = se.active_strip if se is not None else None
+        if strip is None:
+            raise inputs.InputError("Regenerate: select a TrackGo strip in the sequencer first")
+        params = strips.stored_params(strip)
+        if self.new_seed:
+            params["seed"] = None
+        body, payloads, names, meta = _build(context, params_override=params)
+        job = session.submit(context.scene.name, body, payloads, names, meta, int(strip.frame_start))
+        self.report({"INFO"}, f"TrackGo job {job.job_id[:6]} submitted")
+        return {"FINISHED"}
+
+
+CLASSES = (TRACKGO_OT_connect, TRACKGO_OT_disconnect, TRACKGO_OT_use_editor_image,
+           TRACKGO_OT_grab_sequencer_frame, TRACKGO_OT_refresh_sources, TRACKGO_OT_auto_pair,
+           TRACKGO_OT_track_add, TRACKGO_OT_track_remove, TRACKGO_OT_preview_points,
+           TRACKGO_OT_generate, TRACKGO_OT_cancel, TRACKGO_OT_regenerate)

@@ -1,0 +1,109 @@
+"""Scene properties: reference, captured sources, motion tracks, generation settings, status.
+
+``scene.trackgo`` holds everything that is saved with the .blend. Runtime objects (socket,
+running jobs) live in ``session`` instead, since they cannot be saved.
+"""
+from __future__ import annotations
+
+import bpy
+from bpy.props import (BoolProperty, CollectionProperty, EnumProperty, FloatProperty,
+                       FloatVectorProperty, IntProperty, PointerProperty, StringProperty)
+
+from . import compat
+
+# Track colours: the same order as the server's trajectory palette (distinct hues).
+PALETTE = [(0.90, 0.10, 0.10), (0.10, 0.70, 0.10), (0.15, 0.35, 0.95),
+           (0.95, 0.80, 0.10), (0.85, 0.15, 0.85), (0.10, 0.80, 0.85)]
+
+EASINGS = [("linear", "Linear", "Constant speed along the arrow"),
+           ("ease-in", "Ease In", "Start slowly, end fast"),
+           ("ease-out", "Ease Out", "Start fast, end slowly"),
+           ("ease-in-out", "Ease In-Out", "Slow at both ends")]
+
+
+def _redraw(self, context):
+    for window in getattr(context.window_manager, "windows", []):
+        for area in window.screen.areas:
+            if area.type in {"IMAGE_EDITOR", "SEQUENCE_EDITOR"}:
+                area.tag_redraw()
+
+
+class TRACKGO_PG_source(bpy.types.PropertyGroup):
+    """One captured mask or arrow the tracks can point at (name is its key)."""
+    label: StringProperty()
+    tail_x: FloatProperty()
+    tail_y: FloatProperty()
+
+
+class TRACKGO_PG_track(bpy.types.PropertyGroup):
+    """A motion track: this mask moves along that arrow."""
+    enabled: BoolProperty(name="Enabled", default=True)
+    mask_layer: StringProperty(name="Mask", description="Layer of the Mask datablock that selects what moves")
+    mask_image: PointerProperty(type=bpy.types.Image, name="Painted Mask",
+                                description="A painted mask image (white = moves); overrides the mask layer")
+    arrow: StringProperty(name="Arrow", description="The stroke the mask follows (its start is the tail)")
+    color: FloatVectorProperty(name="Colour", subtype="COLOR", size=3, min=0.0, max=1.0, default=PALETTE[0])
+    easing: EnumProperty(name="Easing", items=EASINGS, default="linear")
+    manual: BoolProperty(name="Manual Pairing", default=False,
+                         description="Keep this pairing when auto-pairing runs again")
+
+
+class TRACKGO_PG_settings(bpy.types.PropertyGroup):
+    # Reference and sources
+    reference: PointerProperty(type=bpy.types.Image, name="Reference",
+                               description="The frame that comes alive (image open in the Image Editor, "
+                                           "or a grabbed sequencer frame)")
+    mask: PointerProperty(type=bpy.types.Mask, name="Mask", description="Mask datablock: one layer per moving part")
+    annotation: PointerProperty(type=compat.annotation_type(), name="Annotation",
+                                description="Annotation whose strokes are arrows (empty: the Image "
+                                            "Editor's or the scene's annotation)")
+    arrows_object: PointerProperty(type=bpy.types.Object, name="Arrows Object",
+                                   description="Grease Pencil object whose strokes, seen through the "
+                                               "scene camera, are arrows (3D previs)",
+                                   poll=lambda self, obj: compat.is_grease_pencil_object(obj))
+    masks: CollectionProperty(type=TRACKGO_PG_source)
+    arrows: CollectionProperty(type=TRACKGO_PG_source)
+    tracks: CollectionProperty(type=TRACKGO_PG_track)
+    track_index: IntProperty(name="Active Track", default=0)
+
+    # Generation settings (defaults follow shared_protocol.messages.DEFAULT_PARAMS)
+    frames: IntProperty(name="Frames", default=25, min=2, max=256)
+    fps: IntProperty(name="FPS", default=7, min=1, max=60)
+    motion_bucket_id: IntProperty(name="Motion Bucket", default=127, min=0, max=255)
+    noise_aug_strength: FloatProperty(name="Noise Aug", default=0.02, min=0.0, max=1.0)
+    num_inference_steps: IntProperty(name="Steps", default=25, min=1, max=100)
+    min_guidance_scale: FloatProperty(name="Min Guidance", default=1.0, min=0.0, max=20.0)
+    max_guidance_scale: FloatProperty(name="Max Guidance", default=3.0, min=0.0, max=20.0)
+    seed: IntProperty(name="Seed", default=0, min=0)
+    random_seed: BoolProperty(name="Random Seed", default=True)
+    tau: FloatProperty(name="τ", default=0.0, min=-1e4, max=0.0,
+                       description="0 lets the unspecified area move freely, -10000 freezes it")
+    alpha: FloatProperty(name="α", default=0.2, min=0.001, max=0.999,
+                         description="Attention threshold of the TrackAdapter mask")
+    width: IntProperty(name="Width", default=1024, min=64, max=4096, step=64)
+    height: IntProperty(name="Height", default=576, min=64, max=4096, step=64)
+    backend: StringProperty(name="Backend", default="", description="Empty: the server's default backend")
+
+    # Status shown in the panels (written by the session)
+    status: StringProperty(name="Status", default="Not connected")
+    error: StringProperty(name="Error", default="")
+    connected: BoolProperty(default=False)
+    busy: BoolProperty(default=False)
+    progress: FloatProperty(name="Progress", default=0.0, min=0.0, max=1.0, subtype="FACTOR", update=_redraw)
+    progress_text: StringProperty(default="")
+    show_overlay: BoolProperty(name="Show Points", default=True, update=_redraw)
+
+
+CLASSES = (TRACKGO_PG_source, TRACKGO_PG_track, TRACKGO_PG_settings)
+
+
+def register():
+    for cls in CLASSES:
+        bpy.utils.register_class(cls)
+    bpy.types.Scene.trackgo = PointerProperty(type=TRACKGO_PG_settings)
+
+
+def unregister():
+    del bpy.types.Scene.trackgo
+    for cls in reversed(CLASSES):
+        bpy.utils.unregister_class(cls)

@@ -1,0 +1,429 @@
+"""Runtime state of the add-on and the timer that drives it.
+
+One :class:`Session` holds the socket client, an optional local server, the jobs in flight and
+the last overlay plan. :func:`tick` is the ``bpy.app.timers`` callback: it handles what has
+arrived within a small time budget (default 3 ms), writes frames, grows strips, updates the
+panel, and asks to be called again soon. It never waits on the network.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+
+import bpy
+
+from ..io import client as io_client
+from ..io.frames import FrameWriter
+from ..io.launcher import LocalServer
+from . import preferences, strips
+
+TICK_BUDGET_S = 0.003
+ACTIVE_INTERVAL_S = 0.02
+IDLE_INTERVAL_S = 0.25
+
+
+@dataclass
+class ActiveJob:
+    request_id: str
+    scene_name: str
+    root: str
+    params: dict
+    track_names: list[str]
+    tracks_meta: list[dict]
+    frame_start: int
+    total: int
+    strip_name: str = ""
+    appended: int = 0
+    state: str = "submitted"
+    started: float = field(default_factory=time.monotonic)
+    message: str = ""
+    seed: int | None = None
+    job_id: str = ""
+    writer: FrameWriter | None = None
+    cancel_requested: bool = False
+
+    @property
+    def appended_folder(self) -> str:
+        return str(self.writer.folder) if self.writer is not None else "(no frames yet)"
+
+
+@dataclass
+class TickStats:
+    calls: int = 0
+    worst_s: float = 0.0
+    worst_streaming_s: float = 0.0
+    total_s: float = 0.0
+
+
+class Session:
+    def __init__(self):
+        self.client: io_client.Client | None = None
+        self.server: LocalServer | None = None
+        self.jobs: dict[str, ActiveJob] = {}       # job id → job (after `accepted`)
+        self.pending: dict[str, ActiveJob] = {}    # submit request id → job (before `accepted`)
+        self.plans: dict[str, dict] = {}        # scene name → plan_result body
+        self.pending_plans: dict[str, str] = {}  # request id → scene name
+        self.stats = TickStats()
+        self.scene_name = ""
+        self.log: list[str] = []
+
+    def reset(self):
+        if self.client is not None:
+            self.client.close()
+        self.client = None
+        if self.server is not None:
+            self.server.stop()
+        self.server = None
+        self.jobs.clear()
+        self.pending.clear()
+        self.plans.clear()
+        self.pending_plans.clear()
+
+
+SESSION = Session()
+
+
+# ---- helpers that touch bpy -------------------------------------------------------------
+def _settings(scene_name: str):
+    scene = bpy.data.scenes.get(scene_name)
+    return (scene, scene.trackgo) if scene is not None else (None, None)
+
+
+def _tag_redraw():
+    wm = bpy.context.window_manager
+    for window in getattr(wm, "windows", []):
+        for area in window.screen.areas:
+            if area.type in {"IMAGE_EDITOR", "SEQUENCE_EDITOR"}:
+                area.tag_redraw()
+
+
+def _status_bar(text: str | None):
+    try:
+        ws = bpy.context.workspace
+        if ws is not None:
+            ws.status_text_set(text)
+    except (AttributeError, RuntimeError, TypeError):
+        pass
+
+
+def set_status(scene_name: str, status: str | None = None, error: str | None = None):
+    scene, st = _settings(scene_name)
+    if st is None:
+        return
+    if status is not None:
+        st.status = status
+    if error is not None:
+        st.error = error
+        if error:
+            print(f"TrackGo: {error}")
+            SESSION.log.append(error)
+
+
+def output_root() -> tuple[str, str]:
+    """Folder for frames: ``//trackgo`` beside the .blend, or a temp folder (with a warning)."""
+    if bpy.data.filepath:
+        return bpy.path.abspath("//trackgo"), ""
+    root = os.path.join(tempfile.gettempdir(), "trackgo")
+    return root, (f"The .blend file is not saved: frames go to the temporary folder {root}. "
+                  f"Save the file to keep them beside it.")
+
+
+# ---- connection --------------------------------------------------------------------------
+def connect(scene_name: str, context=None) -> None:
+    prefs = preferences.get(context)
+    SESSION.scene_name = scene_name
+    if SESSION.client is not None:
+        SESSION.client.close()
+    curve = None
+    if prefs.server_public_key:
+        curve = io_client.CurveKeys(prefs.server_public_key, prefs.client_public_key, prefs.client_secret_key)
+    SESSION.client = io_client.Client(prefs.server_address, timeout_s=prefs.timeout, curve=curve)
+    if prefs.start_local_server:
+        if SESSION.server is None or SESSION.server.status().state in ("failed", "stopped"):
+            SESSION.server = LocalServer(bpy.path.abspath(prefs.server_python), prefs.server_address,
+                                         backend=prefs.server_backend or None)
+            SESSION.server.start()
+        set_status(scene_name, status="Starting the local server…", error="")
+    else:
+        SESSION.client.connect()
+        set_status(scene_name, status=f"Connecting to {prefs.server_address}…", error="")
+    ensure_timer()
+
+
+def disconnect(scene_name: str) -> None:
+    for job in _all_jobs():
+        _finish(job, "interrupted", "disconnected before the job ended")
+    SESSION.reset()
+    scene, st = _settings(scene_name)
+    if st is not None:
+        st.connected = False
+        st.busy = False
+        st.status = "Not connected"
+
+
+def ensure_timer() -> None:
+    if not bpy.app.timers.is_registered(tick):
+        bpy.app.timers.register(tick, first_interval=0.0, persistent=True)
+
+
+# ---- jobs --------------------------------------------------------------------------------
+def submit(scene_name: str, body: dict, payloads: list[bytes], track_names: list[str],
+           tracks_meta: list[dict], frame_start: int) -> ActiveJob:
+    client = SESSION.client
+    if client is None or not client.ready:
+        raise ConnectionError("not connected to a TrackGo server: press Connect first"
+                              + (f" ({client.reason})" if client is not None and client.reason else ""))
+    request_id = client.submit(body, payloads)
+    root, warning = output_root()
+    scene = bpy.data.scenes[scene_name]
+    params = dict(body.get("params", {}))
+    job = ActiveJob(request_id=request_id, scene_name=scene_name, root=root, params=params,
+                    track_names=track_names, tracks_meta=tracks_meta, frame_start=frame_start,
+                    total=int(params.get("frames", 25)), seed=params.get("seed"))
+    SESSION.pending[request_id] = job
+    st = scene.trackgo
+    st.busy = True
+    st.progress = 0.0
+    st.progress_text = "Submitted"
+    st.error = warning
+    st.status = "Job submitted"
+    ensure_timer()
+    return job
+
+
+def cancel(scene_name: str) -> int:
+    """Ask the server to cancel this scene's running jobs; returns how many."""
+    n = 0
+    for job in _all_jobs():
+        if job.scene_name == scene_name and job.state in ("submitted", "queued", "running"):
+            if job.job_id:
+                SESSION.client.cancel(job.job_id)
+            job.cancel_requested = True  # sent as soon as the job id is known
+            job.state = "cancelling"
+            n += 1
+    return n
+
+
+def _all_jobs() -> list[ActiveJob]:
+    return list(SESSION.pending.values()) + list(SESSION.jobs.values())
+
+
+def request_plan(scene_name: str, body: dict, payloads: list[bytes]) -> str:
+    client = SESSION.client
+    if client is None or not client.ready:
+        raise ConnectionError("not connected to a TrackGo server: press Connect first")
+    req = client.plan(body, payloads)
+    SESSION.pending_plans[req] = scene_name
+    ensure_timer()
+    return req
+
+
+def _strip(job: ActiveJob):
+    scene = bpy.data.scenes.get(job.scene_name)
+    return strips.find(scene, job.strip_name) if scene is not None and job.strip_name else None
+
+
+def _grow_strip(job: ActiveJob) -> None:
+    """Show every contiguous frame on disk: create the strip with frame 1, then append."""
+    if job.writer is None:
+        return
+    ready = job.writer.contiguous_count()
+    if ready <= job.appended:
+        return
+    scene = bpy.data.scenes.get(job.scene_name)
+    if scene is None:
+        return
+    strip = _strip(job)
+    if strip is None:
+        path = str(job.writer.path_for(0))
+        if bpy.data.filepath:
+            path = bpy.path.relpath(path)
+        strip = strips.create(scene, f"TrackGo {job.job_id[:6]}", path, job.frame_start, job.total)
+        job.strip_name = strip.name
+        job.appended = 1
+        strips.store_job(strip, job.job_id, job.params, job.seed, job.tracks_meta, "streaming")
+    for index in range(job.appended, ready):
+        strips.append(strip, str(job.writer.path_for(index)))
+    job.appended = ready
+
+
+def _finish(job: ActiveJob, state: str, message: str) -> None:
+    job.state, job.message = state, message
+    SESSION.jobs.pop(job.job_id, None)
+    SESSION.pending.pop(job.request_id, None)
+    strip = _strip(job)
+    if strip is not None:
+        strips.store_job(strip, job.job_id, job.params, job.seed, job.tracks_meta, state)
+    scene, st = _settings(job.scene_name)
+    if st is None:
+        return
+    st.busy = any(j.scene_name == job.scene_name for j in _all_jobs())
+    if state == "done":
+        st.progress = 1.0
+        st.progress_text = f"Done: {job.appended} frames"
+        st.status = message
+    else:
+        st.progress_text = f"{state.capitalize()}: {job.appended} of {job.total} frames kept"
+        st.error = message
+        st.status = f"Job {state}"
+        print(f"TrackGo: {message}")
+        SESSION.log.append(message)
+    _status_bar(None)
+
+
+def _handle(ev) -> None:
+    if ev.kind == "connected":
+        scene, st = _settings(SESSION.scene_name)
+        if st is not None:
+            st.connected = True
+            st.status = ev.message
+            st.error = ""
+        return
+    if ev.kind == "connect_failed":
+        scene, st = _settings(SESSION.scene_name)
+        if st is not None:
+            st.connected = False
+            st.status = "Not connected"
+        set_status(SESSION.scene_name, error=ev.message)
+        return
+    if ev.kind == "server_lost":
+        scene, st = _settings(SESSION.scene_name)
+        if st is not None:
+            st.connected = False
+            st.status = "Server lost"
+        jobs = _all_jobs()
+        for job in jobs:
+            _finish(job, "failed", f"{ev.message}; {job.appended} of {job.total} frames were received "
+                                   f"and kept in {job.appended_folder}")
+        if not jobs:
+            set_status(SESSION.scene_name, error=ev.message)
+        return
+    if ev.kind == "plan_result":
+        scene_name = SESSION.pending_plans.pop(ev.re, SESSION.scene_name)
+        SESSION.plans[scene_name] = ev.body
+        set_status(scene_name, status="Points preview ready")
+        return
+    if ev.kind in ("rejected", "error") and ev.re in SESSION.pending_plans:
+        scene_name = SESSION.pending_plans.pop(ev.re)
+        err = ev.body.get("error", ev.body) if ev.kind == "rejected" else ev.body
+        set_status(scene_name, error=f"Points preview refused: {io_client.describe_error(err)}")
+        return
+    if ev.re in SESSION.pending and ev.kind in ("accepted", "rejected", "error"):
+        job = SESSION.pending[ev.re]
+        if ev.kind == "accepted" and ev.job:
+            SESSION.pending.pop(ev.re)
+            job.job_id = ev.job
+            job.writer = FrameWriter(job.root, job.scene_name, ev.job[:12])
+            SESSION.jobs[ev.job] = job
+            if job.cancel_requested:
+                SESSION.client.cancel(ev.job)
+    else:
+        job = SESSION.jobs.get(ev.job) if ev.job else None
+    if job is None:
+        return
+    scene, st = _settings(job.scene_name)
+    if ev.kind == "accepted":
+        job.state = "queued" if not job.cancel_requested else job.state
+        if st is not None:
+            st.progress_text = f"Queued (position {ev.body.get('queue_position', 0)})"
+    elif ev.kind == "progress":
+        job.state = "running" if job.state != "cancelling" else job.state
+        stage, step, total = ev.body.get("stage", ""), ev.body.get("step", 0), ev.body.get("total", 0)
+        eta = ev.body.get("eta_s")
+        text = f"{stage.capitalize()} {step}/{total}" + (f" · ETA {eta:.0f} s" if isinstance(eta, (int, float)) else "")
+        if st is not None:
+            st.progress_text = text
+            if total:
+                st.progress = min(1.0, step / total)
+        _status_bar(f"TrackGo: {text}")
+    elif ev.kind == "frame":
+        index, total = int(ev.body.get("index", -1)), int(ev.body.get("total", job.total))
+        job.total = total
+        try:
+            job.writer.write(index, ev.payload or b"")
+        except (ValueError, OSError) as exc:
+            if st is not None:
+                st.error = f"frame {index + 1}: not written ({exc})"
+            return
+        _grow_strip(job)
+        if st is not None:
+            st.progress = min(1.0, job.writer.contiguous_count() / max(1, total))
+            st.progress_text = f"Frames {job.writer.contiguous_count()}/{total}"
+    elif ev.kind == "done":
+        job.seed = ev.body.get("seed", job.seed)
+        job.params = dict(ev.body.get("params", job.params))
+        _grow_strip(job)
+        secs = time.monotonic() - job.started
+        _finish(job, "done", f"Done: {job.appended} frames in {secs:.1f} s (seed {job.seed})")
+    elif ev.kind == "rejected":
+        err = ev.body.get("error", {})
+        _finish(job, "rejected", f"Job rejected: {io_client.describe_error(err, job.track_names)}")
+    elif ev.kind == "error":
+        _grow_strip(job)
+        _finish(job, "failed", f"Job failed: {io_client.describe_error(ev.body, job.track_names)}; "
+                               f"{job.appended} frames kept")
+    elif ev.kind == "cancelled":
+        _grow_strip(job)
+        _finish(job, "cancelled", f"Job cancelled: {job.appended} of {job.total} frames kept")
+
+
+def _local_server_step() -> None:
+    srv = SESSION.server
+    if srv is None or SESSION.client is None or SESSION.client.state != "idle":
+        return
+    st = srv.status()
+    if st.state == "ready":
+        SESSION.client.connect()
+        set_status(SESSION.scene_name, status=st.message)
+    elif st.state == "failed":
+        set_status(SESSION.scene_name, status="Not connected", error=st.message)
+        SESSION.client.state = "failed"
+        SESSION.client.reason = st.message
+
+
+def tick(budget_s: float = TICK_BUDGET_S):
+    """The timer callback. Returns the delay before the next call, or None to stop."""
+    t0 = time.perf_counter()
+    streaming = False
+    try:
+        _local_server_step()
+        client = SESSION.client
+        if client is None:
+            return None
+        while True:
+            events = client.poll(budget_s=budget_s, max_messages=1)
+            for ev in events:
+                streaming = streaming or ev.kind == "frame"
+                _handle(ev)
+            if not events or time.perf_counter() - t0 > budget_s:
+                break
+        if SESSION.jobs or SESSION.pending or events:
+            _tag_redraw()
+        more = bool(events)
+    except Exception as exc:  # a bug must not kill the timer silently or raise into Blender
+        set_status(SESSION.scene_name, error=f"internal error in the TrackGo timer: {type(exc).__name__}: {exc}")
+        more = False
+    finally:
+        dt = time.perf_counter() - t0
+        s = SESSION.stats
+        s.calls += 1
+        s.total_s += dt
+        s.worst_s = max(s.worst_s, dt)
+        if streaming:
+            s.worst_streaming_s = max(s.worst_streaming_s, dt)
+    client = SESSION.client
+    if client is None or client.state in ("failed", "lost", "closed"):
+        return None
+    if more:
+        return 0.0
+    waiting = SESSION.jobs or SESSION.pending or SESSION.pending_plans or client.state != "ready"
+    return ACTIVE_INTERVAL_S if waiting else IDLE_INTERVAL_S
+
+
+def shutdown() -> None:
+    """On quit / unregister: stop the timer, close the socket, stop a local server."""
+    if bpy.app.timers.is_registered(tick):
+        bpy.app.timers.unregister(tick)
+    SESSION.reset()

@@ -1,0 +1,74 @@
+"""The image strip that grows in the sequencer as frames arrive, and the job stored on it.
+
+The strip starts at the reference frame's position, in the lowest channel that is free for the
+whole expected length, with the first frame; each later frame appends an element. Job
+parameters and the seed are kept as custom properties so Regenerate / New Seed can reuse them.
+"""
+from __future__ import annotations
+
+import json
+import os
+
+import bpy
+
+from . import compat
+
+MAX_CHANNEL = 128
+PROP_JOB = "trackgo_job"
+PROP_PARAMS = "trackgo_params"
+PROP_SEED = "trackgo_seed"
+PROP_STATE = "trackgo_state"
+PROP_TRACKS = "trackgo_tracks"
+
+
+def free_channel(scene, frame_start: int, length: int) -> int:
+    """Lowest channel with no strip overlapping [frame_start, frame_start + length)."""
+    se = scene.sequence_editor_create()
+    busy = set()
+    end = frame_start + max(1, length)
+    for strip in compat.strips(se):
+        if strip.frame_final_start < end and strip.frame_final_end > frame_start:
+            busy.add(strip.channel)
+    for channel in range(1, MAX_CHANNEL + 1):
+        if channel not in busy:
+            return channel
+    raise RuntimeError("sequencer: every channel is taken at this frame range")
+
+
+def create(scene, name: str, first_frame_path: str, frame_start: int, expected_length: int):
+    """A new image strip showing the first frame, placed in a free channel."""
+    se = scene.sequence_editor_create()
+    channel = free_channel(scene, frame_start, expected_length)
+    strip = compat.strips(se).new_image(name=name, filepath=first_frame_path,
+                                        channel=channel, frame_start=frame_start)
+    return strip
+
+
+def append(strip, frame_path: str) -> None:
+    """Grow the strip by one element (a file in the strip's folder)."""
+    strip.elements.append(os.path.basename(frame_path))
+
+
+def store_job(strip, job_id: str, params: dict, seed, tracks: list[dict], state: str) -> None:
+    strip[PROP_JOB] = job_id
+    strip[PROP_PARAMS] = json.dumps(params, sort_keys=True)
+    strip[PROP_SEED] = "" if seed is None else str(int(seed))  # 63-bit seeds: ID ints are 32-bit
+    strip[PROP_TRACKS] = json.dumps(tracks)
+    strip[PROP_STATE] = state
+
+
+def stored_params(strip) -> dict:
+    """The job parameters kept on a strip (raises a readable error if it has none)."""
+    if PROP_PARAMS not in strip:
+        raise ValueError(f"strip {strip.name!r}: not a TrackGo strip (no stored job parameters)")
+    params = json.loads(strip[PROP_PARAMS])
+    seed = str(strip.get(PROP_SEED, ""))
+    params["seed"] = int(seed) if seed.isdigit() else None
+    return params
+
+
+def find(scene, name: str):
+    se = scene.sequence_editor
+    if se is None:
+        return None
+    return compat.all_strips(se).get(name)

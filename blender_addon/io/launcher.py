@@ -1,0 +1,108 @@
+"""Starts a local model server as a separate process and follows its start-up.
+
+The add-on never imports the server: it runs ``<python> -m server --bind ADDRESS ...`` from
+the user's server environment, reads its output on a background thread (so Blender's main
+thread never blocks on a pipe), reports "ready" when the server says it listens, and stops it
+on quit (terminate, then kill after a grace period).
+"""
+from __future__ import annotations
+
+import collections
+import os
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass
+
+
+@dataclass
+class LaunchStatus:
+    state: str          # "stopped", "starting", "ready", "failed"
+    message: str
+
+
+class LocalServer:
+    READY_WORD = "ready"
+
+    def __init__(self, python: str, address: str, backend: str | None = None,
+                 extra_args: list[str] | None = None, cwd: str | None = None,
+                 env: dict | None = None):
+        if not python:
+            raise ValueError("server python: expected the path of the server environment's python")
+        self.python, self.address, self.backend = python, address, backend
+        self.extra_args = list(extra_args or [])
+        self.cwd, self.env = cwd, env
+        self.proc: subprocess.Popen | None = None
+        self.lines: collections.deque[str] = collections.deque(maxlen=200)
+        self._ready = threading.Event()
+        self._reader: threading.Thread | None = None
+
+    def command(self) -> list[str]:
+        cmd = [self.python, "-m", "server", "--bind", self.address]
+        if self.backend:
+            cmd += ["--backend", self.backend]
+        return cmd + self.extra_args
+
+    def start(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            return
+        self._ready.clear()
+        self.lines.clear()
+        env = dict(os.environ if self.env is None else self.env)
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        try:
+            self.proc = subprocess.Popen(
+                self.command(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, cwd=self.cwd, env=env, text=True, bufsize=1,
+                creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0) if sys.platform == "win32" else 0)
+        except OSError as exc:
+            self.proc = None
+            raise RuntimeError(f"server python: could not start {self.python!r}: {exc}") from exc
+        self._reader = threading.Thread(target=self._read, args=(self.proc,), daemon=True)
+        self._reader.start()
+
+    def _read(self, proc: subprocess.Popen) -> None:
+        for line in proc.stdout:  # ends when the process closes its output
+            line = line.rstrip()
+            self.lines.append(line)
+            if self.READY_WORD in line.lower():
+                self._ready.set()
+
+    def status(self) -> LaunchStatus:
+        if self.proc is None:
+            return LaunchStatus("stopped", "local server not started")
+        code = self.proc.poll()
+        if code is not None:
+            tail = " | ".join(list(self.lines)[-3:]) or "no output"
+            return LaunchStatus("failed", f"local server exited with code {code}: {tail}")
+        if self._ready.is_set():
+            return LaunchStatus("ready", f"local server ready on {self.address}")
+        return LaunchStatus("starting", "local server starting…")
+
+    def wait_ready(self, timeout: float) -> LaunchStatus:
+        """Blocking wait (for scripts, tests and the demo; never from a UI timer)."""
+        deadline = threading.Event()
+        step = 0.05
+        waited = 0.0
+        while waited < timeout:
+            st = self.status()
+            if st.state in ("ready", "failed"):
+                return st
+            deadline.wait(step)
+            waited += step
+        return LaunchStatus("failed", f"local server not ready after {timeout:.0f} s: "
+                            + (" | ".join(list(self.lines)[-3:]) or "no output"))
+
+    def stop(self, grace: float = 3.0) -> None:
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(grace)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(grace)
+        if proc.stdout:
+            proc.stdout.close()
