@@ -24,12 +24,9 @@ class StartupError(Exception):
 
 
 def _plan_function():
-    """``server.motion``'s plan computation wrapped into a ``plan_result`` body builder, if present."""
-    try:
-        from server.planning import plan_body
-    except ImportError:
-        return None
-    return plan_body
+    """``server.motion.plan_for_job``: the exact points a job will use (the ``plan`` reply body)."""
+    from server.motion import plan_for_job
+    return plan_for_job
 
 
 def build_service(cfg: ServerConfig):

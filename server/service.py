@@ -317,10 +317,15 @@ class Service:
         except sp.ProtocolError as exc:
             self._send_error(session.identity, exc.to_body(), re=msg.id)
             return
-        except Exception as exc:  # server.motion raises field-naming ValueErrors for bad masks/arrows
-            field_path = getattr(exc, "field", None)
-            self._send_error(session.identity, {"code": "invalid_field", "message": str(exc)[:500],
-                                                "field": field_path, "hint": None}, re=msg.id)
+        except Exception as exc:
+            if hasattr(exc, "field"):  # server.motion's MotionInputError names the field at fault
+                body = {"code": "invalid_field", "message": str(getattr(exc, "message", exc))[:500],
+                        "field": exc.field, "hint": None}
+            else:
+                log.exception("plan failed")
+                body = {"code": "internal", "message": f"plan failed: {type(exc).__name__}: {str(exc)[:300]}",
+                        "field": None, "hint": "the server log has the traceback"}
+            self._send_error(session.identity, body, re=msg.id)
             return
         self._send(session.identity, sp.Message(type="plan_result", body=body, re=msg.id))
 

@@ -1,0 +1,69 @@
+"""Many clients at once, fair queueing over the socket, queue positions, a full queue."""
+from __future__ import annotations
+
+import collections
+
+import cv2
+import numpy as np
+
+from tests.server.conftest import make_job
+from tests.server.fake_backend import frame_colour
+
+
+def test_many_clients_every_frame_delivered_once_to_its_owner(server_factory, client_factory):
+    server = server_factory(queue_length=64)
+    clients = [client_factory(server.endpoint) for _ in range(8)]
+    jobs_per_client, frames = 4, 3
+    streams = {}
+    for c, client in enumerate(clients):
+        for j in range(jobs_per_client):
+            seed = 1000 + c * 10 + j          # unique per job: the frame colours identify the job
+            streams[seed] = (client, client.submit(make_job(frames=frames, width=64, height=64, seed=seed)))
+    for client in clients:
+        client.wait_all([s for cl, s in streams.values() if cl is client], timeout=60)
+    for seed, (client, stream) in streams.items():
+        assert stream.final.type == "done", stream.final.body
+        assert [m.seq for m in stream.messages] == list(range(len(stream.messages)))
+        indices = [f.body["index"] for f in stream.frames]
+        assert indices == list(range(frames))
+        for f in stream.frames:
+            bgr = cv2.imdecode(np.frombuffer(f.payloads[0], np.uint8), cv2.IMREAD_COLOR)
+            assert tuple(int(v) for v in bgr[5, 5][::-1]) == frame_colour(seed, f.body["index"])
+        # Nothing of another client's job arrived on this socket.
+        assert all(m.job in {s.job_id for cl, s in streams.values() if cl is client}
+                   for m in client.others if m.job)
+
+
+def test_fair_order_and_queue_positions(server_factory, client_factory):
+    server = server_factory(backend_options={"delay": "0.03"}, queue_length=32)
+    greedy, polite = client_factory(server.endpoint), client_factory(server.endpoint)
+    greedy_streams = [greedy.submit(make_job(frames=2, seed=i)) for i in range(6)]
+    for s in greedy_streams:
+        greedy.wait_accepted(s)
+    polite_stream = polite.submit(make_job(frames=2, seed=99))
+    polite.wait_accepted(polite_stream)
+    accepted = polite_stream.messages[0]
+    # greedy0 runs; polite is served right after greedy1, not after all five waiting greedy jobs.
+    assert accepted.body["queue_position"] == 2
+    polite.wait_all([polite_stream], 30)
+    greedy.wait_all(greedy_streams, 30)
+    positions = [m.body["queue_position"] for m in polite_stream.messages
+                 if m.type == "progress" and m.body["stage"] == "queued"]
+    assert positions == sorted(positions, reverse=True) and positions[-1] == 1
+    started = server.service.workers[0].backend.started_jobs
+    greedy_ids = [s.job_id for s in greedy_streams]
+    assert started.index(polite_stream.job_id) == 2
+    assert [j for j in started if j in greedy_ids] == greedy_ids
+
+
+def test_full_queue_rejects(server_factory, client_factory):
+    server = server_factory(backend_options={"delay": "0.2"}, queue_length=2)
+    client = client_factory(server.endpoint)
+    streams = [client.submit(make_job(frames=2, seed=i)) for i in range(5)]
+    client.wait_all(streams, 30)
+    outcome = collections.Counter("rejected" if s.rejected else s.final.type for s in streams)
+    # one running + two waiting; the rest are turned away with queue_full
+    assert outcome == {"done": 3, "rejected": 2}
+    for s in streams:
+        if s.rejected:
+            assert s.rejected.body["error"]["code"] == "queue_full"

@@ -1,0 +1,107 @@
+"""Cancel, vanished clients, failing backends: one final message per job, and the server keeps serving."""
+from __future__ import annotations
+
+import time
+
+import shared_protocol as sp
+from tests.server.conftest import make_job, wait_until
+from tests.server.fake_backend import BAD_FRAME_SEED, FAIL_SEED, OOM_SEED
+
+
+def finals(stream) -> list:
+    return [m for m in stream.messages if m.type in sp.FINAL_TYPES]
+
+
+def test_cancel_queued_job(server_factory, client_factory):
+    server = server_factory(backend_options={"delay": "0.1"})
+    client = client_factory(server.endpoint)
+    running = client.submit(make_job(frames=4, seed=1))
+    queued = client.submit(make_job(frames=4, seed=2))
+    client.wait_accepted(running)
+    job_id = client.wait_accepted(queued)
+    client.send(sp.make_cancel(job_id))
+    client.wait_all([queued], 10)
+    assert [m.type for m in finals(queued)] == ["cancelled"]
+    assert queued.final.body["frames_sent"] == 0 and not queued.frames
+    client.wait_all([running], 10)
+    assert running.final.type == "done"
+    assert job_id not in server.service.workers[0].backend.started_jobs
+
+
+def test_cancel_running_job_stops_within_a_step(server_factory, client_factory):
+    server = server_factory(backend_options={"delay": "0.05"})
+    client = client_factory(server.endpoint)
+    stream = client.submit(make_job(frames=60, seed=3))
+    job_id = client.wait_accepted(stream)
+    assert wait_until(lambda: client.recv(0.05) is not None and len(stream.frames) >= 2, 10)
+    t0 = time.monotonic()
+    client.send(sp.make_cancel(job_id))
+    client.wait_all([stream], 5)
+    assert stream.final.type == "cancelled"
+    assert stream.final.body["frames_sent"] == len(stream.frames) < 60
+    # The device is free again within about one step: the next job runs at once.
+    nxt = client.run_job(make_job(frames=2, seed=4), timeout=10)
+    assert nxt.final.type == "done"
+    assert time.monotonic() - t0 < 2.0
+    time.sleep(0.2)
+    client.recv(0.2)
+    assert len(finals(stream)) == 1 and stream.messages[-1].type == "cancelled"
+
+
+def test_client_vanishing_mid_job_frees_the_device(server_factory, client_factory):
+    server = server_factory(backend_options={"delay": "0.05"}, heartbeat_interval=0.1, heartbeat_liveness=3)
+    leaver = client_factory(server.endpoint, answer_pings=False)
+    stream = leaver.submit(make_job(frames=60, seed=5))
+    leaver.wait_accepted(stream)
+    leaver.submit(make_job(frames=60, seed=6))      # queued behind: must be dropped as well
+    leaver.recv(0.2)
+    leaver.close()                                   # gone without a word
+    assert wait_until(lambda: not server.service.jobs, timeout=5), "jobs of the vanished client still live"
+    other = client_factory(server.endpoint)
+    nxt = other.run_job(make_job(frames=2, seed=7), timeout=10)
+    assert nxt.final.type == "done"
+    started = server.service.workers[0].backend.started_jobs
+    assert len(started) == 2                         # the queued job of the leaver never ran
+
+
+def test_backend_exception_then_next_job_fine(server_factory, client_factory):
+    server = server_factory()
+    client = client_factory(server.endpoint)
+    failed = client.run_job(make_job(frames=4, seed=FAIL_SEED))
+    assert [m.type for m in finals(failed)] == ["error"]
+    body = failed.final.body
+    assert body["code"] == "backend_error" and "deliberate failure" in body["message"] and body["hint"]
+    assert len(failed.frames) == 1                   # the frame made before the failure was delivered
+    assert client.run_job(make_job(frames=3, seed=8)).final.type == "done"
+
+
+def test_out_of_memory_gets_actionable_error(server_factory, client_factory):
+    server = server_factory()
+    client = client_factory(server.endpoint)
+    failed = client.run_job(make_job(frames=4, seed=OOM_SEED))
+    body = failed.final.body
+    assert body["code"] == "out_of_memory"
+    assert "smaller" in body["hint"] and "fewer frames" in body["hint"] and "--cpu-offload" in body["hint"]
+    assert client.run_job(make_job(frames=2, seed=9)).final.type == "done"
+
+
+def test_bad_frame_from_backend_is_an_error(server_factory, client_factory):
+    server = server_factory()
+    client = client_factory(server.endpoint)
+    failed = client.run_job(make_job(frames=3, seed=BAD_FRAME_SEED))
+    assert failed.final.type == "error" and "frame 0" in failed.final.body["message"]
+    assert client.run_job(make_job(frames=2, seed=10)).final.type == "done"
+
+
+def test_status_lists_own_jobs(server_factory, client_factory):
+    server = server_factory(backend_options={"delay": "0.1"})
+    a, b = client_factory(server.endpoint), client_factory(server.endpoint)
+    ja = a.wait_accepted(a.submit(make_job(frames=5, seed=11)))
+    jb = b.wait_accepted(b.submit(make_job(frames=5, seed=12)))
+    status = b.request(sp.make_status()).body
+    assert [(j["job"], j["state"], j["queue_position"]) for j in status["jobs"]] == [(jb, "queued", 1)]
+    assert status["busy"] is True and status["queue_length"] == 1
+    a.send(sp.make_cancel(ja))
+    b.send(sp.make_cancel(jb))
+    a.wait_all(a.streams.values(), 5)
+    b.wait_all(b.streams.values(), 5)
