@@ -48,8 +48,8 @@ def decode(frames, limits: Limits = Limits()) -> Message:
         return _decode(frames, limits)
     except ProtocolError:
         raise
-    except Exception as exc:  # a bug here must still reach the peer as a protocol error
-        raise ProtocolError(errors.BAD_MESSAGE, f"undecodable message: {type(exc).__name__}: {exc}") from None
+    except Exception as exc:  # safety net: a bug here must still reach the peer as a protocol error
+        raise ProtocolError(errors.INTERNAL, f"undecodable message: {type(exc).__name__}: {exc}") from None
 
 
 def _decode(frames, limits: Limits) -> Message:

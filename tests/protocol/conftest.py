@@ -63,9 +63,9 @@ def reference_png() -> bytes:
     return solid_png(W, H)
 
 
-@pytest.fixture
-def valid_job(reference_png):
+def make_valid_job(reference_png: bytes | None = None):
     """(body, payloads): a PNG reference, one PNG-mask track, one raw-mask track, one polygon track."""
+    reference_png = reference_png or solid_png(W, H)
     tracks = [
         sp.track(sp.png_image(rect_mask_png(W, H, (4, 4, 20, 20))), [[10, 10], [30, 12], [40, 30]], "ease-in-out",
                  name="ball"),
@@ -74,3 +74,8 @@ def valid_job(reference_png):
     ]
     params = {"frames": 14, "width": 256, "height": 128, "seed": 7, "num_inference_steps": 4}
     return sp.job_body(sp.png_image(reference_png), tracks, params)
+
+
+@pytest.fixture
+def valid_job(reference_png):
+    return make_valid_job(reference_png)
