@@ -67,3 +67,27 @@ def test_full_queue_rejects(server_factory, client_factory):
     for s in streams:
         if s.rejected:
             assert s.rejected.body["error"]["code"] == "queue_full"
+
+
+def test_one_worker_per_device_runs_jobs_side_by_side(server_factory, client_factory):
+    server = server_factory(backend_options={"delay": "0.1"}, device="cpu,cpu")
+    assert len(server.service.workers) == 2
+    a, b = client_factory(server.endpoint), client_factory(server.endpoint)
+    sa, sb = a.submit(make_job(frames=5, seed=1)), b.submit(make_job(frames=5, seed=2))
+    a.wait_all([sa], 10)
+    b.wait_all([sb], 10)
+    # Both started at once: neither waited in the queue for the other's 0.5 s.
+    assert sa.final.body["timings"]["queued"] < 0.3 and sb.final.body["timings"]["queued"] < 0.3
+
+
+def test_lazy_load_reports_loading_on_first_job(server_factory, client_factory):
+    server = server_factory(lazy_load=True)
+    backend = server.service.workers[0].backend
+    assert backend.loads == 0
+    client = client_factory(server.endpoint)
+    first = client.run_job(make_job(frames=2, seed=1))
+    stages = [m.body["stage"] for m in first.messages if m.type == "progress"]
+    assert "loading" in stages and first.final.type == "done"
+    second = client.run_job(make_job(frames=2, seed=2))
+    assert "loading" not in [m.body["stage"] for m in second.messages if m.type == "progress"]
+    assert backend.loads == 1
