@@ -196,7 +196,7 @@ class TRACKGO_OT_generate(bpy.types.Operator):
     def execute(self, context):
         body, payloads, names, meta = _build(context)
         job = session.submit(context.scene.name, body, payloads, names, meta, context.scene.frame_current)
-        self.report({"INFO"}, f"TrackGo job {job.job_id[:6]} submitted ({len(names)} tracks)")
+        self.report({"INFO"}, f"TrackGo job submitted ({len(names)} tracks)")
         return {"FINISHED"}
 
 
@@ -231,7 +231,7 @@ class TRACKGO_OT_regenerate(bpy.types.Operator):
             params["seed"] = None
         body, payloads, names, meta = _build(context, params_override=params)
         job = session.submit(context.scene.name, body, payloads, names, meta, int(strip.frame_start))
-        self.report({"INFO"}, f"TrackGo job {job.job_id[:6]} submitted")
+        self.report({"INFO"}, "TrackGo job submitted")
         return {"FINISHED"}
 
 
