@@ -1,0 +1,72 @@
+"""Loading from local folders: clear errors naming the expected file; the tiny folder is reused."""
+from __future__ import annotations
+
+import shutil
+
+import pytest
+import torch
+
+from server.trackgo.loading import ModelFilesError, load_adapter, load_pipeline, resolve_dtype
+from server.trackgo.tiny import create_tiny_model
+
+
+def test_missing_svd_folder_names_model_index(tmp_path, tiny_dir):
+    with pytest.raises(ModelFilesError, match=r"svd_path: .*model_index\.json"):
+        load_pipeline(tmp_path / "nowhere", tiny_dir / "adapter", device="cpu")
+
+
+def test_svd_folder_without_unet_weights_names_the_folder(tmp_path, tiny_dir):
+    broken = tmp_path / "svd"
+    shutil.copytree(tiny_dir / "svd", broken)
+    for weights in (broken / "unet").glob("*.safetensors"):
+        weights.unlink()
+    with pytest.raises(ModelFilesError, match=r"no weights .*unet"):
+        load_pipeline(broken, tiny_dir / "adapter", device="cpu")
+
+
+def test_adapter_folder_without_weights_names_the_safetensors_file(tmp_path, tiny_dir):
+    broken = tmp_path / "adapter"
+    broken.mkdir()
+    shutil.copy(tiny_dir / "adapter" / "config.json", broken / "config.json")
+    with pytest.raises(ModelFilesError, match=r"adapter_path: .*diffusion_pytorch_model\.safetensors"):
+        load_adapter(broken)
+    with pytest.raises(ModelFilesError, match=r"adapter_path: .*config\.json"):
+        load_adapter(tmp_path / "empty")
+
+
+def test_corrupt_adapter_weights_are_a_clear_error(tmp_path, tiny_dir):
+    broken = tmp_path / "adapter"
+    shutil.copytree(tiny_dir / "adapter", broken)
+    (broken / "diffusion_pytorch_model.safetensors").write_bytes(b"not a safetensors file")
+    with pytest.raises(ModelFilesError, match="adapter_path: could not load"):
+        load_adapter(broken)
+
+
+def test_adapter_for_another_unet_is_refused(tmp_path, tiny_dir):
+    from server.trackgo import TrackAdapter
+
+    other = TrackAdapter(layer_names=["down_blocks.0.x"], layer_channels=[32], layer_heads=[2],
+                         layer_levels=[0], condition_channels=16, encoder_channels=(8, 8, 16))
+    other.save_pretrained(tmp_path / "other")
+    with pytest.raises(ValueError, match="different UNet"):
+        load_pipeline(tiny_dir / "svd", tmp_path / "other", device="cpu")
+
+
+def test_dtype_rules():
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert resolve_dtype("auto", cpu) == torch.float32
+    assert resolve_dtype("auto", cuda) == torch.float16
+    assert resolve_dtype("bfloat16", cuda) == torch.bfloat16
+    with pytest.raises(ValueError, match="dtype: .*CPU"):
+        resolve_dtype("float16", cpu)
+    with pytest.raises(ValueError, match="dtype: expected one of"):
+        resolve_dtype("int8", cuda)
+
+
+def test_tiny_folder_is_created_once_and_loads_through_the_real_path(tiny_dir):
+    assert (tiny_dir / "svd" / "model_index.json").is_file()
+    assert (tiny_dir / "adapter" / "diffusion_pytorch_model.safetensors").is_file()
+    stamp = (tiny_dir / "adapter" / "diffusion_pytorch_model.safetensors").stat().st_mtime_ns
+    assert create_tiny_model(tiny_dir) == tiny_dir
+    assert (tiny_dir / "adapter" / "diffusion_pytorch_model.safetensors").stat().st_mtime_ns == stamp
+    assert not list(tiny_dir.parent.glob("*.partial-*"))
