@@ -13,6 +13,7 @@ from .codec import decode, encode
 from .errors import ERROR_CODES, ProtocolError
 from .limits import Limits
 from .messages import DEFAULT_PARAMS, FINAL_TYPES, MESSAGE_TYPES, Message, new_id
+from .stream import StreamChecker, StreamSequencer
 from .validation import Arrow, GenerationParams, ImageSpec, Job, MaskSpec, Track, validate_job
 from .version import PROTOCOL_VERSION, is_compatible, negotiated
 
@@ -22,7 +23,7 @@ __all__ = [
     "Job", "Track", "MaskSpec", "Arrow", "GenerationParams", "new_id",
     # additions: constants, image spec, version helpers, builders
     "errors", "messages", "ERROR_CODES", "DEFAULT_PARAMS", "MESSAGE_TYPES", "FINAL_TYPES", "ImageSpec",
-    "is_compatible", "negotiated",
+    "is_compatible", "negotiated", "StreamSequencer", "StreamChecker",
     "ImagePayload", "TrackInput", "png_image", "raw_image", "track", "job_body",
     "make_hello", "make_submit", "make_plan", "make_cancel", "make_status", "make_ping", "make_pong",
     "backend_info", "make_welcome", "make_accepted", "make_rejected", "make_progress", "make_frame",

@@ -158,6 +158,9 @@ def _check_header(header: dict, views: list[memoryview], msg_id) -> Message:
     if npayloads != len(views) - 1:
         raise ProtocolError(errors.BAD_MESSAGE, f"header announces {npayloads} payload frames, "
                             f"{len(views) - 1} followed", "header.npayloads")
+    if seq is not None and header.get("job") is None:
+        raise ProtocolError(errors.BAD_MESSAGE, "a sequence number needs a job id (seq numbers a job's stream)",
+                            "header.job")
     needs_job, needs_seq, payload_count = HEADER_RULES.get(kind, (False, False, None))
     if needs_job and header.get("job") is None:
         raise ProtocolError(errors.BAD_MESSAGE, f"a {kind!r} message needs a job id", "header.job")

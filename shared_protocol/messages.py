@@ -119,8 +119,9 @@ class Message:
 
     @property
     def is_final(self) -> bool:
-        """True for the message that ends a job's reply stream."""
-        return self.type in FINAL_TYPES and self.job is not None
+        """True for the message that ends a job's reply stream (an `error` without `seq`
+        answers a request instead, e.g. a `cancel` of an unknown job)."""
+        return self.type in FINAL_TYPES and self.job is not None and self.seq is not None
 
 
 # ---- shallow body schemas checked by `decode` -----------------------------------------

@@ -175,3 +175,17 @@ def test_error_to_body_round_trips_as_an_error_message():
     assert back.body == {"code": "too_large", "message": "message is 9 bytes, the limit is 8", "field": None,
                          "hint": "send less"}
     assert back.re == "r" and back.job is None and back.seq is None
+
+
+def test_seq_without_job_is_bad_message():
+    with pytest.raises(sp.ProtocolError) as info:
+        decode_header(header(type="error", seq=3, body={"code": "internal", "message": "x"}))
+    assert (info.value.code, info.value.field) == ("bad_message", "header.job")
+
+
+def test_is_final_only_for_stream_messages():
+    error = sp.ProtocolError("unknown_job", "no job 'j9'")
+    assert sp.make_error(error, job="j1", seq=4).is_final
+    assert not sp.make_error(error, re="c1", job="j9").is_final      # answers a cancel, ends nothing
+    assert sp.make_cancelled("j1", 3, 0).is_final and sp.make_done("j1", 2, {}, 1, {}, 2).is_final
+    assert not sp.make_progress("j1", 1, "queued", 0, 0).is_final
