@@ -1,0 +1,167 @@
+"""Failure paths: each ends as a readable message in the panel, never a traceback."""
+from __future__ import annotations
+
+import os
+
+import pytest
+import zmq
+
+from .conftest import (ARROW_BALL, build_scene, connect, drive, free_address,  # noqa: F401
+                       start_server)
+
+
+def _strip_and_files(bpy):
+    from blender_addon.blender import compat
+    strips = list(compat.strips(bpy.context.scene.sequence_editor))
+    assert len(strips) == 1
+    strip = strips[0]
+    folder = bpy.path.abspath(strip.directory)
+    return strip, sorted(os.listdir(folder))
+
+
+def refused(op, **kw) -> str:
+    """Run an operator that must refuse: headless Blender turns its ERROR report into a
+    RuntimeError carrying the same sentence the info area shows (no Python traceback)."""
+    with pytest.raises(RuntimeError) as info:
+        op(**kw)
+    text = str(info.value)
+    assert text.startswith("Error: ") and "Traceback" not in text
+    return text
+
+
+def _elements(strip):
+    return [e.filename for e in strip.elements]
+
+
+def test_server_down_is_reported_not_raised(build_scene):
+    import bpy
+    from blender_addon.blender import preferences
+
+    build_scene()
+    preferences.FALLBACK.timeout = 1.0
+    st = connect(bpy, free_address())  # nothing listens there
+    assert not st.connected
+    assert "server unreachable at tcp://127.0.0.1:" in st.error and "no answer in 1 s" in st.error
+    bpy.ops.trackgo.auto_pair()
+    assert "not connected" in refused(bpy.ops.trackgo.generate)
+    assert "not connected" in st.error
+
+
+def test_wrong_protocol_version_is_named(build_scene):
+    import bpy
+    import shared_protocol as sp
+    from blender_addon.blender import preferences
+
+    build_scene()
+    ctx = zmq.Context.instance()
+    router = ctx.socket(zmq.ROUTER)
+    router.setsockopt(zmq.LINGER, 0)
+    port = router.bind_to_random_port("tcp://127.0.0.1")
+    try:
+        preferences.FALLBACK.server_address = f"tcp://127.0.0.1:{port}"
+        assert bpy.ops.trackgo.connect() == {"FINISHED"}
+
+        def answer_as_v2():
+            if router.poll(0):
+                ident, *frames = router.recv_multipart()
+                hello = sp.decode(frames)
+                welcome = sp.make_welcome(hello.id, "future-server", [], None, sp.Limits(), 1.0)
+                welcome.v = (2, 0)
+                router.send_multipart([ident] + sp.encode(welcome))
+            return bool(bpy.context.scene.trackgo.error)
+
+        drive(answer_as_v2, 10)
+    finally:
+        router.close(0)
+    st = bpy.context.scene.trackgo
+    assert not st.connected
+    assert "wrong protocol version" in st.error and "major version 2" in st.error
+
+
+def test_cancel_keeps_received_frames_and_a_consistent_strip(build_scene, slow_server):
+    import bpy
+    from blender_addon.blender import strips
+
+    build_scene(frames=12)
+    st = connect(bpy, slow_server.address)
+    bpy.ops.trackgo.auto_pair()
+    assert bpy.ops.trackgo.generate() == {"FINISHED"}
+
+    def two_frames():
+        se = bpy.context.scene.sequence_editor
+        return se is not None and any(len(s.elements) >= 2 for s in (se.strips if hasattr(se, "strips") else se.sequences))
+
+    drive(two_frames, 60)
+    assert bpy.ops.trackgo.cancel() == {"FINISHED"}
+    drive(lambda: not st.busy, 30)
+    strip, files = _strip_and_files(bpy)
+    assert st.progress_text.startswith("Cancelled") and "frames kept" in st.error
+    assert 2 <= len(files) < 12
+    assert _elements(strip) == files  # the strip shows exactly the frames on disk
+    assert strip[strips.PROP_STATE] == "cancelled"
+
+
+def test_server_killed_mid_job_keeps_partial_frames(build_scene):
+    import bpy
+    from blender_addon.blender import preferences, strips
+
+    srv = start_server("tests.blender.slow_backend:create_backend", heartbeat=0.25)
+    try:
+        build_scene(frames=12)
+        preferences.FALLBACK.timeout = 1.5
+        st = connect(bpy, srv.address)
+        bpy.ops.trackgo.auto_pair()
+        assert bpy.ops.trackgo.generate() == {"FINISHED"}
+
+        def some_frames():
+            se = bpy.context.scene.sequence_editor
+            coll = (se.strips if hasattr(se, "strips") else se.sequences) if se else []
+            return any(len(s.elements) >= 3 for s in coll)
+
+        drive(some_frames, 60)
+        srv.proc.kill()
+        took = drive(lambda: not st.busy, 20)
+    finally:
+        srv.stop()
+    assert took < 6.0, f"server loss noticed after {took:.1f} s"
+    assert "server lost" in st.error and "frames were received and kept" in st.error
+    assert not st.connected
+    strip, files = _strip_and_files(bpy)
+    assert 3 <= len(files) < 12 and _elements(strip) == files
+    assert strip[strips.PROP_STATE] == "failed"
+
+
+def test_rejected_by_the_server_names_the_field(build_scene, server):
+    import bpy
+
+    build_scene()
+    st = connect(bpy, server.address)
+    bpy.ops.trackgo.auto_pair()
+    st.backend = "no-such-backend"
+    assert bpy.ops.trackgo.generate() == {"FINISHED"}  # only the server knows its backends
+    drive(lambda: not st.busy, 20)
+    assert st.progress_text.startswith("Rejected")
+    assert "params.backend" in st.error and "no-such-backend" in st.error
+    assert bpy.context.scene.sequence_editor is None or not len(
+        getattr(bpy.context.scene.sequence_editor, "strips", None) or bpy.context.scene.sequence_editor.sequences)
+
+
+def test_bad_input_is_refused_before_sending_naming_the_track(build_scene, server):
+    import bpy
+
+    build_scene(arrows=(ARROW_BALL, [(190.0, 60.0), (190.0, 60.0)]))  # Box arrow has no length
+    st = connect(bpy, server.address)
+    bpy.ops.trackgo.auto_pair()
+    report = refused(bpy.ops.trackgo.generate)
+    assert "track 'Box'" in report
+    assert "track 'Box'" in st.error and "tracks[1].arrow.points" in st.error and "degenerate" in st.error
+    assert not st.busy
+
+    st.tracks["Box"].enabled = False
+    st.tracks["Ball"].arrow = ""
+    refused(bpy.ops.trackgo.generate)
+    assert "track 'Ball'" in st.error and "arrow" in st.error
+
+    st.reference = None
+    refused(bpy.ops.trackgo.generate)
+    assert st.error.startswith("Reference:")
