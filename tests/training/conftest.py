@@ -88,3 +88,56 @@ def clip_folder(tmp_path, synthetic_clip):
     (root / "masks").mkdir()
     cv2.imwrite(str(root / "masks" / "walk.png"), synthetic_clip.labels)
     return root
+
+
+# ---------------------------------------------------------------------------- training fixtures
+TINY_SIZE, TINY_FRAMES = 64, 4
+
+
+def write_tiny_dataset(root: Path, clips: int = 4) -> Path:
+    """A prepared dataset (layout.write_clip, no tracking) of photo crops with a moving square."""
+    from server.training import layout
+    from server.training.prepare import PrepareSettings, build_manifest
+
+    rng = np.random.default_rng(0)
+    photo = skdata.astronaut()
+    for c in range(clips):
+        y, x = rng.integers(0, 400, size=2)
+        base = cv2.resize(photo[y:y + 96, x:x + 96], (TINY_SIZE, TINY_SIZE))
+        patch = cv2.resize(skdata.coffee()[100:200, 200:300], (16, 16))
+        frames, mask = [], np.zeros((TINY_SIZE, TINY_SIZE), bool)
+        mask[20:36, 10:26] = True
+        pts = np.array([[14, 24], [22, 24], [14, 32], [22, 32], [18, 28]], np.float32)
+        positions = []
+        for i in range(TINY_FRAMES):
+            f = base.copy()
+            dx = 3 * i + c
+            f[20:36, 10 + dx:26 + dx] = patch
+            frames.append(f)
+            positions.append(pts + [dx, 0])
+        positions = np.stack(positions)
+        layout.write_clip(root, f"clip{c}", np.stack(frames), [mask], positions,
+                          np.ones(positions.shape[:2], bool), np.zeros(len(pts), np.int16),
+                          {"frames": TINY_FRAMES, "width": TINY_SIZE, "height": TINY_SIZE})
+    settings = PrepareSettings(frames=TINY_FRAMES, width=TINY_SIZE, height=TINY_SIZE)
+    layout.write_json_atomic(root / layout.MANIFEST, build_manifest(root, settings, {}))
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    from server.trackgo.tiny import create_tiny_model
+    return create_tiny_model(tmp_path_factory.mktemp("tiny") / "model")
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tmp_path_factory) -> Path:
+    return write_tiny_dataset(tmp_path_factory.mktemp("data") / "ds")
+
+
+@pytest.fixture
+def tiny_config(tiny_model, tiny_dataset):
+    from server.training import config as cfgmod
+    return cfgmod.load(cfgmod.CONFIG_DIR / "tiny.toml", [
+        f"model.svd={tiny_model / 'svd'}", f"model.adapter={tiny_model / 'adapter'}",
+        f"data.dataset={tiny_dataset}"])

@@ -1,0 +1,282 @@
+"""``trackgo-train``: train the TrackAdapter on a prepared dataset with SVD frozen.
+
+One process: ``trackgo-train --config cfg.toml --output runs/x``. Several GPUs or nodes:
+``accelerate launch [--multi_gpu --num_processes N ...] -m server.training.train ...`` (accelerate
+does the launching; this file never spawns processes). ``train.batch_size`` is the *global*
+batch; each process takes its share of every step's items (``dataset.StepOrder``) and every
+sample's noise comes from a generator seeded by (seed, step, position in the global batch), so
+the run is the same whatever the process count, and a resumed run continues exactly.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from server.training import config as cfgmod
+from server.training.dataset import StepOrder, TrackDataset, collate
+from server.training.losses import attention_loss, denoising_loss
+from server.training.noise import EDMSchedule
+
+CHECKPOINTS = "checkpoints"
+FINAL_ADAPTER = "adapter"
+
+
+class AdapterTrainingModule(nn.Module):
+    """What accelerate wraps (and DDP syncs): the adapter's weights only. The frozen UNet is held
+    outside the module tree so it is neither synchronised nor written into checkpoints."""
+
+    def __init__(self, adapter: nn.Module, unet: nn.Module, alpha: float) -> None:
+        super().__init__()
+        self.adapter = adapter
+        self.alpha = alpha
+        self.frozen = {"unet": unet}
+
+    def forward(self, unet_input, timestep, image_embeds, added_time_ids, trajectories):
+        """UNet output F and the original branch's A_q(i, i) of every temporal layer."""
+        unet = self.frozen["unet"]
+        with self.adapter.condition(trajectories=trajectories, alpha=self.alpha, cache=False):
+            with self.adapter.capture_attention() as capture:
+                out = unet(unet_input, timestep, encoder_hidden_states=image_embeds,
+                           added_time_ids=added_time_ids, return_dict=False)[0]
+        return out, [record.diagonal for record in capture.records]
+
+
+def sample_generator(seed: int, step: int, position: int) -> torch.Generator:
+    """The noise of one sample depends only on (seed, step, its place in the global batch)."""
+    return torch.Generator().manual_seed((seed * 1_000_003 + step) * 4099 + position)
+
+
+class Trainer:
+    def __init__(self, config: cfgmod.Config, output: Path, log=print) -> None:
+        from accelerate import Accelerator
+        from accelerate.utils import set_seed
+
+        self.config, self.output, self.log = config, Path(output), log
+        t = config.train
+        self.accelerator = Accelerator(mixed_precision=t.mixed_precision)
+        acc = self.accelerator
+        share = acc.num_processes * t.gradient_accumulation_steps
+        if t.batch_size % share:
+            raise cfgmod.ConfigError(
+                f"train.batch_size: {t.batch_size} does not split over {acc.num_processes} "
+                f"process(es) x {t.gradient_accumulation_steps} accumulation step(s)")
+        self.micro_batch = t.batch_size // share
+        set_seed(t.seed)
+        self.edm = EDMSchedule(config.noise.p_mean, config.noise.p_std)
+        self._load_models()
+        self.dataset = TrackDataset(config.data.dataset, config.data.frames,
+                                    config.data.width, config.data.height)
+        self.order = StepOrder(len(self.dataset), t.batch_size, t.seed)
+        self.step = 0
+
+    # ------------------------------------------------------------------ models
+    def _load_models(self) -> None:
+        from diffusers import StableVideoDiffusionPipeline
+
+        from server.trackgo import TrackAdapter, freeze
+        from server.trackgo.loading import check_svd_folder, load_adapter
+
+        c, acc = self.config, self.accelerator
+        if not c.model.svd:
+            raise cfgmod.ConfigError("model.svd: expected the path of a local SVD(-XT) diffusers "
+                                     "folder (--set model.svd=PATH)")
+        weight_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(
+            c.train.mixed_precision, torch.float32)
+        pipe = StableVideoDiffusionPipeline.from_pretrained(
+            check_svd_folder(c.model.svd), local_files_only=True)
+        for part in (pipe.unet, pipe.vae, pipe.image_encoder):
+            freeze(part).to(acc.device, dtype=weight_dtype)
+        pipe.vae.eval(), pipe.image_encoder.eval()
+        if c.train.gradient_checkpointing:
+            pipe.unet.enable_gradient_checkpointing()
+            pipe.unet.train()          # diffusers checkpoints only in training mode
+        else:
+            pipe.unet.eval()
+        self.pipe, self.weight_dtype = pipe, weight_dtype
+        if c.model.adapter:
+            adapter = load_adapter(c.model.adapter)
+        else:
+            adapter = TrackAdapter.from_unet(pipe.unet.float(), condition_channels=c.model.condition_channels)
+            pipe.unet.to(weight_dtype)
+        adapter.install(pipe.unet)
+        adapter.requires_grad_(True).train()
+        module = AdapterTrainingModule(adapter, pipe.unet, c.model.alpha)
+        t = c.train
+        optimizer = torch.optim.AdamW(adapter.parameters(), lr=t.learning_rate,
+                                      betas=(t.adam_beta1, t.adam_beta2), eps=t.adam_epsilon,
+                                      weight_decay=t.weight_decay)
+        self.module, self.optimizer = acc.prepare(module, optimizer)
+        self.adapter = adapter
+
+    # ------------------------------------------------------------------ one step
+    @torch.no_grad()
+    def _conditioning(self, batch: dict, gens: list[torch.Generator]):
+        from diffusers.pipelines.stable_video_diffusion.pipeline_stable_video_diffusion import (
+            _resize_with_antialiasing,
+        )
+
+        pipe, dev, dt = self.pipe, self.accelerator.device, self.weight_dtype
+        cond = self.config.conditioning
+        frames = batch["frames"]                                   # (b, L, 3, H, W) in [-1, 1]
+        b, length = frames.shape[:2]
+        scaling = pipe.vae.config.scaling_factor
+        latents = torch.stack([
+            pipe.vae.encode(frames[i].to(dev, dt)).latent_dist.sample(gens[i]) * scaling
+            for i in range(b)]).float()                            # (b, L, 4, h, w)
+        first = frames[:, 0]
+        clip_in = (_resize_with_antialiasing(first, (224, 224)) + 1.0) / 2.0
+        image_embeds = pipe._encode_image(clip_in, dev, 1, False)
+        noise = torch.stack([torch.randn(first.shape[1:], generator=g) for g in gens])
+        image_latents = pipe._encode_vae_image(first + cond.noise_aug_strength * noise, dev, 1, False)
+        image_latents = image_latents.unsqueeze(1).repeat(1, length, 1, 1, 1)
+        added = pipe._get_add_time_ids(cond.fps - 1, cond.motion_bucket_id, cond.noise_aug_strength,
+                                       image_embeds.dtype, b, 1, False).to(dev)
+        return latents, image_embeds, image_latents, added
+
+    def _micro_step(self, items: list[int], positions: list[int]) -> dict[str, torch.Tensor]:
+        dev = self.accelerator.device
+        batch = collate([self.dataset[i] for i in items])
+        gens = [sample_generator(self.config.train.seed, self.step, p) for p in positions]
+        latents, image_embeds, image_latents, added = self._conditioning(batch, gens)
+        sigma = torch.stack([self.edm.sample_sigmas(1, g)[0] for g in gens]).to(dev)
+        eps = torch.stack([torch.randn(latents.shape[1:], generator=g) for g in gens]).to(dev)
+        s = sigma.reshape(-1, 1, 1, 1, 1)
+        noisy = latents + s * eps
+        unet_input = torch.cat([self.edm.c_in(s) * noisy, image_latents.float()], dim=2)
+        with self.accelerator.autocast():
+            out, diagonals = self.module(unet_input.to(self.weight_dtype), self.edm.c_noise(sigma),
+                                         image_embeds, added, batch["trajectories"].to(dev))
+        denoised = self.edm.denoise(out.float(), noisy, sigma)
+        l_mse = denoising_loss(denoised, latents, self.edm.loss_weight(sigma))
+        l_attn = attention_loss(diagonals, batch["masks"].to(dev))
+        loss = l_mse + self.config.train.lambda_attn * l_attn
+        return {"loss": loss, "l_mse": l_mse, "l_attn": l_attn}
+
+    def train_step(self) -> dict[str, float]:
+        """One optimiser step over the global batch of ``self.step``."""
+        acc, t = self.accelerator, self.config.train
+        items = self.order.items(self.step)
+        accum, procs, mb = t.gradient_accumulation_steps, acc.num_processes, self.micro_batch
+        totals = {"loss": 0.0, "l_mse": 0.0, "l_attn": 0.0}
+        for m in range(accum):
+            chunk = (m * procs + acc.process_index) * mb
+            positions = list(range(chunk, chunk + mb))
+            sync = acc.no_sync(self.module) if m < accum - 1 else _null()
+            with sync:
+                terms = self._micro_step([items[p] for p in positions], positions)
+                acc.backward(terms["loss"] / accum)
+            for k in totals:
+                totals[k] += terms[k].detach().float() / accum
+        if t.max_grad_norm > 0:
+            acc.clip_grad_norm_(self.module.parameters(), t.max_grad_norm)
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.step += 1
+        means = {k: acc.reduce(torch.as_tensor(v, device=acc.device), "mean").item()
+                 for k, v in totals.items()}
+        means["lr"] = self.optimizer.param_groups[0]["lr"]
+        return means
+
+    # ------------------------------------------------------------------ checkpoints
+    def save_checkpoint(self) -> Path:
+        acc = self.accelerator
+        folder = self.output / CHECKPOINTS / f"step-{self.step:06d}"
+        acc.save_state(str(folder / "state"))
+        if acc.is_main_process:
+            self.adapter.save_pretrained(folder / FINAL_ADAPTER)
+            (folder / "trainer.json").write_text(json.dumps({"step": self.step}))
+        acc.wait_for_everyone()
+        return folder
+
+    def resume(self, which: str) -> None:
+        folder = latest_checkpoint(self.output) if which == "latest" else Path(which)
+        if folder is None:
+            self.log("resume: no checkpoint yet; starting from step 0")
+            return
+        meta = folder / "trainer.json"
+        if not meta.is_file():
+            raise FileNotFoundError(f"resume: {meta} not found: not a trackgo-train checkpoint")
+        self.accelerator.load_state(str(folder / "state"))
+        self.step = json.loads(meta.read_text())["step"]
+        self.log(f"resumed from {folder} at step {self.step}")
+
+    # ------------------------------------------------------------------ loop
+    def fit(self) -> Path:
+        from tqdm import tqdm
+
+        acc, t = self.accelerator, self.config.train
+        self.output.mkdir(parents=True, exist_ok=True)
+        if acc.is_main_process:
+            (self.output / "config.json").write_text(json.dumps(self.config.to_dict(), indent=2))
+        bar = tqdm(total=t.steps, initial=self.step, disable=not acc.is_main_process,
+                   desc="train", unit="step", file=sys.stderr, dynamic_ncols=True)
+        log_path = self.output / "log.jsonl"
+        while self.step < t.steps:
+            terms = self.train_step()
+            bar.update(1)
+            bar.set_postfix(loss=f"{terms['loss']:.4f}", mse=f"{terms['l_mse']:.4f}",
+                            attn=f"{terms['l_attn']:.4f}", lr=f"{terms['lr']:.2e}")
+            if not all(math.isfinite(v) for v in terms.values()):
+                raise FloatingPointError(f"step {self.step}: non-finite loss {terms}")
+            if acc.is_main_process and (self.step % t.log_every == 0 or self.step == t.steps):
+                with log_path.open("a", encoding="utf-8") as fh:
+                    fh.write(json.dumps(dict(terms, step=self.step, time=time.time())) + "\n")
+            if self.step % t.checkpoint_every == 0 or self.step == t.steps:
+                self.save_checkpoint()
+        bar.close()
+        final = self.output / FINAL_ADAPTER
+        if acc.is_main_process:
+            self.adapter.save_pretrained(final)
+        acc.wait_for_everyone()
+        return final
+
+
+class _null:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
+
+
+def latest_checkpoint(output: Path) -> Path | None:
+    found = sorted((Path(output) / CHECKPOINTS).glob("step-*/trainer.json"))
+    return found[-1].parent if found else None
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="trackgo-train", description=__doc__.split("\n")[0])
+    p.add_argument("--config", type=Path, default=None,
+                   help=f"TOML config (default: {cfgmod.CONFIG_DIR / 'paper.toml'})")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override one setting, e.g. --set train.steps=100 --set model.svd=/models/svd-xt")
+    p.add_argument("--output", type=Path, required=True, help="run folder (checkpoints, log, adapter)")
+    p.add_argument("--resume", default=None, help="'latest' or a checkpoint folder")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        config = cfgmod.load(args.config, args.overrides)
+        trainer = Trainer(config, args.output, log=lambda s: print(s, file=sys.stderr))
+        if args.resume:
+            trainer.resume(args.resume)
+        final = trainer.fit()
+    except (cfgmod.ConfigError, FileNotFoundError, ValueError) as exc:
+        print(f"trackgo-train: error: {exc}", file=sys.stderr)
+        return 2
+    if trainer.accelerator.is_main_process:
+        print(f"adapter written to {final}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,102 @@
+"""trackgo-train on the tiny random model: losses, frozen vs trainable, resume, processes."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from server.training import config as cfgmod
+from server.training import train
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def reset_accelerate():
+    from accelerate.state import AcceleratorState, GradientState, PartialState
+    AcceleratorState._reset_state(True)
+    GradientState._reset_state()
+    PartialState._reset_state()
+
+
+def adapter_weights(folder: Path) -> dict[str, torch.Tensor]:
+    return load_file(folder / "diffusion_pytorch_model.safetensors")
+
+
+def make_trainer(config, output):
+    reset_accelerate()
+    return train.Trainer(config, output, log=lambda s: None)
+
+
+def test_twenty_steps_finite_losses_trainable_change_frozen_do_not(tiny_config, tiny_model, tmp_path):
+    trainer = make_trainer(tiny_config, tmp_path / "run")
+    unet_before = {k: v.clone() for k, v in trainer.pipe.unet.state_dict().items()}
+    vae_before = {k: v.clone() for k, v in trainer.pipe.vae.state_dict().items()}
+    adapter_before = {k: v.clone() for k, v in trainer.adapter.state_dict().items()}
+    final = trainer.fit()
+    logged = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert [e["step"] for e in logged] == [5, 10, 15, 20]
+    for entry in logged:
+        assert all(torch.isfinite(torch.tensor(entry[k])) for k in ("loss", "l_mse", "l_attn", "lr"))
+        assert entry["l_attn"] > 0 and entry["lr"] == pytest.approx(1e-3)
+    assert all(torch.equal(v, trainer.pipe.unet.state_dict()[k]) for k, v in unet_before.items())
+    assert all(torch.equal(v, trainer.pipe.vae.state_dict()[k]) for k, v in vae_before.items())
+    after = adapter_weights(final)
+    groups = trainer.adapter.parameter_groups()
+    names = {id(p): n for n, p in trainer.adapter.named_parameters()}
+    for group, params in groups.items():
+        changed = [not torch.equal(adapter_before[names[id(p)]], after[names[id(p)]]) for p in params]
+        assert any(changed), f"no {group} parameter changed"
+    # The checkpoint is what the server's backend loads.
+    from server.trackgo.loading import load_adapter
+    loaded = load_adapter(final)
+    assert all(torch.equal(v, after[k]) for k, v in loaded.state_dict().items())
+
+
+def test_resume_from_checkpoint_equals_uninterrupted_run(tiny_config, tmp_path):
+    cfg = cfgmod.with_overrides(tiny_config, train={"steps": 4, "checkpoint_every": 2})
+    straight = make_trainer(cfg, tmp_path / "a").fit()
+    half = cfgmod.with_overrides(cfg, train={"steps": 2})
+    make_trainer(half, tmp_path / "b").fit()
+    trainer = make_trainer(cfg, tmp_path / "b")
+    trainer.resume("latest")
+    assert trainer.step == 2
+    resumed = trainer.fit()
+    a, b = adapter_weights(straight), adapter_weights(resumed)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    other = adapter_weights(tmp_path / "b" / "checkpoints" / "step-000002" / "adapter")
+    assert not all(torch.equal(a[k], other[k]) for k in a)
+
+
+@pytest.mark.slow
+def test_two_processes_match_one_process_with_the_same_global_batch(tiny_model, tiny_dataset, tmp_path):
+    common = ["--config", str(cfgmod.CONFIG_DIR / "tiny.toml"),
+              "--set", f"model.svd={tiny_model / 'svd'}", "--set", f"model.adapter={tiny_model / 'adapter'}",
+              "--set", f"data.dataset={tiny_dataset}", "--set", "train.steps=2",
+              "--set", "train.batch_size=2", "--set", "train.checkpoint_every=100"]
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    accelerate = [sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_machines", "1",
+                  "--mixed_precision", "no", "--dynamo_backend", "no"]
+    for n, name in ((1, "one"), (2, "two")):
+        result = subprocess.run(accelerate + ["--num_processes", str(n), "-m", "server.training.train",
+                                              *common, "--output", str(tmp_path / name)],
+                                env=env, capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr[-3000:]
+    one, two = adapter_weights(tmp_path / "one" / "adapter"), adapter_weights(tmp_path / "two" / "adapter")
+    for k in one:
+        assert torch.allclose(one[k], two[k], atol=1e-5, rtol=1e-4), k
+    start = adapter_weights(tiny_model / "adapter")
+    assert any(not torch.allclose(one[k], start[k]) for k in one)
+
+
+def test_bad_config_names_the_key(tmp_path, capsys):
+    assert train.main(["--config", str(cfgmod.CONFIG_DIR / "tiny.toml"), "--set", "train.stepz=3",
+                       "--output", str(tmp_path)]) == 2
+    assert "train.stepz: unknown setting" in capsys.readouterr().err
+    assert train.main(["--config", str(cfgmod.CONFIG_DIR / "tiny.toml"), "--output", str(tmp_path)]) == 2
+    assert "model.svd: expected the path" in capsys.readouterr().err
