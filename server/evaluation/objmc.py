@@ -15,13 +15,17 @@ from typing import Iterable, Sequence
 import cv2
 import numpy as np
 
-LK_WINDOW = (31, 31)          # px: large enough for textured photo regions at 576p
+LK_WINDOW = (31, 31)          # px: the largest window; smaller objects get one that fits inside them
+LK_MIN_HALF = 4               # px: the smallest half-window (9x9)
 LK_LEVELS = 4                 # pyramid levels: follows ~2^4 * 15 px per frame
 LK_CRITERIA = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 50, 0.01)
+REFINE_LEVELS = 1             # the drift-free refinement starts next to the answer: stay local
+REFINE_RADIUS = 2.0           # px: a refinement further than this from the step estimate is rejected
+SEARCH_RADIUS = 24            # px: template search around the constant-velocity prediction
+PRIOR_WEIGHT = 0.25           # grey levels per px from the prediction: repetitive texture tie-break
 
 
-def anchor_from_mask(mask: np.ndarray, field: str = "mask") -> np.ndarray:
-    """(2,) float32 xy of the mask pixel farthest from its border (first in raster order on ties)."""
+def _inscribed(mask: np.ndarray, field: str) -> tuple[np.ndarray, float]:
     mask = np.asarray(mask)
     if mask.ndim != 2 or not mask.any():
         raise ValueError(f"{field}: expected a non-empty 2-D mask, got shape {mask.shape}"
@@ -29,7 +33,22 @@ def anchor_from_mask(mask: np.ndarray, field: str = "mask") -> np.ndarray:
     padded = np.pad(mask.astype(np.uint8), 1)     # the image edge counts as border
     dist = cv2.distanceTransform(padded, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[1:-1, 1:-1]
     row, col = np.unravel_index(int(np.argmax(dist)), dist.shape)
-    return np.array([col, row], dtype=np.float32)
+    return np.array([col, row], dtype=np.float32), float(dist[row, col])
+
+
+def anchor_from_mask(mask: np.ndarray, field: str = "mask") -> np.ndarray:
+    """(2,) float32 xy of the mask pixel farthest from its border (first in raster order on ties)."""
+    return _inscribed(mask, field)[0]
+
+
+def window_for_mask(mask: np.ndarray, field: str = "mask") -> tuple[int, int]:
+    """LK window that fits the mask's largest inscribed circle (9x9 .. 31x31).
+
+    A window larger than the object would weigh in the background around it, which may hold
+    still while the object moves, and pull the track off the object.
+    """
+    half = int(np.clip(np.floor(_inscribed(mask, field)[1]), LK_MIN_HALF, LK_WINDOW[0] // 2))
+    return (2 * half + 1, 2 * half + 1)
 
 
 def _grey(frame: np.ndarray) -> np.ndarray:
@@ -43,42 +62,87 @@ def _grey(frame: np.ndarray) -> np.ndarray:
     raise ValueError(f"frames: expected (H, W) or (H, W, 3) images, got shape {frame.shape}")
 
 
-def _lk(prev: np.ndarray, nxt: np.ndarray, pts: np.ndarray, guess: np.ndarray | None = None):
+def _lk(prev: np.ndarray, nxt: np.ndarray, pts: np.ndarray, guess: np.ndarray | None = None,
+        levels: int = LK_LEVELS, window: tuple[int, int] = LK_WINDOW):
     flags = 0
     nxt_pts = None
     if guess is not None:
         flags = cv2.OPTFLOW_USE_INITIAL_FLOW
         nxt_pts = guess.astype(np.float32).reshape(-1, 1, 2).copy()
     out, status, _ = cv2.calcOpticalFlowPyrLK(prev, nxt, pts.astype(np.float32).reshape(-1, 1, 2), nxt_pts,
-                                              winSize=LK_WINDOW, maxLevel=LK_LEVELS, criteria=LK_CRITERIA,
+                                              winSize=window, maxLevel=levels, criteria=LK_CRITERIA,
                                               flags=flags)
     return out.reshape(-1, 2), status.reshape(-1).astype(bool)
 
 
-def track_points(frames: Sequence[np.ndarray], points: np.ndarray) -> np.ndarray:
-    """(L, N, 2) float32 positions of ``points`` (N, 2) from frame 0 through every frame.
+def _patch_error(template: np.ndarray, grey: np.ndarray, xy: np.ndarray, window: tuple[int, int]) -> float:
+    """Root-mean-square grey difference between ``template`` and the patch centred at ``xy``."""
+    patch = cv2.getRectSubPix(grey, window, (float(xy[0]), float(xy[1]))).astype(np.float32)
+    return float(np.sqrt(np.mean((patch - template) ** 2)))
 
-    Each step tracks frame i-1 -> i (small motion, robust), then refines from frame 0 -> i
-    starting at that estimate (no accumulated drift when appearance is kept). A point LK loses
-    stays where it was last seen.
+
+def _template_search(template: np.ndarray, grey: np.ndarray, centre: np.ndarray):
+    """Best match of ``template`` within SEARCH_RADIUS of ``centre``: RMS difference + the motion prior."""
+    th, tw = template.shape
+    size = (tw + 2 * SEARCH_RADIUS, th + 2 * SEARCH_RADIUS)
+    area = cv2.getRectSubPix(grey, size, (float(centre[0]), float(centre[1]))).astype(np.float32)
+    rms = np.sqrt(np.maximum(cv2.matchTemplate(area, template, cv2.TM_SQDIFF), 0) / template.size)
+    offsets = np.arange(-SEARCH_RADIUS, SEARCH_RADIUS + 1, dtype=np.float32)
+    scores = rms + PRIOR_WEIGHT * np.hypot(offsets[None, :], offsets[:, None])
+    _, _, best, _ = cv2.minMaxLoc(scores)
+    found = np.asarray(centre, np.float32) + (np.float32(best) - SEARCH_RADIUS)
+    return found.reshape(1, 2), np.array([True])
+
+
+def track_anchor(frames: Sequence[np.ndarray], anchor: np.ndarray,
+                 window: tuple[int, int] = LK_WINDOW) -> np.ndarray:
+    """(L, 2) float32 positions of one anchor from frame 0 through every frame.
+
+    Step i weighs three hypotheses for frame i-1 -> i: pyramidal LK started at the
+    constant-velocity prediction (local: a window that fits inside a small object is not
+    dragged by the still background at coarse pyramid levels), pyramidal LK from scratch with
+    the full pyramid (sudden moves), and the best match of the anchor's frame-0 patch within
+    SEARCH_RADIUS of the prediction (flat or repetitive texture, where LK slides). Each is
+    refined by LK against frame 0 at full resolution (no drift while the appearance is kept;
+    dropped if it wanders more than REFINE_RADIUS), and the one whose patch best matches the
+    anchor's frame-0 patch (root-mean-square grey difference, plus PRIOR_WEIGHT per px away from
+    the prediction, so a still copy of a repetitive texture does not beat the moving original)
+    wins. A lost anchor keeps its place.
     """
     greys = [_grey(f) for f in frames]
     if not greys:
         raise ValueError("frames: expected at least one frame")
-    pts = np.asarray(points, dtype=np.float32).reshape(-1, 2)
-    out = np.empty((len(greys), len(pts), 2), dtype=np.float32)
-    out[0] = pts
+    anchor = np.asarray(anchor, dtype=np.float32).reshape(1, 2)
+    template = cv2.getRectSubPix(greys[0], window, (float(anchor[0, 0]), float(anchor[0, 1]))).astype(np.float32)
+    out = np.empty((len(greys), 2), dtype=np.float32)
+    out[0] = anchor[0]
+    velocity = np.zeros(2, dtype=np.float32)
     for i in range(1, len(greys)):
-        step, ok_step = _lk(greys[i - 1], greys[i], out[i - 1])
-        guess = np.where(ok_step[:, None], step, out[i - 1])
-        refined, ok_ref = _lk(greys[0], greys[i], pts, guess)
-        out[i] = np.where(ok_ref[:, None], refined, guess)
+        prev = out[i - 1].reshape(1, 2)
+        hypotheses = [_lk(greys[i - 1], greys[i], prev, prev + velocity, REFINE_LEVELS, window),
+                      _lk(greys[i - 1], greys[i], prev, None, LK_LEVELS, window),
+                      _template_search(template, greys[i], out[i - 1] + velocity)]
+        best, best_error = out[i - 1], np.inf
+        for candidate, ok in hypotheses:
+            if not ok[0]:
+                continue
+            refined, ok_ref = _lk(greys[0], greys[i], anchor, candidate, 0, window)
+            if ok_ref[0] and np.linalg.norm(refined - candidate) <= REFINE_RADIUS:
+                candidate = refined
+            error = (_patch_error(template, greys[i], candidate[0], window)
+                     + PRIOR_WEIGHT * float(np.linalg.norm(candidate[0] - (out[i - 1] + velocity))))
+            if error < best_error:
+                best, best_error = candidate[0], error
+        out[i] = best
+        velocity = out[i] - out[i - 1]
     return out
 
 
-def track_anchor(frames: Sequence[np.ndarray], anchor: np.ndarray) -> np.ndarray:
-    """(L, 2) positions of one anchor through ``frames``."""
-    return track_points(frames, np.asarray(anchor).reshape(1, 2))[:, 0]
+def track_points(frames: Sequence[np.ndarray], points: np.ndarray,
+                 window: tuple[int, int] = LK_WINDOW) -> np.ndarray:
+    """(L, N, 2): ``track_anchor`` for each of ``points`` (N, 2)."""
+    pts = np.asarray(points, dtype=np.float32).reshape(-1, 2)
+    return np.stack([track_anchor(frames, p, window) for p in pts], axis=1)
 
 
 def objmc_errors(tracked: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -122,7 +186,7 @@ def objmc_for_video(frames: Sequence[np.ndarray], masks: Sequence[np.ndarray], *
         target = np.stack([np.asarray(t, dtype=np.float64) for t in targets])
     if target.shape != (len(masks), len(frames), 2):
         raise ValueError(f"objmc: expected targets shaped ({len(masks)}, {len(frames)}, 2), got {target.shape}")
-    tracked = np.transpose(track_points(frames, anchors), (1, 0, 2))
+    tracked = np.stack([track_anchor(frames, anchors[j], window_for_mask(m)) for j, m in enumerate(masks)])
     return ObjMCResult(anchors, tracked, target, objmc_errors(tracked, target))
 
 

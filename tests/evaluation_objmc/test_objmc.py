@@ -1,0 +1,82 @@
+import numpy as np
+import pytest
+
+from server.evaluation.objmc import (ObjMCResult, anchor_from_mask, objmc_errors, objmc_for_video,
+                                     objmc_over_videos, track_anchor)
+
+
+def test_identical_tracks_score_zero():
+    t = np.random.default_rng(0).uniform(0, 100, size=(3, 14, 2))
+    assert objmc_errors(t, t).max() == 0.0
+
+
+def test_known_offset_scores_its_length():
+    t = np.random.default_rng(1).uniform(0, 100, size=(2, 9, 2))
+    np.testing.assert_allclose(objmc_errors(t + (3.0, 4.0), t), 5.0)
+
+
+def test_anchor_is_the_centre_of_the_largest_inscribed_circle():
+    mask = np.zeros((100, 200), bool)
+    mask[20:61, 30:171] = True                 # 41 rows: centre row 40
+    mask[0:100, 0:10] = True                   # a thin strip must not win
+    x, y = anchor_from_mask(mask)
+    assert y == 40 and 50 <= x <= 150
+    # the image edge counts as border: a mask touching it has its anchor pulled inside
+    full = np.ones((50, 80), bool)
+    np.testing.assert_array_equal(anchor_from_mask(full), (24, 24))    # ties: first in raster order
+    c = np.zeros((120, 160), bool)
+    c[10:110, 10:40] = True
+    c[10:35, 10:150] = True
+    c[85:110, 10:150] = True
+    ax, ay = anchor_from_mask(c).astype(int)
+    assert c[ay, ax]
+    with pytest.raises(ValueError, match="mask"):
+        anchor_from_mask(np.zeros((5, 5), bool))
+
+
+def test_tracking_follows_a_known_translation(shifting_video):
+    frames, shifts = shifting_video
+    anchor = np.array([100.0, 70.0])
+    tracked = track_anchor(frames, anchor)
+    np.testing.assert_allclose(tracked, anchor + shifts, atol=0.1)
+
+
+def test_objmc_of_a_video_with_the_right_and_an_offset_target(shifting_video):
+    frames, shifts = shifting_video
+    masks = [np.zeros((160, 240), bool), np.zeros((160, 240), bool)]
+    masks[0][40:100, 60:120] = True
+    masks[1][90:140, 150:200] = True
+    good = objmc_for_video(frames, masks, displacements=[shifts, shifts])
+    assert isinstance(good, ObjMCResult) and good.errors.shape == (2, len(frames))
+    assert good.value < 0.1
+    anchors = good.anchors
+    off = objmc_for_video(frames, masks, targets=[anchors[j] + shifts + (3.0, 4.0) for j in range(2)])
+    assert off.value == pytest.approx(5.0, abs=0.1)
+    wrong = objmc_for_video(frames, masks, displacements=[np.zeros_like(shifts)] * 2)
+    assert wrong.value == pytest.approx(np.hypot(*shifts.T).mean(), abs=0.1)
+
+
+def test_mean_over_videos_weighs_every_track_and_frame():
+    def result(errors):
+        e = np.asarray(errors, float)
+        z = np.zeros(e.shape + (2,))
+        return ObjMCResult(np.zeros((e.shape[0], 2)), z, z, e)
+    a = result([[1.0, 1.0, 1.0, 1.0]])             # 4 entries of 1
+    b = result([[4.0, 4.0], [4.0, 4.0], [4.0, 4.0], [4.0, 4.0]])   # 8 entries of 4
+    assert objmc_over_videos([a, b]) == pytest.approx((4 * 1 + 8 * 4) / 12)
+    with pytest.raises(ValueError):
+        objmc_over_videos([])
+
+
+def test_bad_arguments(shifting_video):
+    frames, shifts = shifting_video
+    mask = np.zeros((160, 240), bool)
+    mask[40:100, 60:120] = True
+    with pytest.raises(ValueError, match="exactly one"):
+        objmc_for_video(frames, [mask])
+    with pytest.raises(ValueError, match="targets shaped"):
+        objmc_for_video(frames, [mask], displacements=[shifts[:3]])
+    with pytest.raises(ValueError, match="uint8"):
+        track_anchor([f.astype(np.float32) for f in frames], (10, 10))
+    with pytest.raises(ValueError, match="shapes"):
+        objmc_errors(np.zeros((1, 3, 2)), np.zeros((1, 4, 2)))
