@@ -13,7 +13,7 @@ import bpy
 from bpy.props import BoolProperty
 
 from ..io.job import JobInputError, build_job
-from . import inputs, overlay, session, strips
+from . import compat, inputs, overlay, session, strips
 from .capture import CaptureError
 from .properties import PALETTE
 
@@ -80,17 +80,21 @@ class TRACKGO_OT_grab_sequencer_frame(bpy.types.Operator):
     def execute(self, context):
         scene = context.scene
         se = scene.sequence_editor
-        if se is None or not len(getattr(se, "strips", None) or se.sequences):
+        if se is None or not len(compat.strips(se)):
             raise inputs.InputError("Sequencer: there is nothing to grab (no strips)")
-        r = scene.render
-        saved = (r.filepath, r.image_settings.file_format, r.image_settings.color_mode, r.use_sequencer)
+        r, view = scene.render, scene.view_settings
+        saved = (r.filepath, r.image_settings.file_format, r.image_settings.color_mode, r.use_sequencer,
+                 view.view_transform, view.look, view.exposure, view.gamma)
         path = os.path.join(tempfile.gettempdir(), f"trackgo_grab_{os.getpid()}_{scene.frame_current}.png")
         try:
             r.filepath, r.image_settings.file_format = path, "PNG"
             r.image_settings.color_mode, r.use_sequencer = "RGB", True
+            # The picture as the strips hold it: no view transform (AgX/Filmic would tone-map it).
+            view.view_transform, view.look, view.exposure, view.gamma = "Standard", "None", 0.0, 1.0
             bpy.ops.render.render(write_still=True)
         finally:
-            r.filepath, r.image_settings.file_format, r.image_settings.color_mode, r.use_sequencer = saved
+            (r.filepath, r.image_settings.file_format, r.image_settings.color_mode, r.use_sequencer,
+             view.view_transform, view.look, view.exposure, view.gamma) = saved
         if not os.path.exists(path):
             raise inputs.InputError("Sequencer: the frame could not be rendered")
         img = bpy.data.images.load(path, check_existing=False)
