@@ -43,8 +43,7 @@ def tau_strength(tau: float) -> float:
 
 @dataclass
 class _Layer:
-    alpha: np.ndarray          # (H, W) float32 in [0, 1]
-    rgba: np.ndarray           # (H, W, 4) float32: the reference with this alpha
+    alpha: np.ndarray          # (H, W) float32 in [0, 1]; the layer's colours are the reference's
     box: tuple[int, int, int, int]   # x0, y0, x1, y1 (exclusive) of alpha > 0
     points: np.ndarray         # indices into the trajectories
 
@@ -61,10 +60,17 @@ def _grow(mask: np.ndarray, px: int) -> np.ndarray:
 
 
 def _feathered_alpha(core: np.ndarray, feather: float) -> np.ndarray:
-    """1 on the core, a smoothstep ramp to 0 over ``feather`` px outside it."""
-    outside = cv2.distanceTransform(np.where(core, 0, 255).astype(np.uint8), cv2.DIST_L2, 5)
+    """1 on the core, a smoothstep ramp to 0 over ``feather`` px outside it (computed near the core)."""
+    h, w = core.shape
+    x0, y0, x1, y1 = _bbox(core)
+    m = int(np.ceil(feather)) + 2
+    x0, y0, x1, y1 = max(0, x0 - m), max(0, y0 - m), min(w, x1 + m), min(h, y1 + m)
+    crop = core[y0:y1, x0:x1]
+    outside = cv2.distanceTransform(np.where(crop, 0, 255).astype(np.uint8), cv2.DIST_L2, 5)
     ramp = np.clip(1.0 - outside / feather, 0.0, 1.0)
-    return (ramp * ramp * (3.0 - 2.0 * ramp)).astype(np.float32)
+    alpha = np.zeros((h, w), np.float32)
+    alpha[y0:y1, x0:x1] = ramp * ramp * (3.0 - 2.0 * ramp)
+    return alpha
 
 
 def background_plate(reference: np.ndarray, holes: np.ndarray) -> np.ndarray:
@@ -135,7 +141,6 @@ class PreviewRenderer:
 
         cores = []
         self.layers: list[_Layer] = []
-        ref_f = reference.astype(np.float32)
         for j, mask in enumerate(masks):
             mask = np.asarray(mask, dtype=bool)
             if mask.shape != (self.height, self.width):
@@ -144,22 +149,26 @@ class PreviewRenderer:
             core = _grow(mask, CORE_GROW_PX)
             cores.append(core)
             alpha = _feathered_alpha(core, feather)
-            rgba = np.dstack([ref_f, alpha])
-            self.layers.append(_Layer(alpha, rgba, _bbox(alpha > 0), np.flatnonzero(traj.component == j)))
-        self.plate = background_plate(reference, np.logical_or.reduce(cores)).astype(np.float32)
-        self._influence = self._influence_maps(masks, short) if self.strength > 0 else None
+            self.layers.append(_Layer(alpha, _bbox(alpha > 0), np.flatnonzero(traj.component == j)))
+        self.plate = np.ascontiguousarray(background_plate(reference, np.logical_or.reduce(cores)))
+        self._grid_size = (-(-self.width // FIELD_STEP), -(-self.height // FIELD_STEP))
+        self._influence = None
+        if self.strength > 0:
+            self._influence = self._influence_maps(masks, short)
+            # pixel xy of the coarse nodes, with one extra ring (see _background)
+            gw, gh = self._grid_size
+            nx = (np.arange(-1, gw + 1) * FIELD_STEP + (FIELD_STEP - 1) / 2).astype(np.float32)
+            ny = (np.arange(-1, gh + 1) * FIELD_STEP + (FIELD_STEP - 1) / 2).astype(np.float32)
+            self._nodes = np.dstack(np.meshgrid(nx, ny))
 
     def _influence_maps(self, masks, short: int) -> np.ndarray:
-        """(J, h, w) exp(-distance / sigma) per region on the coarse grid, for the surroundings."""
+        """(J, gh, gw) exp(-distance / sigma) per region, one value per 8x8 block (its centre)."""
         sigma = INFLUENCE_SHARE * short
-        size = (int(np.ceil(self.width / FIELD_STEP)) + 1, int(np.ceil(self.height / FIELD_STEP)) + 1)
         maps = []
         for mask in masks:
-            dist = cv2.distanceTransform(np.where(mask, 0, 255).astype(np.uint8), cv2.DIST_L2, 5)
-            # sample the distance at the grid nodes x = k * step
-            nodes = dist[np.minimum(np.arange(size[1]) * FIELD_STEP, self.height - 1)][
-                :, np.minimum(np.arange(size[0]) * FIELD_STEP, self.width - 1)]
-            maps.append(np.exp(-nodes / sigma))
+            coverage = cv2.resize(np.asarray(mask, np.float32), self._grid_size, interpolation=cv2.INTER_AREA)
+            dist = cv2.distanceTransform(np.where(coverage > 0, 0, 255).astype(np.uint8), cv2.DIST_L2, 5)
+            maps.append(np.exp(-dist * FIELD_STEP / sigma))
         return np.stack(maps).astype(np.float32)
 
     @property
@@ -176,10 +185,16 @@ class PreviewRenderer:
         coarse = np.einsum("jyx,jc->yxc", weights, means) * (self.strength / total)[..., None]
         if not np.abs(coarse).max() > 1e-3:
             return self.plate.copy()
-        field = upsample_grid(coarse.astype(np.float32), self.width, self.height)
-        xs = np.arange(self.width, dtype=np.float32)[None, :] - field[..., 0]
-        ys = np.arange(self.height, dtype=np.float32)[:, None] - field[..., 1]
-        return cv2.remap(self.plate, xs, ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        # Sampling map = pixel - field, built on the coarse nodes (padded by one ring so every pixel
+        # lies between nodes) and upsampled: bilinear is exact on the pixel coordinates, and
+        # cv2.resize puts padded node k at pixel 8(k - 1) + 3.5, the centre of its block.
+        padded = cv2.copyMakeBorder(coarse.astype(np.float32), 1, 1, 1, 1, cv2.BORDER_REPLICATE)
+        gw, gh = self._grid_size
+        sampling = cv2.resize(self._nodes - padded, ((gw + 2) * FIELD_STEP, (gh + 2) * FIELD_STEP),
+                              interpolation=cv2.INTER_LINEAR)
+        sampling = sampling[FIELD_STEP:FIELD_STEP + self.height, FIELD_STEP:FIELD_STEP + self.width]
+        fixed, fraction = cv2.convertMaps(sampling, None, cv2.CV_16SC2)
+        return cv2.remap(self.plate, fixed, fraction, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
 
     def _warp_layer(self, layer: _Layer, i: int):
         """The layer's RGBA at frame i over the box it covers, or None when it left the frame."""
@@ -199,14 +214,16 @@ class PreviewRenderer:
         if np.abs(disp - common).max() <= TRANSLATION_EPS:
             # dst(u, v) = src(u + bx0 - dx, v + by0 - dy)
             M = np.float32([[1, 0, bx0 - common[0]], [0, 1, by0 - common[1]]])
-            warped = cv2.warpAffine(layer.rgba, M, size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                                    borderMode=cv2.BORDER_REFLECT)
+            flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+            rgb = cv2.warpAffine(self.reference, M, size, flags=flags, borderMode=cv2.BORDER_REFLECT)
+            alpha = cv2.warpAffine(layer.alpha, M, size, flags=flags, borderMode=cv2.BORDER_REFLECT)
         else:
             field = interpolate_field(now, disp, (bx0, by0, bx1, by1))
             xs = np.arange(bx0, bx1, dtype=np.float32)[None, :] - field[..., 0]
             ys = np.arange(by0, by1, dtype=np.float32)[:, None] - field[..., 1]
-            warped = cv2.remap(layer.rgba, xs, ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-        return (bx0, by0, bx1, by1), warped
+            rgb = cv2.remap(self.reference, xs, ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+            alpha = cv2.remap(layer.alpha, xs, ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        return (bx0, by0, bx1, by1), rgb, alpha
 
     def frame(self, i: int) -> np.ndarray:
         """Frame i as C-contiguous uint8 (H, W, 3) RGB."""
@@ -215,11 +232,10 @@ class PreviewRenderer:
             got = self._warp_layer(layer, i)
             if got is None:
                 continue
-            (x0, y0, x1, y1), warped = got
-            alpha = warped[..., 3:4]
-            region = out[y0:y1, x0:x1]
-            region += (warped[..., :3] - region) * alpha
-        return np.ascontiguousarray(np.clip(np.rint(out), 0, 255).astype(np.uint8))
+            (x0, y0, x1, y1), rgb, alpha = got
+            # alpha * layer + (1 - alpha) * below, rounded to uint8
+            out[y0:y1, x0:x1] = cv2.blendLinear(rgb, out[y0:y1, x0:x1], alpha, 1.0 - alpha)
+        return out
 
     def frames(self):
         for i in range(self.num_frames):
