@@ -57,8 +57,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("encoder_threads", "int", 0, "threads encoding frames (0: automatic)", minimum=0, maximum=64),
     Option("heartbeat_interval", "float", 1.0, "seconds between heartbeats (sent in the welcome)",
            minimum=0.05, maximum=3600),
-    Option("heartbeat_liveness", "int", 5, "silent heartbeat intervals after which a client is gone",
-           minimum=2, maximum=1000),
+    Option("heartbeat_liveness", "int", 30, "silent heartbeat intervals after which a still-connected "
+           "client is gone (a closed one is noticed within one interval)", minimum=2, maximum=100_000),
     Option("server_key", "path", None, "CURVE secret key file of the server (trackgo-keygen)"),
     Option("allowed_clients", "path", None, "folder of allowed client public keys (*.key)"),
     Option("insecure", "bool", False, "allow a non-loopback bind without CURVE keys (anyone can connect)"),
@@ -86,7 +86,7 @@ class ServerConfig:
     png_compression: int = 1
     encoder_threads: int = 0
     heartbeat_interval: float = 1.0
-    heartbeat_liveness: int = 5
+    heartbeat_liveness: int = 30
     server_key: str | None = None
     allowed_clients: str | None = None
     insecure: bool = False

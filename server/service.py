@@ -49,6 +49,8 @@ SEND_HWM = 64
 RECV_HWM = 16
 # On close, try this long to deliver what is queued (the shutdown notices), never hang forever.
 CLOSE_LINGER_MS = 1000
+# Clients dropped for silence whose cancelled jobs are remembered, in case they come back.
+MAX_ORPHAN_CLIENTS = 256
 
 
 @dataclass
@@ -99,6 +101,8 @@ class Service:
         self.queue: FairQueue[JobRecord] = FairQueue(queue_length)
         self.sessions: dict[bytes, Session] = {}
         self.jobs: dict[str, JobRecord] = {}          # live jobs only (queued or running)
+        # Jobs of clients dropped for silence, told on their return (a frozen Blender may wake up).
+        self._orphans: dict[bytes, list[JobRecord]] = {}
         self._outbox: deque = deque()                 # appended by other threads; deque ops are atomic
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
@@ -214,6 +218,8 @@ class Service:
         session = self.sessions.get(identity)
         if session is None:
             session = self.sessions[identity] = Session(identity, time.monotonic())
+            if identity in self._orphans:
+                self._tell_orphans(identity)
         session.last_seen = time.monotonic()
         try:
             msg = sp.decode(parts, self.limits)
@@ -471,12 +477,17 @@ class Service:
     def _heartbeat(self, now: float) -> None:
         for session in list(self.sessions.values()):
             if now - session.last_seen > self.heartbeat_timeout:
-                self._client_gone(session.identity, f"silent for {now - session.last_seen:.1f} s")
+                self._client_gone(session.identity, f"silent for {now - session.last_seen:.1f} s", silent=True)
             else:
                 self._send(session.identity, sp.Message(type="ping", body={"t": time.time()}))
 
-    def _client_gone(self, identity: bytes, reason: str) -> None:
-        """Forget a client: drop its queued jobs, cancel its running one (frees the device)."""
+    def _client_gone(self, identity: bytes, reason: str, silent: bool = False) -> None:
+        """Forget a client: drop its queued jobs, cancel its running one (frees the device).
+
+        A client that closed its socket is noticed through EHOSTUNREACH at the next message sent
+        to it; one that is still connected but silent (``silent``) may come back, so its jobs'
+        final ``cancelled`` is kept and sent if it does.
+        """
         session = self.sessions.pop(identity, None)
         dropped = [record for record in self.jobs.values() if record.identity == identity]
         if session is None and not dropped:
@@ -487,7 +498,20 @@ class Service:
             record.state = "finished"
             record.ctx.cancel()
             self.jobs.pop(record.job_id, None)
+        if silent and dropped:
+            self._orphans[identity] = dropped
+            while len(self._orphans) > MAX_ORPHAN_CLIENTS:
+                self._orphans.pop(next(iter(self._orphans)))
         self._send_positions()
+
+    def _tell_orphans(self, identity: bytes) -> None:
+        """A client dropped for silence spoke again: end each of its dropped jobs' streams."""
+        for record in self._orphans.pop(identity, []):
+            msg = sp.Message(type="cancelled", job=record.job_id, seq=record.seq,
+                             body={"frames_sent": record.frames_sent, "reason": "client_timed_out",
+                                   "message": f"no message from this client for {self.heartbeat_timeout:g} s; "
+                                              "the job was cancelled to free the device"})
+            self._send(identity, msg)
 
     # ---- shutdown --------------------------------------------------------------------------
     def _shutdown(self) -> None:

@@ -49,7 +49,7 @@ def test_cancel_running_job_stops_within_a_step(server_factory, client_factory):
 
 
 def test_client_vanishing_mid_job_frees_the_device(server_factory, client_factory):
-    server = server_factory(backend_options={"delay": "0.05"}, heartbeat_interval=0.1, heartbeat_liveness=3)
+    server = server_factory(backend_options={"delay": "0.05"}, heartbeat_interval=0.1, heartbeat_liveness=1000)
     leaver = client_factory(server.endpoint, answer_pings=False)
     stream = leaver.submit(make_job(frames=60, seed=5))
     leaver.wait_accepted(stream)
@@ -105,3 +105,18 @@ def test_status_lists_own_jobs(server_factory, client_factory):
     b.send(sp.make_cancel(jb))
     a.wait_all(a.streams.values(), 5)
     b.wait_all(b.streams.values(), 5)
+
+
+def test_silent_client_is_dropped_and_told_when_it_returns(server_factory, client_factory):
+    server = server_factory(backend_options={"delay": "0.05"}, heartbeat_interval=0.1, heartbeat_liveness=3)
+    sleeper = client_factory(server.endpoint, answer_pings=False)    # connected, but says nothing
+    stream = sleeper.submit(make_job(frames=60, seed=13))
+    sleeper.wait_accepted(stream)
+    assert wait_until(lambda: not server.service.jobs, timeout=5), "silent client's job still live"
+    other = client_factory(server.endpoint)
+    assert other.run_job(make_job(frames=2, seed=14), timeout=10).final.type == "done"
+    sleeper.send(sp.make_ping())                                     # wakes up
+    sleeper.wait_all([stream], 5)
+    assert [m.type for m in finals(stream)] == ["cancelled"]
+    assert stream.final.body["reason"] == "client_timed_out"
+    assert [m.seq for m in stream.messages] == list(range(len(stream.messages)))
