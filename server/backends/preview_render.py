@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from server.motion import Trajectories
+from server.motion import MotionInputError, Trajectories
 
 TAU_FROZEN = -1e4        # the protocol's lowest tau: surroundings held still
 CORE_GROW_PX = 2         # regions take a 2-px rim of their surroundings (imperfect painted edges)
@@ -36,7 +36,7 @@ def tau_strength(tau: float) -> float:
     """
     tau = float(tau)
     if not np.isfinite(tau) or tau > 0 or tau < TAU_FROZEN:
-        raise ValueError(f"tau: expected a number in [{TAU_FROZEN:g}, 0], got {tau!r}")
+        raise MotionInputError("tau", f"expected a number in [{TAU_FROZEN:g}, 0], got {tau!r}")
     s = 1.0 - np.log10(1.0 + abs(tau)) / np.log10(1.0 + abs(TAU_FROZEN))
     return float(np.clip(s, 0.0, 1.0))
 
@@ -127,12 +127,12 @@ class PreviewRenderer:
     def __init__(self, reference: np.ndarray, masks, traj: Trajectories, tau: float = 0.0):
         reference = np.asarray(reference)
         if reference.ndim != 3 or reference.shape[2] != 3 or reference.dtype != np.uint8:
-            raise ValueError(f"reference: expected uint8 (height, width, 3) RGB, got {reference.dtype} "
-                             f"{reference.shape}")
+            raise MotionInputError("reference", f"expected uint8 (height, width, 3) RGB, got {reference.dtype} "
+                                                f"{reference.shape}")
         self.height, self.width = reference.shape[:2]
         if len(masks) != traj.num_components:
-            raise ValueError(f"masks: expected one per trajectory component ({traj.num_components}), "
-                             f"got {len(masks)}")
+            raise MotionInputError("tracks", f"expected one mask per trajectory component "
+                                             f"({traj.num_components}), got {len(masks)}")
         self.traj = traj
         self.reference = reference
         self.strength = tau_strength(tau)
@@ -144,8 +144,8 @@ class PreviewRenderer:
         for j, mask in enumerate(masks):
             mask = np.asarray(mask, dtype=bool)
             if mask.shape != (self.height, self.width):
-                raise ValueError(f"tracks[{j}].mask: expected {self.width}x{self.height} like the reference, "
-                                 f"got {mask.shape[1]}x{mask.shape[0]}")
+                raise MotionInputError(f"tracks[{j}].mask", f"expected {self.width}x{self.height} like the "
+                                                            f"reference, got {mask.shape[1]}x{mask.shape[0]}")
             core = _grow(mask, CORE_GROW_PX)
             cores.append(core)
             alpha = _feathered_alpha(core, feather)

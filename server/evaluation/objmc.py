@@ -179,6 +179,10 @@ def objmc_for_video(frames: Sequence[np.ndarray], masks: Sequence[np.ndarray], *
     """
     if (displacements is None) == (targets is None):
         raise ValueError("objmc: give exactly one of displacements or targets")
+    size = np.asarray(frames[0]).shape[:2] if len(frames) else None
+    for j, m in enumerate(masks):
+        if np.shape(m) != size:
+            raise ValueError(f"masks[{j}]: expected the frames' size {size}, got {np.shape(m)}")
     anchors = np.stack([anchor_from_mask(m, f"masks[{j}]") for j, m in enumerate(masks)])
     if displacements is not None:
         target = anchors[:, None, :] + np.stack([np.asarray(d, dtype=np.float64) for d in displacements])

@@ -76,6 +76,8 @@ def test_bad_arguments(shifting_video):
         objmc_for_video(frames, [mask])
     with pytest.raises(ValueError, match="targets shaped"):
         objmc_for_video(frames, [mask], displacements=[shifts[:3]])
+    with pytest.raises(ValueError, match=r"masks\[0\].*size"):
+        objmc_for_video(frames, [mask[:100]], displacements=[shifts])
     with pytest.raises(ValueError, match="uint8"):
         track_anchor([f.astype(np.float32) for f in frames], (10, 10))
     with pytest.raises(ValueError, match="shapes"):
