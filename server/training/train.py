@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -60,8 +61,15 @@ class Trainer:
 
         self.config, self.output, self.log = config, Path(output), log
         t = config.train
-        self.accelerator = Accelerator(mixed_precision=t.mixed_precision)
+        # cpu=True on machines without CUDA: without it accelerate quietly runs every launched
+        # process as its own single-process job instead of one gloo group.
+        self.accelerator = Accelerator(mixed_precision=t.mixed_precision,
+                                       cpu=not torch.cuda.is_available())
         acc = self.accelerator
+        launched = int(os.environ.get("WORLD_SIZE", "1"))
+        if launched != acc.num_processes:
+            raise RuntimeError(f"accelerate: launched {launched} processes but the run sees "
+                               f"{acc.num_processes}; check the accelerate config")
         share = acc.num_processes * t.gradient_accumulation_steps
         if t.batch_size % share:
             raise cfgmod.ConfigError(
@@ -227,7 +235,8 @@ class Trainer:
                 raise FloatingPointError(f"step {self.step}: non-finite loss {terms}")
             if acc.is_main_process and (self.step % t.log_every == 0 or self.step == t.steps):
                 with log_path.open("a", encoding="utf-8") as fh:
-                    fh.write(json.dumps(dict(terms, step=self.step, time=time.time())) + "\n")
+                    fh.write(json.dumps(dict(terms, step=self.step, time=time.time(),
+                                             processes=acc.num_processes)) + "\n")
             if self.step % t.checkpoint_every == 0 or self.step == t.steps:
                 self.save_checkpoint()
         bar.close()

@@ -33,6 +33,7 @@ def make_trainer(config, output):
     return train.Trainer(config, output, log=lambda s: None)
 
 
+@pytest.mark.slow
 def test_twenty_steps_finite_losses_trainable_change_frozen_do_not(tiny_config, tiny_model, tmp_path):
     trainer = make_trainer(tiny_config, tmp_path / "run")
     unet_before = {k: v.clone() for k, v in trainer.pipe.unet.state_dict().items()}
@@ -78,15 +79,21 @@ def test_two_processes_match_one_process_with_the_same_global_batch(tiny_model, 
     common = ["--config", str(cfgmod.CONFIG_DIR / "tiny.toml"),
               "--set", f"model.svd={tiny_model / 'svd'}", "--set", f"model.adapter={tiny_model / 'adapter'}",
               "--set", f"data.dataset={tiny_dataset}", "--set", "train.steps=2",
-              "--set", "train.batch_size=2", "--set", "train.checkpoint_every=100"]
+              "--set", "train.batch_size=2", "--set", "train.checkpoint_every=100", "--set", "train.log_every=1"]
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
-    accelerate = [sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_machines", "1",
+    # accelerate's multi-process launcher (torchrun underneath); on a machine without CUDA the
+    # trainer asks accelerate for CPU, so the processes form one gloo group.
+    accelerate = [sys.executable, "-m", "accelerate.commands.launch", "--num_machines", "1",
                   "--mixed_precision", "no", "--dynamo_backend", "no"]
     for n, name in ((1, "one"), (2, "two")):
-        result = subprocess.run(accelerate + ["--num_processes", str(n), "-m", "server.training.train",
+        launcher = ["--multi_gpu"] if n > 1 else []
+        result = subprocess.run(accelerate + launcher + ["--num_processes", str(n), "-m", "server.training.train",
                                               *common, "--output", str(tmp_path / name)],
                                 env=env, capture_output=True, text=True, timeout=300)
         assert result.returncode == 0, result.stderr[-3000:]
+    for n, name in ((1, "one"), (2, "two")):
+        logged = [json.loads(x) for x in (tmp_path / name / "log.jsonl").read_text().splitlines()]
+        assert {e["processes"] for e in logged} == {n}
     one, two = adapter_weights(tmp_path / "one" / "adapter"), adapter_weights(tmp_path / "two" / "adapter")
     for k in one:
         assert torch.allclose(one[k], two[k], atol=1e-5, rtol=1e-4), k
