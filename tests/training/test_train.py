@@ -107,3 +107,23 @@ def test_bad_config_names_the_key(tmp_path, capsys):
     assert "train.stepz: unknown setting" in capsys.readouterr().err
     assert train.main(["--config", str(cfgmod.CONFIG_DIR / "tiny.toml"), "--output", str(tmp_path)]) == 2
     assert "model.svd: expected the path" in capsys.readouterr().err
+
+
+def test_gradient_checkpointing_keeps_both_loss_terms_gradients(tiny_config, tmp_path):
+    """Checkpointed UNet blocks recompute in backward; L_attn's maps must still carry gradient."""
+    grads = {}
+    for ckpt in (False, True):
+        cfg = cfgmod.with_overrides(tiny_config, train={"gradient_checkpointing": ckpt})
+        trainer = make_trainer(cfg, tmp_path / str(ckpt))
+        for term in ("l_mse", "l_attn"):
+            trainer.optimizer.zero_grad(set_to_none=True)
+            terms = trainer._micro_step([0], [0])
+            terms[term].backward()
+            grads[ckpt, term] = {n: p.grad.clone() for n, p in trainer.adapter.named_parameters()
+                                 if p.grad is not None}
+    for term in ("l_mse", "l_attn"):
+        plain, ckpt = grads[False, term], grads[True, term]
+        assert plain and plain.keys() == ckpt.keys()
+        assert any(g.abs().sum() > 0 for g in plain.values())
+        for name in plain:
+            assert torch.allclose(plain[name], ckpt[name], atol=1e-6, rtol=1e-4), (term, name)
