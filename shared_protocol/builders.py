@@ -177,10 +177,16 @@ def make_status_reply(re: str | None, jobs: list[dict], queue_length: int, busy:
                                                  "busy": bool(busy)})
 
 
-def make_plan_result(re: str | None, tracks: list[dict], frames: int, width: int, height: int) -> Message:
-    """`tracks`: [{"track": i, "points": [[x, y], ...], "positions": [[[x, y], ...] per frame]}, ...]."""
-    return Message(m.PLAN_RESULT, re=re, body={"tracks": list(tracks), "frames": int(frames),
-                                                "width": int(width), "height": int(height)})
+def make_plan_result(re: str | None, tracks: list[dict], frames: int, width: int, height: int,
+                     output_width: int | None = None, output_height: int | None = None,
+                     seed: int | None = None) -> Message:
+    """`tracks`: [{"track": i, "points": [[x, y], ...], "positions": [[[x, y], ...] per frame]}, ...]
+    in reference pixels; `width`/`height` the reference size, `output_*` the generated size."""
+    body = {"tracks": list(tracks), "frames": int(frames), "width": int(width), "height": int(height)}
+    for name, value in (("output_width", output_width), ("output_height", output_height), ("seed", seed)):
+        if value is not None:
+            body[name] = int(value)
+    return Message(m.PLAN_RESULT, re=re, body=body)
 
 
 __all__ = [

@@ -143,6 +143,7 @@ BODY_SCHEMAS: dict = {
     PROGRESS: {
         "stage": ((str,), True), "step": ((int,), True), "total": ((int,), True),
         "eta_s": (_NUM + (_NONE,), False), "queue_position": ((int, _NONE), False),
+        "message": ((str, _NONE), False),
     },
     FRAME: {
         "index": ((int,), True), "total": ((int,), True), "format": ((str,), True),
@@ -159,7 +160,8 @@ BODY_SCHEMAS: dict = {
     PING: {"t": (_NUM, True)},
     PONG: {"t": (_NUM, True)},
     PLAN_RESULT: {"tracks": ((list,), True), "frames": ((int,), True), "width": ((int,), True),
-                  "height": ((int,), True)},
+                  "height": ((int,), True), "output_width": ((int,), False), "output_height": ((int,), False),
+                  "seed": ((int,), False)},
 }
 # Header requirements beyond the common keys: type -> (needs job, needs seq, payload count or None).
 HEADER_RULES: dict = {

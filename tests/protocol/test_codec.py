@@ -38,7 +38,7 @@ def all_messages(valid_job) -> list[sp.Message]:
         sp.make_ping(123.5),
         sp.make_pong(sp.make_ping(99.0)),
         sp.make_plan(reference, [sp.track([[[0, 0], [9, 0], [9, 9]]], [[1, 1], [5, 5]])], {"frames": 8}),
-        sp.make_plan_result("req6", plan_tracks, 2, 256, 128),
+        sp.make_plan_result("req6", plan_tracks, 2, 64, 48, 256, 128, seed=7),
     ]
 
 
