@@ -39,10 +39,15 @@ class AdapterTrainingModule(nn.Module):
         self.alpha = alpha
         self.frozen = {"unet": unet}
 
-    def forward(self, unet_input, timestep, image_embeds, added_time_ids, trajectories):
-        """UNet output F and the original branch's A_q(i, i) of every temporal layer."""
+    def forward(self, unet_input, timestep, image_embeds, added_time_ids, trajectories,
+                want_maps: bool = True):
+        """UNet output F and the original branch's A_q(i, i) of every temporal layer (an empty
+        list when ``want_maps`` is False: the layers then stay on fused attention)."""
         unet = self.frozen["unet"]
         with self.adapter.condition(trajectories=trajectories, alpha=self.alpha, cache=False):
+            if not want_maps:
+                return unet(unet_input, timestep, encoder_hidden_states=image_embeds,
+                            added_time_ids=added_time_ids, return_dict=False)[0], []
             with self.adapter.capture_attention() as capture:
                 out = unet(unet_input, timestep, encoder_hidden_states=image_embeds,
                            added_time_ids=added_time_ids, return_dict=False)[0]
@@ -158,13 +163,16 @@ class Trainer:
         s = sigma.reshape(-1, 1, 1, 1, 1)
         noisy = latents + s * eps
         unet_input = torch.cat([self.edm.c_in(s) * noisy, image_latents.float()], dim=2)
+        lam = self.config.train.lambda_attn
         with self.accelerator.autocast():
             out, diagonals = self.module(unet_input.to(self.weight_dtype), self.edm.c_noise(sigma),
-                                         image_embeds, added, batch["trajectories"].to(dev))
+                                         image_embeds, added, batch["trajectories"].to(dev),
+                                         want_maps=lam > 0)
         denoised = self.edm.denoise(out.float(), noisy, sigma)
         l_mse = denoising_loss(denoised, latents, self.edm.loss_weight(sigma))
-        l_attn = attention_loss(diagonals, batch["masks"].to(dev))
-        loss = l_mse + self.config.train.lambda_attn * l_attn
+        # lambda = 0 (the paper's "w/o Attn Loss" ablation) builds no maps at all.
+        l_attn = attention_loss(diagonals, batch["masks"].to(dev)) if lam > 0 else l_mse.new_zeros(())
+        loss = l_mse + lam * l_attn
         return {"loss": loss, "l_mse": l_mse, "l_attn": l_attn}
 
     def train_step(self) -> dict[str, float]:
