@@ -56,6 +56,7 @@ def main() -> None:
     print(f"visible_fraction={visible.mean():.3f}")
     print(f"track_error_px_median={np.median(err):.3f}")
     print(f"track_error_px_p99={np.percentile(err, 99):.3f}")
+    print(f"track_error_px_max={err.max():.3f}")
 
 
 if __name__ == "__main__":

@@ -48,10 +48,11 @@ class LucasKanadeTracker:
     ``coherence_threshold=None`` turns this off (e.g. for strongly deforming components).
     """
 
-    # A small window keeps edge points' support on their object; the pyramid still catches
-    # large motion. Chosen on the synthetic clips in tests/training (edge points next to a
-    # static textured photograph).
-    window: int = 7
+    # None: the window follows the frame size (short side / 27, odd, at least 7: 7 px at 192,
+    # 21 px at 576). Small enough that edge points' support stays on their object, large enough
+    # for the softer texture of high-resolution frames; the pyramid catches large motion.
+    # Chosen on the synthetic clips of tests/training and benchmarks/prepare_clip.py.
+    window: int | None = None
     levels: int = 3
     fb_threshold: float = 1.0
     coherence_threshold: float | None = 0.5
@@ -69,7 +70,8 @@ class LucasKanadeTracker:
         if len(points) == 0:
             return positions, visible
         criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 0.01)
-        params = dict(winSize=(self.window, self.window), maxLevel=self.levels, criteria=criteria)
+        window = self.window or max(7, int(min(height, width) / 27) | 1)
+        params = dict(winSize=(window, window), maxLevel=self.levels, criteria=criteria)
         grey = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames]
         for i in range(1, length):
             prev = positions[i - 1].reshape(-1, 1, 2)
