@@ -109,6 +109,25 @@ def png_is_blank(data: bytes, info: PngInfo) -> bool:
     return nonzero == len(filter_types) - filter_types.count(0)
 
 
+def encode_png(data: bytes, width: int, height: int, channels: int, level: int = 6) -> bytes:
+    """A PNG of raw 8-bit pixels (row-major, top row first; 1 = gray, 3 = RGB, 4 = RGBA).
+    For clients without an image library, e.g. to send a mask as a few kB instead of w*h bytes."""
+    color_type = {1: 0, 3: 2, 4: 6}.get(channels)
+    if color_type is None:
+        raise ImageError(f"expected 1, 3 or 4 channels, got {channels}")
+    row = width * channels
+    if width < 1 or height < 1 or len(data) != row * height:
+        raise ImageError(f"expected {width}x{height}x{channels} = {row * height} bytes, got {len(data)}")
+    view = memoryview(data)
+    scanlines = b"".join(b"\x00" + view[y * row:(y + 1) * row] for y in range(height))
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(body, zlib.crc32(kind)))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, color_type, 0, 0, 0)
+    return PNG_SIGNATURE + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(scanlines, level)) + chunk(b"IEND", b"")
+
+
 def raw_is_blank(data: bytes) -> bool:
     """True when every byte of a raw buffer is zero."""
     return data.count(0) == len(data)

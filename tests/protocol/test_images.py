@@ -79,3 +79,21 @@ def test_short_or_corrupt_pixel_data_is_an_image_error():
 
 def test_raw_blank():
     assert raw_is_blank(bytes(100)) and not raw_is_blank(bytes(99) + b"\x01")
+
+
+def test_encode_png_round_trips_through_the_reader():
+    from shared_protocol.images import encode_png
+
+    width, height = 5, 3
+    pixels = bytes(range(width * height * 3))
+    data = encode_png(pixels, width, height, 3)
+    info = read_png_info(data)
+    assert (info.width, info.height, info.color_type, info.bit_depth) == (5, 3, 2, 8)
+    scanlines = zlib.decompress(data[data.index(b"IDAT") + 4:data.index(b"IEND") - 8])
+    assert scanlines == b"".join(b"\x00" + pixels[y * 15:(y + 1) * 15] for y in range(height))
+    mask = encode_png(bytes(width * height), width, height, 1)
+    assert png_is_blank(mask, read_png_info(mask))
+    with pytest.raises(ImageError, match="bytes"):
+        encode_png(pixels[:-1], width, height, 3)
+    with pytest.raises(ImageError, match="channels"):
+        encode_png(pixels, width, height, 2)
