@@ -127,3 +127,20 @@ def test_gradient_checkpointing_keeps_both_loss_terms_gradients(tiny_config, tmp
         assert any(g.abs().sum() > 0 for g in plain.values())
         for name in plain:
             assert torch.allclose(plain[name], ckpt[name], atol=1e-6, rtol=1e-4), (term, name)
+
+
+@pytest.mark.slow
+def test_gradient_accumulation_matches_the_same_global_batch(tiny_config, tmp_path):
+    results = []
+    for accum in (1, 2):
+        cfg = cfgmod.with_overrides(tiny_config, train={"steps": 2, "batch_size": 2,
+                                                        "gradient_accumulation_steps": accum})
+        trainer = make_trainer(cfg, tmp_path / f"acc{accum}")
+        assert trainer.micro_batch == 2 // accum
+        results.append(adapter_weights(trainer.fit()))
+    for k in results[0]:
+        assert torch.allclose(results[0][k], results[1][k], atol=1e-5, rtol=1e-4), k
+    with pytest.raises(cfgmod.ConfigError, match="batch_size: 3 does not split"):
+        make_trainer(cfgmod.with_overrides(tiny_config, train={"batch_size": 3,
+                                                               "gradient_accumulation_steps": 2}),
+                     tmp_path / "bad")
