@@ -88,9 +88,12 @@ def _as_views(frames) -> list[memoryview]:
 
 
 def _pairs_to_map(pairs):
+    """Maps at every depth: string keys only (msgpack's strict_map_key still allows binary), no repeats."""
     result = dict(pairs)
     if len(result) != len(pairs):
         raise ValueError("duplicate key in map")
+    if not all(type(key) is str for key in result):
+        raise ValueError("map keys must be strings")
     return result
 
 

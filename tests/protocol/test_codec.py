@@ -147,6 +147,7 @@ def test_bad_bodies_are_invalid_field_with_the_field(head, field):
     ([b"\x82\xa1v\x01\xa1v\x02"], "duplicate key"),
     ([msgpack.packb(header(body={"t": 1.0, "x": msgpack.ExtType(5, b"abc")}))], "ext type"),
     ([msgpack.packb(header(body={"t": 1.0, 7: "int key"}), strict_types=False)], "int key in body"),
+    ([msgpack.packb(header(body={"t": 1.0, "x": {b"bin": 1}}), use_bin_type=True)], "binary key, nested"),
     ("not frames", "a str"),
     ([msgpack.packb(header()), 5], "a non-bytes frame"),
 ])
