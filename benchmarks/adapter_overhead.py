@@ -1,0 +1,114 @@
+"""UNet step with vs without the TrackAdapter, side by side in one run, at SVD-XT widths.
+
+CPU default (NOTES.md section 6): the full SVD-XT UNet with random weights, fp32, 14 frames at a
+16x24 latent (128x192 pixels), batch 1; a few minutes on two cores. ``--gpu``: 1024x576, 25
+frames, fp16, batch 2 (classifier-free guidance), on CUDA.
+
+The baseline and the adapted UNet are the same module (processors installed and removed between
+runs) and are timed alternately. Prints ``name=value`` lines:
+  overhead_ratio            adapted step / plain step, P-only tensors cached (the default; target <= 1.05)
+  first_step_ratio          the first adapted step, which also computes the cache, / plain step
+  nocache_ratio             adapted step recomputing the P-only tensors every step / plain step
+Run: PYTHONPATH=. .venvs/server/bin/python benchmarks/adapter_overhead.py [--gpu] [--repeats N]
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+import torch
+
+
+def synthetic_trajectories(frames: int, height: int, width: int) -> np.ndarray:
+    """P for one box moving right along an arrow (server.motion, as a real job gets it)."""
+    from server.motion import render_trajectories, trajectories_from_arrows
+
+    mask = np.zeros((height, width), bool)
+    mask[height // 4: height // 2, width // 4: width // 2] = True
+    arrow = [(width * 3 / 8, height * 3 / 8), (width * 5 / 8, height / 2)]
+    return render_trajectories(trajectories_from_arrows([mask], [arrow], ["linear"], frames, seed=0), height, width)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--gpu", action="store_true", help="1024x576x25 fp16 on CUDA, batch 2")
+    parser.add_argument("--repeats", type=int, default=3, help="timed steps per variant (alternated)")
+    args = parser.parse_args()
+
+    from diffusers import UNetSpatioTemporalConditionModel
+
+    from server.trackgo import SVD_XT_UNET_CONFIG, TrackAdapter
+
+    if args.gpu:
+        device, dtype, frames, height, width, batch = torch.device("cuda"), torch.float16, 25, 576, 1024, 2
+    else:
+        device, dtype, frames, height, width, batch = torch.device("cpu"), torch.float32, 14, 128, 192, 1
+    print(f"device={device.type}")
+    print(f"dtype={str(dtype).removeprefix('torch.')}")
+    print(f"frames={frames}")
+    print(f"size={width}x{height}")
+    print(f"batch={batch}")
+    print(f"threads={torch.get_num_threads()}")
+
+    t0 = time.perf_counter()
+    torch.manual_seed(0)
+    unet = UNetSpatioTemporalConditionModel(**SVD_XT_UNET_CONFIG).eval()
+    if dtype != torch.float32 or device.type != "cpu":
+        unet = unet.to(device=device, dtype=dtype)
+    adapter = TrackAdapter.from_unet(unet).eval()
+    print(f"build_s={time.perf_counter() - t0:.1f}")
+
+    generator = torch.Generator().manual_seed(0)
+    sample = torch.randn(batch, frames, 8, height // 8, width // 8, generator=generator).to(device, dtype)
+    timestep = torch.tensor(1.0, device=device)
+    image_embeddings = torch.randn(batch, 1, 1024, generator=generator).to(device, dtype)
+    added_time_ids = torch.tensor([[6.0, 127.0, 0.02]] * batch, device=device, dtype=dtype)
+    points = synthetic_trajectories(frames, height, width)
+
+    def sync() -> None:
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    def step() -> float:
+        sync()
+        start = time.perf_counter()
+        unet(sample, timestep, image_embeddings, added_time_ids)
+        sync()
+        return time.perf_counter() - start
+
+    with torch.no_grad():
+        sync()
+        start = time.perf_counter()
+        features = adapter.encode(points)
+        sync()
+        print(f"encoder_s={time.perf_counter() - start:.4f}")
+        print(f"warmup_step_s={step():.3f}")       # first call: kernel selection, allocator; untimed
+        plain, cached, uncached = [], [], []
+        first = None
+        for round_index in range(args.repeats):
+            plain.append(step())
+            adapter.install(unet)
+            with adapter.condition(features=features, cache=True):
+                first_step = step()
+                first = first_step if first is None else first
+                cached.append(step())
+            with adapter.condition(features=features, cache=False):
+                uncached.append(step())
+            adapter.remove(unet)
+            print(f"round{round_index}_plain_s={plain[-1]:.3f}")
+            print(f"round{round_index}_adapter_s={cached[-1]:.3f}")
+            print(f"round{round_index}_adapter_nocache_s={uncached[-1]:.3f}")
+    base = statistics.median(plain)
+    print(f"plain_step_s={base:.3f}")
+    print(f"adapter_first_step_s={first:.3f}")
+    print(f"adapter_step_s={statistics.median(cached):.3f}")
+    print(f"adapter_nocache_step_s={statistics.median(uncached):.3f}")
+    print(f"first_step_ratio={first / base:.3f}")
+    print(f"nocache_ratio={statistics.median(uncached) / base:.3f}")
+    print(f"overhead_ratio={statistics.median(cached) / base:.3f}")
+
+
+if __name__ == "__main__":
+    main()
