@@ -18,6 +18,8 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from shared_protocol import ERROR_CODES
+
 from server.backends.base import Backend, BackendError, Done, Frame, JobContext, Progress
 from server.encoding import FrameEncoder, FrameFormatError, check_frame
 
@@ -79,7 +81,9 @@ def is_out_of_memory(exc: BaseException) -> bool:
 def error_body(exc: BaseException) -> dict:
     """The ``error`` body for an exception raised while running a job."""
     if isinstance(exc, BackendError):
-        return {"code": exc.code, "message": str(exc), "field": None, "hint": exc.hint or None}
+        # Codes outside the protocol's list would mean nothing to a client: say backend_error.
+        code = exc.code if exc.code in ERROR_CODES else "backend_error"
+        return {"code": code, "message": str(exc), "field": None, "hint": exc.hint or None}
     if is_out_of_memory(exc):
         return {"code": "out_of_memory", "message": f"the device ran out of memory ({str(exc)[:300]})",
                 "field": None, "hint": OOM_HINT}

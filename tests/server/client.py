@@ -47,6 +47,9 @@ class TestClient:
         self.context = context or zmq.Context.instance()
         self.socket = self.context.socket(zmq.DEALER)
         self.socket.setsockopt(zmq.LINGER, 0)
+        # A DEALER with no usable connection (e.g. a refused CURVE handshake) blocks in send:
+        # fail with zmq.Again instead of hanging a test.
+        self.socket.setsockopt(zmq.SNDTIMEO, 2000)
         if curve is not None:
             server_public, public, secret = curve
             self.socket.curve_serverkey = server_public

@@ -5,6 +5,7 @@ import os
 import shutil
 
 import pytest
+import zmq
 import zmq.auth
 
 from server.keygen import main as keygen
@@ -50,7 +51,10 @@ def test_allowed_key_connects_unknown_key_gets_nothing(server_factory, keys):
         assert alice.hello().type == "welcome"
         assert alice.run_job(make_job(frames=2, seed=1)).final.type == "done"
         for stranger in (mallory, plain):
-            stranger.send(make_job(frames=2, seed=2))
+            try:
+                stranger.send(make_job(frames=2, seed=2))
+            except zmq.Again:
+                pass        # the handshake already failed: there is no connection to send on
             assert stranger.recv(1.0) is None
         assert not server.service.jobs and len(server.service.sessions) <= 1  # alice at most
     finally:
