@@ -94,7 +94,7 @@ class Trainer:
         from diffusers import StableVideoDiffusionPipeline
 
         from server.trackgo import TrackAdapter, freeze
-        from server.trackgo.loading import check_svd_folder, load_adapter
+        from server.trackgo.loading import _variant, check_svd_folder, load_adapter
 
         c, acc = self.config, self.accelerator
         if not c.model.svd:
@@ -102,8 +102,10 @@ class Trainer:
                                      "folder (--set model.svd=PATH)")
         weight_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(
             c.train.mixed_precision, torch.float32)
+        folder = check_svd_folder(c.model.svd)
+        # Released SVD folders may hold only fp16 variants; the server's loader picks the same.
         pipe = StableVideoDiffusionPipeline.from_pretrained(
-            check_svd_folder(c.model.svd), local_files_only=True)
+            folder, local_files_only=True, variant=_variant(folder, weight_dtype))
         for part in (pipe.unet, pipe.vae, pipe.image_encoder):
             freeze(part).to(acc.device, dtype=weight_dtype)
         pipe.vae.eval(), pipe.image_encoder.eval()

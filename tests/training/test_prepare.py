@@ -139,3 +139,16 @@ def test_mask_size_mismatch_is_a_clip_error(clip_folder, tmp_path):
     manifest = run(clip_folder, tmp_path / "ds")
     (skip,) = manifest["skipped"]
     assert skip["kind"] == "error" and "does not match the clip's frames 320x240" in skip["reason"]
+
+
+def test_cli_happy_path_and_unknown_tracker(clip_folder, tmp_path, capsys):
+    out = tmp_path / "ds"
+    assert prepare.main([str(clip_folder), str(out), "--frames", "10", "--width", str(W),
+                         "--height", str(H), "--no-progress"]) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert [c["id"] for c in manifest["clips"]] == ["walk"]
+    assert manifest["settings"]["width"] == W and manifest["settings"]["tracker"] == "lucas-kanade"
+    assert prepare.main([str(clip_folder), str(tmp_path / "o2"), "--tracker", "nope"]) == 2
+    assert "tracker: unknown tracker 'nope'" in capsys.readouterr().err
+    assert prepare.main([str(clip_folder), str(tmp_path / "o3"), "--tracker", "cotracker"]) == 2
+    assert "--tracker-weights" in capsys.readouterr().err
