@@ -44,9 +44,6 @@ def build_service(cfg: ServerConfig):
         raise StartupError(str(exc)) from None
 
     limits = apply_limits(sp.Limits(), cfg)
-    if "max_queue" in {f for f in limits.to_body()}:
-        import dataclasses
-        limits = dataclasses.replace(limits, max_queue=cfg.queue_length)
 
     backends = []
     for device in cfg.devices:
@@ -79,16 +76,14 @@ def start(cfg: ServerConfig):
     try:
         service.bind()
     except OSError as exc:
-        service.encoder.shutdown()
+        service.abort()
         raise StartupError(str(exc)) from None
     if not cfg.lazy_load:
         for backend in backends:
             try:
                 backend.load(lambda text: log.info("loading %s: %s", backend.name, text))
             except Exception as exc:
-                service.request_stop()
-                service.socket.close(0)
-                service.encoder.shutdown()
+                service.abort()
                 raise StartupError(f"backend {backend.name!r} could not load: {exc}") from None
     service.start_workers()
     return service

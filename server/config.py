@@ -228,11 +228,11 @@ def load_config(argv: list[str] | None = None, environ: Mapping[str, str] | None
 
 
 def apply_limits(limits: Any, cfg: ServerConfig) -> Any:
-    """Return a copy of the protocol ``Limits`` with the non-zero overrides of ``cfg``."""
+    """Return a copy of the protocol ``Limits`` with this server's overrides (non-zero settings)."""
     import dataclasses
 
     overrides = {name: getattr(cfg, name) for name in ("max_frames", "max_width", "max_height", "max_message_bytes")
                  if getattr(cfg, name)}
+    overrides["max_queue"] = cfg.queue_length
     known = {f.name for f in dataclasses.fields(limits)}
     return dataclasses.replace(limits, **{k: v for k, v in overrides.items() if k in known})
-

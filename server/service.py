@@ -22,6 +22,7 @@ import random
 import threading
 import time
 from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -61,6 +62,15 @@ class Session:
     last_seen: float
     name: str = ""
     backlog: deque = field(default_factory=deque)   # frame lists waiting for the client's HWM to clear
+
+
+@dataclass(frozen=True)
+class PlanComputed:
+    """A ``plan`` finished on the plan thread; the I/O thread sends the reply."""
+
+    identity: bytes
+    request_id: str
+    future: Future
 
 
 @dataclass
@@ -108,6 +118,8 @@ class Service:
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
         self._stopping = False
+        # plans are quick (K-means on a few hundred points) but run beside the I/O thread anyway
+        self._plan_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trackgo-plan")
         self.workers = [DeviceWorker(getattr(b, "device", None) or str(i), b, encoder, self.post, loaded)
                         for i, b in enumerate(backends)]
         self._idle: list[DeviceWorker] = list(self.workers)
@@ -137,11 +149,30 @@ class Service:
             sock.close(0)
             if self._auth is not None:
                 self._auth.stop()
+                self._auth = None
             raise OSError(f"bind: cannot listen on {self.bind_address} ({exc.strerror}); "
                           "is another server running there? choose another --bind port") from None
         self.socket = sock
         self.endpoint = sock.getsockopt_string(zmq.LAST_ENDPOINT)
         return self.endpoint
+
+    def abort(self) -> None:
+        """Release everything after a failed start-up (``serve`` never ran)."""
+        self._stopping = True
+        if self.socket is not None:
+            self.socket.close(0)
+            self.socket = None
+        if self._auth is not None:
+            self._auth.stop()
+            self._auth = None
+        self.encoder.shutdown()
+        self._plan_pool.shutdown(wait=False)
+        fds, self._wake_r, self._wake_w = (self._wake_r, self._wake_w), -1, -1
+        for fd in fds:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
 
     def start_workers(self) -> None:
         for worker in self.workers:
@@ -159,10 +190,13 @@ class Service:
         self._wake()
 
     def _wake(self) -> None:
+        fd = self._wake_w
+        if fd < 0:
+            return  # closed at shutdown: never write to a descriptor number that may be reused
         try:
-            os.write(self._wake_w, b"\0")
+            os.write(fd, b"\0")
         except (BlockingIOError, OSError):
-            pass  # the pipe is full (already awake) or closed (shutting down)
+            pass  # the pipe is full: the loop is awake already
 
     # ---- the loop ----------------------------------------------------------------------------
     def serve(self) -> None:
@@ -236,8 +270,13 @@ class Service:
 
     def _on_hello(self, session: Session, msg: sp.Message) -> None:
         session.name = str(msg.body.get("client", ""))[:200]
+        from server.backends import BUILTIN_BACKENDS
+
         backends = [{"name": self.backend_name, "ready": True, "default": True,
                      "description": self._backend_descriptions.get(self.backend_name, "")}]
+        backends += [{"name": name, "ready": False, "default": False,
+                      "description": f"not running here: start the server with --backend {name}"}
+                     for name in BUILTIN_BACKENDS if name != self.backend_name]
         body = {
             "server": SERVER_NAME,
             "protocol": list(sp.PROTOCOL_VERSION),
@@ -315,25 +354,33 @@ class Service:
         self._send(session.identity, sp.Message(type="status_reply", body=body, re=msg.id))
 
     def _on_plan(self, session: Session, msg: sp.Message) -> None:
+        """Validate here, compute on the plan thread: sampling a big mask must not stall frames."""
         try:
             job = self._validate(msg)
             if self._plan is None:
                 raise sp.ProtocolError("internal", "this server cannot compute plans (server.motion missing)")
-            body = self._plan(job)
         except sp.ProtocolError as exc:
             self._send_error(session.identity, exc.to_body(), re=msg.id)
             return
-        except Exception as exc:
-            if hasattr(exc, "field"):  # server.motion's MotionInputError names the field at fault
-                body = {"code": "invalid_field", "message": str(getattr(exc, "message", exc))[:500],
-                        "field": exc.field, "hint": None}
-            else:
-                log.exception("plan failed")
-                body = {"code": "internal", "message": f"plan failed: {type(exc).__name__}: {str(exc)[:300]}",
-                        "field": None, "hint": "the server log has the traceback"}
-            self._send_error(session.identity, body, re=msg.id)
+        identity, request_id = session.identity, msg.id
+        future = self._plan_pool.submit(self._plan, job)
+        future.add_done_callback(lambda fut: self.post(PlanComputed(identity, request_id, fut)))
+
+    def _send_plan(self, item: "PlanComputed") -> None:
+        if item.future.cancelled():
             return
-        self._send(session.identity, sp.Message(type="plan_result", body=body, re=msg.id))
+        exc = item.future.exception()
+        if exc is None:
+            self._send(item.identity, sp.Message(type="plan_result", body=item.future.result(), re=item.request_id))
+            return
+        if hasattr(exc, "field"):  # server.motion's MotionInputError names the field at fault
+            body = {"code": "invalid_field", "message": str(getattr(exc, "message", exc))[:500],
+                    "field": exc.field, "hint": None}
+        else:
+            log.error("plan failed", exc_info=exc)
+            body = {"code": "internal", "message": f"plan failed: {type(exc).__name__}: {str(exc)[:300]}",
+                    "field": None, "hint": "the server log has the traceback"}
+        self._send_error(item.identity, body, re=item.request_id)
 
     _handlers = {
         "hello": _on_hello, "ping": _on_ping, "pong": _on_pong, "submit": _on_submit,
@@ -376,6 +423,9 @@ class Service:
                 log.exception("unexpected failure handling %s; dropped", type(item).__name__)
 
     def _handle_posted(self, item: object) -> None:
+        if isinstance(item, PlanComputed):
+            self._send_plan(item)
+            return
         if isinstance(item, WorkerIdle):
             if item.worker not in self._idle:
                 self._idle.append(item.worker)
@@ -536,7 +586,9 @@ class Service:
             self.socket.close(CLOSE_LINGER_MS)
         if self._auth is not None:
             self._auth.stop()
-        for fd in (self._wake_r, self._wake_w):
+        self._plan_pool.shutdown(wait=False, cancel_futures=True)
+        fds, self._wake_r, self._wake_w = (self._wake_r, self._wake_w), -1, -1
+        for fd in fds:
             try:
                 os.close(fd)
             except OSError:

@@ -209,6 +209,8 @@ class DeviceWorker(threading.Thread):
 
         def encoded(fut) -> None:
             self._encode_slots.release()
+            if fut.cancelled():      # the pool is shutting down with the server
+                return
             exc = fut.exception()
             if exc is not None:
                 self.post(FinalPosted(job_id, "error", {

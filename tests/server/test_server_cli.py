@@ -140,3 +140,13 @@ def test_server_pings_idle_clients(spawn_server):
         assert msg.type == "ping" and isinstance(msg.body["t"], float)
     finally:
         client.close()
+
+
+def test_failed_load_with_curve_exits_promptly(tmp_path):
+    from server.keygen import main as keygen
+
+    assert keygen(["server", "--dir", str(tmp_path)]) == 0
+    out = run_cli("--backend", FAKE, "--backend-option", "fail_load=1", "--bind", "tcp://127.0.0.1:*",
+                  "--server-key", str(tmp_path / "server.key_secret"), "--allowed-clients", str(tmp_path),
+                  timeout=30)
+    assert out.returncode == 1 and "could not load" in out.stderr and "Traceback" not in out.stderr
