@@ -88,6 +88,7 @@ class JobRecord:
     last_position: int | None = None
     worker: DeviceWorker | None = None
     running: RunningJob | None = None
+    stage_start: tuple | None = None     # (stage, step, monotonic time) for the ETA
 
 
 class Service:
@@ -437,7 +438,7 @@ class Service:
             return  # finished already (cancelled, client gone): late events are dropped here
         if isinstance(item, ProgressPosted):
             p = item.progress
-            body = {"stage": p.stage, "step": int(p.step), "total": int(p.total), "eta_s": None}
+            body = {"stage": p.stage, "step": int(p.step), "total": int(p.total), "eta_s": self._eta(record, p)}
             if p.message:
                 body["message"] = p.message
             self._send_job(record, "progress", body)
@@ -455,6 +456,19 @@ class Service:
             else:
                 record.held_final = item
                 self._maybe_release_final(record)
+
+    @staticmethod
+    def _eta(record: JobRecord, p) -> float | None:
+        """Seconds left in this stage, from its pace so far (None until two steps were seen)."""
+        now = time.monotonic()
+        if record.stage_start is None or record.stage_start[0] != p.stage:
+            record.stage_start = (p.stage, p.step, now)
+            return None
+        _, first_step, started = record.stage_start
+        if p.total <= 0 or p.step <= first_step:
+            return None
+        per_step = (now - started) / (p.step - first_step)
+        return round(per_step * max(0, p.total - p.step), 2)
 
     def _maybe_release_final(self, record: JobRecord) -> None:
         final = record.held_final

@@ -37,6 +37,8 @@ def test_job_end_to_end(server_factory, client_factory):
         assert rgb.shape == (64, 128, 3)
         assert f.body["width"] == 128 and f.body["height"] == 64 and f.body["total"] == 5
         assert tuple(int(c) for c in rgb[10, 10]) == frame_colour(42, f.body["index"])
+    etas = [m.body["eta_s"] for m in stream.messages if m.type == "progress" and m.body["stage"] == "denoising"]
+    assert etas[0] is None and all(isinstance(e, float) and e >= 0 for e in etas[1:]) and etas[-1] == 0
     done = stream.final.body
     assert done["frames"] == 5 and done["seed"] == 42 and done["params"]["width"] == 128
 
