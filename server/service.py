@@ -483,8 +483,18 @@ class Service:
         if record.state == "finished":
             return
         msg = sp.Message(type=kind, body=body, payloads=list(payloads), re=re, job=record.job_id, seq=record.seq)
+        try:
+            frames = sp.encode(msg)
+        except sp.ProtocolError as exc:
+            log.error("job %s: cannot encode its %s message (%s)", record.job_id, kind, exc.message)
+            if kind not in sp.FINAL_TYPES:
+                return      # drop one progress message rather than the job
+            msg = sp.Message(type="error", re=re, job=record.job_id, seq=record.seq, body={
+                "code": "internal", "message": f"the server could not encode the job's {kind} message",
+                "field": None, "hint": "the server log has details"})
+            frames = sp.encode(msg)
         record.seq += 1
-        self._send(record.identity, msg)
+        self._send_encoded(record.identity, frames)
 
     def _finish(self, record: JobRecord, kind: str, body: dict, re: str | None = None) -> None:
         """Send the one final message of a job and forget it; later calls are no-ops."""
@@ -500,7 +510,10 @@ class Service:
         self._send(identity, sp.Message(type="error", body=body, re=re))
 
     def _send(self, identity: bytes, msg: sp.Message) -> None:
-        frames = [identity] + sp.encode(msg)
+        self._send_encoded(identity, sp.encode(msg))
+
+    def _send_encoded(self, identity: bytes, encoded: list) -> None:
+        frames = [identity] + encoded
         session = self.sessions.get(identity)
         if session is not None and session.backlog:
             session.backlog.append(frames)   # keep order behind what is already waiting

@@ -94,6 +94,29 @@ def error_body(exc: BaseException) -> dict:
             "field": None, "hint": "the server log has the traceback; a smaller job or another seed may work"}
 
 
+def plain(value: Any, depth: int = 0) -> Any:
+    """``value`` with numpy scalars, tuples and odd objects turned into msgpack-able plain types.
+
+    Backends report ``Done.info`` with whatever they computed (np.int64 counts, Path objects);
+    one such value must not make the job's final message unsendable.
+    """
+    if value is None or isinstance(value, (bool, int, float, str, bytes)):
+        return value
+    if depth > 8:
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): plain(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v, depth + 1) for v in value]
+    item = getattr(value, "item", None)       # numpy / torch scalars
+    if callable(item):
+        try:
+            return plain(item(), depth + 1)
+        except (TypeError, ValueError):
+            pass
+    return str(value)
+
+
 def _free_accelerator_memory() -> None:
     """After an OOM, give cached blocks back so the next job has a chance (only if torch is loaded)."""
     torch = sys.modules.get("torch")
@@ -160,7 +183,8 @@ class DeviceWorker(threading.Thread):
                 if ctx.cancelled():
                     break
                 if isinstance(event, Progress):
-                    self.post(ProgressPosted(job_id, event))
+                    self.post(ProgressPosted(job_id, Progress(str(event.stage), int(event.step), int(event.total),
+                                                              str(event.message or ""))))
                 elif isinstance(event, Frame):
                     if event.index != submitted:
                         raise FrameFormatError(f"frame index {event.index} arrived, expected {submitted}")
@@ -198,9 +222,9 @@ class DeviceWorker(threading.Thread):
             params = dataclasses.asdict(job.params) if dataclasses.is_dataclass(job.params) else {}
             params["seed"] = ctx.seed
             timings["total"] = round(time.monotonic() - item.accepted_at, 4)
-            body = {"timings": timings, "seed": ctx.seed, "params": params, "frames": submitted}
+            body = {"timings": timings, "seed": int(ctx.seed), "params": plain(params), "frames": submitted}
             if info:
-                body["info"] = info
+                body["info"] = plain(info)
             self.post(FinalPosted(job_id, "done", body, submitted))
 
     def _encode(self, job_id: str, rgb, index: int, total: int, width: int, height: int) -> None:

@@ -10,17 +10,19 @@ Plugged in through the documented hook ``--backend tests.server.fake_backend:cre
 
 Per-job behaviour is chosen by the job's seed, so tests drive it through the real protocol:
 seed 666 raises RuntimeError mid-job, seed 777 raises an ``OutOfMemoryError`` (the class name
-torch uses), seed 888 yields a frame of the wrong size.
+torch uses), seed 888 yields a frame of the wrong size, seed 999 reports numpy scalars and other
+objects msgpack cannot carry in its ``Done`` info.
 """
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 
 from server.backends.base import BackendOptions, Done, Frame, Progress
 
-FAIL_SEED, OOM_SEED, BAD_FRAME_SEED = 666, 777, 888
+FAIL_SEED, OOM_SEED, BAD_FRAME_SEED, ODD_INFO_SEED = 666, 777, 888, 999
 STEP_SLICE_S = 0.005
 
 
@@ -87,6 +89,10 @@ class SolidColourBackend:
                 rgb = np.empty((p.height, p.width, 3), np.uint8)
                 rgb[:] = frame_colour(ctx.seed, i)
                 yield Frame(i, p.frames, rgb)
+        if ctx.seed == ODD_INFO_SEED:
+            yield Done({"count": np.int64(3), "scale": np.float32(1.5), "where": Path("/models/x"),
+                        "shape": (2, 3), "nested": {"flag": np.bool_(True)}})
+            return
         yield Done({"backend": self.name})
 
 

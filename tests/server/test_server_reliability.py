@@ -5,7 +5,7 @@ import time
 
 import shared_protocol as sp
 from tests.server.conftest import make_job, wait_until
-from tests.server.fake_backend import BAD_FRAME_SEED, FAIL_SEED, OOM_SEED
+from tests.server.fake_backend import BAD_FRAME_SEED, FAIL_SEED, ODD_INFO_SEED, OOM_SEED
 
 
 def finals(stream) -> list:
@@ -120,3 +120,12 @@ def test_silent_client_is_dropped_and_told_when_it_returns(server_factory, clien
     assert [m.type for m in finals(stream)] == ["cancelled"]
     assert stream.final.body["reason"] == "client_timed_out"
     assert [m.seq for m in stream.messages] == list(range(len(stream.messages)))
+
+
+def test_backend_info_with_numpy_values_still_ends_with_done(server_factory, client_factory):
+    server = server_factory()
+    client = client_factory(server.endpoint)
+    stream = client.run_job(make_job(frames=2, seed=ODD_INFO_SEED))
+    assert stream.final.type == "done"
+    assert stream.final.body["info"] == {"count": 3, "scale": 1.5, "where": "/models/x", "shape": [2, 3],
+                                         "nested": {"flag": True}}
