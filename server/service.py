@@ -43,8 +43,10 @@ SERVER_NAME = "trackgo-server 0.1.0"
 RECV_BATCH = 64
 # libzmq queues up to this many outgoing messages per client before send would block. A frame
 # message is ~1-2 MB, so the default of 1000 could pin gigabytes for a stalled client; past this
-# the service keeps its own per-client backlog and gives up on the client after the heartbeat timeout.
+# the service keeps its own per-client backlog (in order), bounded by MAX_BACKLOG_BYTES.
 SEND_HWM = 64
+# A client that lets more than this wait unread is dropped like a vanished one (its jobs cancelled).
+MAX_BACKLOG_BYTES = 512 * 1024 * 1024
 # Incoming messages libzmq buffers per client (each up to max_message_bytes): a flood cannot
 # make the server hold more than this many per peer before TCP backpressure kicks in.
 RECV_HWM = 16
@@ -62,6 +64,7 @@ class Session:
     last_seen: float
     name: str = ""
     backlog: deque = field(default_factory=deque)   # frame lists waiting for the client's HWM to clear
+    backlog_bytes: int = 0
 
 
 @dataclass(frozen=True)
@@ -516,18 +519,14 @@ class Service:
         frames = [identity] + encoded
         session = self.sessions.get(identity)
         if session is not None and session.backlog:
-            session.backlog.append(frames)   # keep order behind what is already waiting
+            self._queue_backlog(session, frames)   # keep order behind what is already waiting
             return
-        self._send_frames(identity, frames, session)
-
-    def _send_frames(self, identity: bytes, frames: list, session: Session | None) -> None:
         try:
             self.socket.send_multipart(frames, zmq.NOBLOCK)
         except zmq.Again:
-            # The client's high-water mark is reached: keep the message in order in our own
-            # backlog; a client that never drains it is dropped by the heartbeat time-out.
+            # The client's high-water mark is reached: keep the message, in order, in our backlog.
             if session is not None:
-                session.backlog.append(frames)
+                self._queue_backlog(session, frames)
             else:
                 log.debug("dropping a reply to %s: its queue is full", identity.hex())
         except zmq.ZMQError as exc:
@@ -536,19 +535,26 @@ class Service:
             else:
                 log.warning("send to %s failed: %s", identity.hex(), exc)
 
+    def _queue_backlog(self, session: Session, frames: list) -> None:
+        session.backlog.append(frames)
+        session.backlog_bytes += sum(len(f) for f in frames)
+        if session.backlog_bytes > MAX_BACKLOG_BYTES:
+            self._client_gone(session.identity, f"not reading: {session.backlog_bytes >> 20} MiB waiting")
+
     def _flush_backlogs(self) -> None:
         for session in list(self.sessions.values()):
             while session.backlog:
-                frames = session.backlog.popleft()
+                frames = session.backlog[0]
                 try:
                     self.socket.send_multipart(frames, zmq.NOBLOCK)
                 except zmq.Again:
-                    session.backlog.appendleft(frames)
                     break
                 except zmq.ZMQError as exc:
                     if exc.errno == zmq.EHOSTUNREACH:
                         self._client_gone(session.identity, "disconnected")
                     break
+                session.backlog.popleft()
+                session.backlog_bytes -= sum(len(f) for f in frames)
 
     # ---- liveness --------------------------------------------------------------------------
     def _heartbeat(self, now: float) -> None:

@@ -129,3 +129,23 @@ def test_backend_info_with_numpy_values_still_ends_with_done(server_factory, cli
     assert stream.final.type == "done"
     assert stream.final.body["info"] == {"count": 3, "scale": 1.5, "where": "/models/x", "shape": [2, 3],
                                          "nested": {"flag": True}}
+
+
+def test_client_that_stops_reading_is_dropped_at_the_backlog_bound(server_factory, client_factory, monkeypatch,
+                                                                    caplog):
+    import logging
+
+    import server.service as service_module
+    import zmq
+
+    caplog.set_level(logging.INFO, logger="trackgo")
+    monkeypatch.setattr(service_module, "MAX_BACKLOG_BYTES", 256 * 1024)
+    server = server_factory(backend_options={"textured": "1"}, png_compression=0)
+    stalled = client_factory(server.endpoint)
+    stalled.socket.setsockopt(zmq.RCVHWM, 1)      # takes (almost) nothing off the wire
+    stalled.send(make_job(frames=64, width=256, height=256, seed=15))
+    assert wait_until(lambda: not server.service.jobs and server.service.workers[0].backend.started_jobs,
+                      timeout=20), "a client that never reads still holds its job"
+    assert any("not reading" in r.getMessage() for r in caplog.records)   # dropped, not finished
+    other = client_factory(server.endpoint)
+    assert other.run_job(make_job(frames=2, seed=16), timeout=20).final.type == "done"
