@@ -8,6 +8,7 @@ points (``cv2.estimateAffine2D``), falling back to the median shift with too few
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -113,6 +114,10 @@ class StepOrder:
         out = []
         for position in range(start, start + self.batch):
             epoch, offset = divmod(position, self.size)
-            perm = torch.randperm(self.size, generator=torch.Generator().manual_seed(self.seed + epoch))
-            out.append(int(perm[offset]))
+            out.append(_permutation(self.size, self.seed + epoch)[offset])
         return out
+
+
+@functools.lru_cache(maxsize=4)
+def _permutation(size: int, seed: int) -> list[int]:
+    return torch.randperm(size, generator=torch.Generator().manual_seed(seed)).tolist()

@@ -155,9 +155,9 @@ class Trainer:
                                        image_embeds.dtype, b, 1, False).to(dev)
         return latents, image_embeds, image_latents, added
 
-    def _micro_step(self, items: list[int], positions: list[int]) -> dict[str, torch.Tensor]:
+    def _micro_step(self, batch: dict, positions: list[int]) -> dict[str, torch.Tensor]:
+        """Losses of one micro-batch; ``positions`` are its samples' places in the global batch."""
         dev = self.accelerator.device
-        batch = collate([self.dataset[i] for i in items])
         gens = [sample_generator(self.config.train.seed, self.step, p) for p in positions]
         latents, image_embeds, image_latents, added = self._conditioning(batch, gens)
         sigma = torch.stack([self.edm.sample_sigmas(1, g)[0] for g in gens]).to(dev)
@@ -177,18 +177,37 @@ class Trainer:
         loss = l_mse + lam * l_attn
         return {"loss": loss, "l_mse": l_mse, "l_attn": l_attn}
 
-    def train_step(self) -> dict[str, float]:
-        """One optimiser step over the global batch of ``self.step``."""
+    def micro_positions(self, m: int) -> list[int]:
+        """Places in the global batch of this process's m-th micro-batch."""
+        acc = self.accelerator
+        start = (m * acc.num_processes + acc.process_index) * self.micro_batch
+        return list(range(start, start + self.micro_batch))
+
+    def batches(self, start: int):
+        """This process's micro-batches from step ``start`` on, loaded by DataLoader workers in
+        exactly the order ``train_step`` consumes them."""
+        t = self.config.train
+        plan = [[self.order.items(step)[p] for p in self.micro_positions(m)]
+                for step in range(start, t.steps) for m in range(t.gradient_accumulation_steps)]
+        workers = self.config.data.num_workers
+        return iter(torch.utils.data.DataLoader(self.dataset, batch_sampler=plan, collate_fn=collate,
+                                                num_workers=workers, persistent_workers=False,
+                                                prefetch_factor=2 if workers else None))
+
+    def train_step(self, batches=None) -> dict[str, float]:
+        """One optimiser step over the global batch of ``self.step``. ``batches`` is the iterator
+        from ``batches(self.step)``; without it the samples are read here."""
         acc, t = self.accelerator, self.config.train
         items = self.order.items(self.step)
-        accum, procs, mb = t.gradient_accumulation_steps, acc.num_processes, self.micro_batch
+        accum = t.gradient_accumulation_steps
         totals = {"loss": 0.0, "l_mse": 0.0, "l_attn": 0.0}
         for m in range(accum):
-            chunk = (m * procs + acc.process_index) * mb
-            positions = list(range(chunk, chunk + mb))
+            positions = self.micro_positions(m)
+            batch = (next(batches) if batches is not None
+                     else collate([self.dataset[items[p]] for p in positions]))
             sync = acc.no_sync(self.module) if m < accum - 1 else _null()
             with sync:
-                terms = self._micro_step([items[p] for p in positions], positions)
+                terms = self._micro_step(batch, positions)
                 acc.backward(terms["loss"] / accum)
             for k in totals:
                 totals[k] += terms[k].detach().float() / accum
@@ -236,8 +255,9 @@ class Trainer:
         bar = tqdm(total=t.steps, initial=self.step, disable=not acc.is_main_process,
                    desc="train", unit="step", file=sys.stderr, dynamic_ncols=True)
         log_path = self.output / "log.jsonl"
+        batches = self.batches(self.step)
         while self.step < t.steps:
-            terms = self.train_step()
+            terms = self.train_step(batches)
             bar.update(1)
             bar.set_postfix(loss=f"{terms['loss']:.4f}", mse=f"{terms['l_mse']:.4f}",
                             attn=f"{terms['l_attn']:.4f}", lr=f"{terms['lr']:.2e}")

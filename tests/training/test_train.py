@@ -13,6 +13,7 @@ from safetensors.torch import load_file
 
 from server.training import config as cfgmod
 from server.training import train
+from server.training.dataset import collate
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -61,7 +62,9 @@ def test_twenty_steps_finite_losses_trainable_change_frozen_do_not(tiny_config, 
 
 def test_resume_from_checkpoint_equals_uninterrupted_run(tiny_config, tmp_path):
     cfg = cfgmod.with_overrides(tiny_config, train={"steps": 4, "checkpoint_every": 2})
-    straight = make_trainer(cfg, tmp_path / "a").fit()
+    # The uninterrupted run loads with two DataLoader workers, the resumed one in process.
+    with_workers = cfgmod.with_overrides(cfg, data={"num_workers": 2})
+    straight = make_trainer(with_workers, tmp_path / "a").fit()
     half = cfgmod.with_overrides(cfg, train={"steps": 2})
     make_trainer(half, tmp_path / "b").fit()
     trainer = make_trainer(cfg, tmp_path / "b")
@@ -117,7 +120,7 @@ def test_gradient_checkpointing_keeps_both_loss_terms_gradients(tiny_config, tmp
         trainer = make_trainer(cfg, tmp_path / str(ckpt))
         for term in ("l_mse", "l_attn"):
             trainer.optimizer.zero_grad(set_to_none=True)
-            terms = trainer._micro_step([0], [0])
+            terms = trainer._micro_step(collate([trainer.dataset[0]]), [0])
             terms[term].backward()
             grads[ckpt, term] = {n: p.grad.clone() for n, p in trainer.adapter.named_parameters()
                                  if p.grad is not None}
