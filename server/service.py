@@ -274,13 +274,10 @@ class Service:
 
     def _on_hello(self, session: Session, msg: sp.Message) -> None:
         session.name = str(msg.body.get("client", ""))[:200]
-        from server.backends import BUILTIN_BACKENDS
-
-        backends = [{"name": self.backend_name, "ready": True, "default": True,
+        # Only the backend this process runs: jobs for any other are rejected (params.backend).
+        # ready is false until its model is loaded (--lazy-load); jobs queue meanwhile.
+        backends = [{"name": self.backend_name, "ready": all(w.loaded for w in self.workers), "default": True,
                      "description": self._backend_descriptions.get(self.backend_name, "")}]
-        backends += [{"name": name, "ready": False, "default": False,
-                      "description": f"not running here: start the server with --backend {name}"}
-                     for name in BUILTIN_BACKENDS if name != self.backend_name]
         body = {
             "server": SERVER_NAME,
             "protocol": list(sp.PROTOCOL_VERSION),

@@ -86,7 +86,8 @@ def test_settings_from_env_and_toml(tmp_path):
         load_config([], environ={"TRACKGO_HEARTBEAT_INTERVAL": "soon"})
 
 
-def test_ready_line_then_sigterm_cancels_running_job(spawn_server):
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_ready_line_then_signal_cancels_running_job(spawn_server, signum):
     server = spawn_server("--backend", FAKE, "--backend-option", "delay=0.05", "--bind", "tcp://127.0.0.1:*",
                           "--heartbeat-interval", "0.2")
     assert server.ready_line.endswith("(backend solid)")
@@ -98,7 +99,7 @@ def test_ready_line_then_sigterm_cancels_running_job(spawn_server):
         client.wait_accepted(queued)
         while not running.frames:
             client.recv(1)
-        server.proc.send_signal(signal.SIGTERM)
+        server.proc.send_signal(signum)
         client.wait_all([running, queued], 10)
         assert running.final.type == "cancelled"
         assert queued.final.type == "error" and queued.final.body["code"] == "shutting_down"

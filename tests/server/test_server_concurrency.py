@@ -85,9 +85,11 @@ def test_lazy_load_reports_loading_on_first_job(server_factory, client_factory):
     backend = server.service.workers[0].backend
     assert backend.loads == 0
     client = client_factory(server.endpoint)
+    assert client.hello().body["backends"][0]["ready"] is False
     first = client.run_job(make_job(frames=2, seed=1))
     stages = [m.body["stage"] for m in first.messages if m.type == "progress"]
     assert "loading" in stages and first.final.type == "done"
     second = client.run_job(make_job(frames=2, seed=2))
     assert "loading" not in [m.body["stage"] for m in second.messages if m.type == "progress"]
     assert backend.loads == 1
+    assert client.hello().body["backends"][0]["ready"] is True
