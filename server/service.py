@@ -92,6 +92,7 @@ class JobRecord:
     worker: DeviceWorker | None = None
     running: RunningJob | None = None
     stage_start: tuple | None = None     # (stage, step, monotonic time) for the ETA
+    accepted_at: float = field(default_factory=time.monotonic)
 
 
 class Service:
@@ -396,7 +397,7 @@ class Service:
             _, _, record = self.queue.pop()
             worker = self._idle.pop(0)
             record.state, record.worker = "running", worker
-            record.running = RunningJob(record.job_id, record.job, record.ctx)
+            record.running = RunningJob(record.job_id, record.job, record.ctx, accepted_at=record.accepted_at)
             worker.assign(record.running)
             self._send_job(record, "progress", {"stage": "preparing", "step": 0, "total": 0,
                                                 "eta_s": None, "queue_position": 0})

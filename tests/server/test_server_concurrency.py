@@ -80,6 +80,16 @@ def test_one_worker_per_device_runs_jobs_side_by_side(server_factory, client_fac
     assert sa.final.body["timings"]["queued"] < 0.3 and sb.final.body["timings"]["queued"] < 0.3
 
 
+def test_one_device_runs_one_job_at_a_time(server_factory, client_factory):
+    server = server_factory(backend_options={"delay": "0.1"})
+    a, b = client_factory(server.endpoint), client_factory(server.endpoint)
+    sa, sb = a.submit(make_job(frames=5, seed=1)), b.submit(make_job(frames=5, seed=2))
+    a.wait_all([sa], 10)
+    b.wait_all([sb], 10)
+    waits = sorted([sa.final.body["timings"]["queued"], sb.final.body["timings"]["queued"]])
+    assert waits[0] < 0.3 and waits[1] >= 0.4       # the second waited for the first's 5 x 0.1 s
+
+
 def test_lazy_load_reports_loading_on_first_job(server_factory, client_factory):
     server = server_factory(lazy_load=True)
     backend = server.service.workers[0].backend
