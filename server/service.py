@@ -32,7 +32,7 @@ import shared_protocol as sp
 from server.backends.base import JobContext
 from server.scheduler import FairQueue, QueueFull
 from server.worker import (
-    DeviceWorker, FinalPosted, FramePosted, ProgressPosted, RunningJob, WorkerIdle,
+    DeviceWorker, FinalPosted, FramePosted, ProgressPosted, RunningJob, WorkerIdle, plain,
 )
 
 log = logging.getLogger("trackgo.server")
@@ -373,7 +373,8 @@ class Service:
             return
         exc = item.future.exception()
         if exc is None:
-            self._send(item.identity, sp.Message(type="plan_result", body=item.future.result(), re=item.request_id))
+            body = plain(item.future.result())
+            self._send(item.identity, sp.Message(type="plan_result", body=body, re=item.request_id))
             return
         if hasattr(exc, "field"):  # server.motion's MotionInputError names the field at fault
             body = {"code": "invalid_field", "message": str(getattr(exc, "message", exc))[:500],

@@ -44,6 +44,9 @@ def test_console_script_help():
     (["--bind", "tcp://0.0.0.0:0"], "reachable from other machines"),
     (["--queue-length", "zero"], "queue_length (from --queue-length): expected an integer"),
     (["--config", "/nonexistent/trackgo.toml"], "config: no such file"),
+    # weights configured -> the trackgo backend is chosen, and missing files stop the start-up
+    (["--svd-path", "/nonexistent/svd", "--adapter-path", "/nonexistent/adapter"],
+     "backend 'trackgo' could not load: "),
     (["--server-key", "/nonexistent.key_secret"], "give both"),
     (["--server-key", "/nonexistent.key_secret", "--allowed-clients", "/tmp"], "server_key: no such file"),
 ])
