@@ -1,24 +1,24 @@
 """TrackGo for Blender: paint masks, draw arrows, and stream generated frames into the sequencer.
 
-Only register()/unregister() live here; they undo each other, so reloading works.
+Only register()/unregister() live here; they undo each other. When Blender reloads the add-on
+("Reload Scripts" re-executes this file in the same module), the submodules are dropped first
+so the edited code is what registers next.
 """
+import sys as _sys
+
+if "_LOADED" in globals():  # re-executed by importlib.reload: forget the old submodules
+    for _name in [n for n in _sys.modules if n.startswith(__name__ + ".")]:
+        del _sys.modules[_name]
+        globals().pop(_name[len(__name__) + 1:], None)  # the package attribute too
+_LOADED = True
 
 
 def register():
     import importlib
-    import sys
-
-    # Reloading the add-on: drop the old submodules so edited code is picked up.
-    for name in [n for n in sys.modules if n.startswith(__name__ + ".")]:
-        if name.endswith((".protocol",)) or ".io" in name or ".blender" in name:
-            del sys.modules[name]
-    blender = importlib.import_module(".blender", __name__)
-    blender.register()
+    importlib.import_module(__name__ + ".blender").register()
 
 
 def unregister():
-    import sys
-
-    blender = sys.modules.get(__name__ + ".blender")
+    blender = _sys.modules.get(__name__ + ".blender")
     if blender is not None:
         blender.unregister()

@@ -46,7 +46,7 @@ WHEEL_TAG = {
     "macos-x64": re.compile(r"macosx_\d+_\d+_(x86_64|universal2|intel)"),
     "linux-x64": re.compile(r"(manylinux|musllinux)\w*_x86_64"),
 }
-EXCLUDE = ["__pycache__", "*.pyc", "build.py", "demo.py", "demo_assets", "_vendor"]
+EXCLUDE = ["__pycache__", "*.pyc", "build.py", "demo.py", "demo_scene.py", "demo_media.py", "demo_assets", "_vendor"]
 
 
 class BuildError(Exception):

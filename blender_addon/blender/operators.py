@@ -3,7 +3,6 @@
 Each reports problems with ``self.report`` and in the panel (``settings.error``) as one
 readable sentence; none of them waits on the network — replies arrive through the timer.
 """
-from __future__ import annotations
 
 import functools
 import os

@@ -1,5 +1,4 @@
 """Sidebar panels "TrackGo" in the Image Editor and the Sequencer preview, and the track list."""
-from __future__ import annotations
 
 import bpy
 

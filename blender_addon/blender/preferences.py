@@ -1,5 +1,4 @@
 """Add-on preferences: where the server is, how long to wait, CURVE keys, local server."""
-from __future__ import annotations
 
 from types import SimpleNamespace
 

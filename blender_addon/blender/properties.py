@@ -3,7 +3,6 @@
 ``scene.trackgo`` holds everything that is saved with the .blend. Runtime objects (socket,
 running jobs) live in ``session`` instead, since they cannot be saved.
 """
-from __future__ import annotations
 
 import bpy
 from bpy.props import (BoolProperty, CollectionProperty, EnumProperty, FloatProperty,

@@ -142,5 +142,14 @@ def test_register_unregister_reload_leave_blender_clean(addon):
     assert not hasattr(bpy.types.Scene, "trackgo")
     assert not hasattr(bpy.types, "TRACKGO_PT_server_image")
     assert not any("trackgo" in getattr(h, "__module__", "") for h in bpy.app.handlers.load_pre)
-    blender_addon.register()  # reload
+    blender_addon.register()  # enable again
     assert set(dir(bpy.ops.trackgo)) == ops_before and hasattr(bpy.types, "TRACKGO_PT_server_image")
+    # "Reload Scripts": Blender disables, re-executes the package and enables it again.
+    import importlib
+    old_session = __import__("blender_addon.blender.session", fromlist=["x"])
+    blender_addon.unregister()
+    importlib.reload(blender_addon)
+    blender_addon.register()
+    new_session = __import__("blender_addon.blender.session", fromlist=["x"])
+    assert new_session is not old_session and hasattr(bpy.types.Scene, "trackgo")
+    assert "generate" in dir(bpy.ops.trackgo)
