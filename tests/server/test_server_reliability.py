@@ -42,7 +42,7 @@ def test_cancel_running_job_stops_within_a_step(server_factory, client_factory):
     # The device is free again within about one step: the next job runs at once.
     nxt = client.run_job(make_job(frames=2, seed=4), timeout=10)
     assert nxt.final.type == "done"
-    assert time.monotonic() - t0 < 2.0
+    assert time.monotonic() - t0 < 3.0
     time.sleep(0.2)
     client.recv(0.2)
     assert len(finals(stream)) == 1 and stream.messages[-1].type == "cancelled"
