@@ -44,6 +44,20 @@ def create(scene, name: str, first_frame_path: str, frame_start: int, expected_l
     return strip
 
 
+def fit_to_render(strip, scene, width: int, height: int) -> None:
+    """Scale like Blender's "Scale to Fit" (the strip is made before its file can be read)."""
+    if width <= 0 or height <= 0:
+        return
+    r = scene.render
+    rw, rh = r.resolution_x, r.resolution_y
+    scale = min(rw / width, rh / height)
+    strip.transform.scale_x = strip.transform.scale_y = scale
+
+
+def remove(scene, strip) -> None:
+    compat.strips(scene.sequence_editor).remove(strip)
+
+
 def append(strip, frame_path: str) -> None:
     """Grow the strip by one element (a file in the strip's folder)."""
     strip.elements.append(os.path.basename(frame_path))

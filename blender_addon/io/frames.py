@@ -64,7 +64,7 @@ class FrameWriter:
             except OSError:
                 pass
             raise
-        self.written[index] = final
+        self.written[index] = final  # (from the worker thread: read only after its future is done)
         return final
 
     def contiguous_count(self) -> int:
@@ -73,3 +73,48 @@ class FrameWriter:
         while n in self.written:
             n += 1
         return n
+
+
+class BackgroundWriter:
+    """A :class:`FrameWriter` whose disk work runs on one worker thread.
+
+    Blender's timer hands over the bytes (``submit``) and later collects what landed
+    (``collect``, on the main thread), so a slow disk never stalls the UI. One thread keeps
+    the writes in arrival order; ``written`` is only updated by ``collect``.
+    """
+
+    def __init__(self, writer: FrameWriter, executor):
+        self.writer = writer
+        self.executor = executor
+        self._pending: dict[int, object] = {}
+
+    @property
+    def folder(self) -> Path:
+        return self.writer.folder
+
+    def path_for(self, index: int) -> Path:
+        return self.writer.path_for(index)
+
+    def submit(self, index: int, data: bytes) -> None:
+        self._pending[index] = self.executor.submit(self.writer.write, index, data)
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._pending)
+
+    def collect(self) -> list[tuple[int, Exception | None]]:
+        """Finished writes since the last call: (index, None) or (index, the error)."""
+        done = []
+        for index, fut in list(self._pending.items()):
+            if fut.done():
+                del self._pending[index]
+                done.append((index, fut.exception()))
+        return sorted(done, key=lambda item: item[0])
+
+    def contiguous_count(self) -> int:
+        return self.writer.contiguous_count()
+
+    def wait(self, timeout: float = 10.0) -> None:
+        """Block until pending writes end (shutdown only; never from the UI timer)."""
+        import concurrent.futures
+        concurrent.futures.wait(list(self._pending.values()), timeout=timeout)
