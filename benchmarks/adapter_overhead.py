@@ -9,6 +9,9 @@ runs) and are timed alternately. Prints ``name=value`` lines:
   overhead_ratio            adapted step / plain step, P-only tensors cached (the default; target <= 1.05)
   first_step_ratio          the first adapted step, which also computes the cache, / plain step
   nocache_ratio             adapted step recomputing the P-only tensors every step / plain step
+  flops_ratio               the same comparison in floating-point operations (torch's FlopCounterMode on
+                            the meta device: matmuls, convolutions, attention; no elementwise ops),
+                            independent of how busy the machine is; first_step_flops_ratio likewise
 Run: PYTHONPATH=. .venvs/server/bin/python benchmarks/adapter_overhead.py [--gpu] [--repeats N]
 """
 from __future__ import annotations
@@ -31,10 +34,37 @@ def synthetic_trajectories(frames: int, height: int, width: int) -> np.ndarray:
     return render_trajectories(trajectories_from_arrows([mask], [arrow], ["linear"], frames, seed=0), height, width)
 
 
+def flop_ratios(frames: int, height: int, width: int, batch: int) -> tuple[float, float, float]:
+    """(plain UNet GFLOPs, first adapted step / plain, cached adapted step / plain), on ``meta``."""
+    from diffusers import UNetSpatioTemporalConditionModel
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from server.trackgo import SVD_XT_UNET_CONFIG, TrackAdapter
+
+    def count() -> int:
+        with FlopCounterMode(display=False) as counter:
+            unet(sample, timestep, image_embeddings, added_time_ids)
+        return counter.get_total_flops()
+
+    with torch.no_grad(), torch.device("meta"):
+        # .to("meta") as well: a few buffers are built with torch.Tensor([...]), which ignores the context
+        unet = UNetSpatioTemporalConditionModel(**SVD_XT_UNET_CONFIG).eval().to("meta")
+        adapter = TrackAdapter.from_unet(unet)
+        sample = torch.empty(batch, frames, 8, height // 8, width // 8)
+        timestep, image_embeddings, added_time_ids = torch.tensor(1.0), torch.empty(batch, 1, 1024), torch.empty(batch, 3)
+        features = torch.empty(1, frames, adapter.config.condition_channels, height // 8, width // 8)
+        plain = count()
+        adapter.install(unet)
+        with adapter.condition(features=features):
+            first, cached = count(), count()
+    return plain / 1e9, first / plain, cached / plain
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gpu", action="store_true", help="1024x576x25 fp16 on CUDA, batch 2")
     parser.add_argument("--repeats", type=int, default=3, help="timed steps per variant (alternated)")
+    parser.add_argument("--flops-only", action="store_true", help="print the FLOP counts and stop (no timing)")
     args = parser.parse_args()
 
     from diffusers import UNetSpatioTemporalConditionModel
@@ -51,6 +81,13 @@ def main() -> None:
     print(f"size={width}x{height}")
     print(f"batch={batch}")
     print(f"threads={torch.get_num_threads()}")
+
+    gflops, first_flops, cached_flops = flop_ratios(frames, height, width, batch)
+    print(f"unet_gflops={gflops:.1f}")
+    print(f"first_step_flops_ratio={first_flops:.4f}")
+    print(f"flops_ratio={cached_flops:.5f}")
+    if args.flops_only:
+        return
 
     t0 = time.perf_counter()
     torch.manual_seed(0)

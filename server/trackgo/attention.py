@@ -28,6 +28,18 @@ def attention_mask_from_map(a_prime: torch.Tensor, alpha: float, dtype: torch.dt
     return mask.masked_fill(a_prime >= alpha, MASK_VALUE)
 
 
+def aligned_mask(mask: torch.Tensor, multiple: int = 16) -> torch.Tensor:
+    """The same values in memory whose rows start on ``multiple`` elements: CUDA's
+    memory-efficient SDPA kernel wants that of ``attn_mask`` and otherwise pads (copies) it on
+    every call. Frames (14, 25) are rarely a multiple of 16; the padding is allocated once here."""
+    frames = mask.shape[-1]
+    if frames % multiple == 0:
+        return mask
+    padded = mask.new_zeros(*mask.shape[:-1], -(-frames // multiple) * multiple)
+    padded[..., :frames] = mask
+    return padded[..., :frames]
+
+
 def unspecified_rows(a_prime: torch.Tensor, alpha: float) -> torch.Tensor:
     """Rows (one query frame at one location, per head) where the adapter claims nothing: every
     entry of A' is below alpha, so A_M is all zero there. This is the paper's "unspecified area"

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 
 from server.trackgo.attention import (
     adapter_attention_map,
+    aligned_mask,
     attention_mask_from_map,
     original_branch,
     unspecified_rows,
@@ -86,6 +87,8 @@ class TrackAdapterProcessor:
                                condition.gate_value, 1.0).to(dtype)
         if repeats > 1:
             a_mask = a_mask.repeat(repeats, 1, 1, 1)
+        if device.type == "cuda":
+            a_mask = aligned_mask(a_mask)
         return LayerTensors(a_prime=a_prime.to(dtype), a_mask=a_mask, gate=gate, repeats=repeats)
 
     # ---------------------------------------------------------------- per-step part

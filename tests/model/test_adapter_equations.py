@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from server.trackgo.attention import attention_mask_from_map, tau_gate
+from server.trackgo.attention import aligned_mask, attention_mask_from_map, original_branch, tau_gate
+from server.trackgo.condition import TrackCondition
 from server.trackgo.config import MASK_VALUE
 
 from .helpers import ProcessorRig
@@ -45,11 +46,6 @@ def test_processor_matches_float64_equations(level):
 def test_mask_is_exactly_minus_1e4_where_a_prime_reaches_alpha():
     rig = ProcessorRig()
     hidden, features = random_inputs(rig)
-    rig.run(hidden, features, alpha=0.2)
-    # reach into the cache the processor filled for this layer
-    rig.state.condition = None
-    from server.trackgo.condition import TrackCondition
-
     condition = TrackCondition(features, 0.2, 0.0, 1.0, True)
     tensors = rig.processor.layer_tensors(condition, hidden.shape[0], FRAMES, rig.heads, torch.float32, hidden.device)
     reached = tensors.a_prime >= 0.2
@@ -57,6 +53,21 @@ def test_mask_is_exactly_minus_1e4_where_a_prime_reaches_alpha():
     assert torch.all(tensors.a_mask[reached] == MASK_VALUE)
     assert torch.all(tensors.a_mask[~reached] == 0.0)
     assert MASK_VALUE == -1e4
+    _, a_prime, _, _, _ = reference_layer(rig.attn, rig.layer, hidden, features, heads=rig.heads)
+    assert torch.equal(reached, torch.from_numpy(a_prime >= 0.2))
+
+
+def test_aligned_mask_keeps_values_and_gives_the_same_attention():
+    generator = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(6, 2, 25, 8, generator=generator) for _ in range(3))
+    mask = torch.where(torch.rand(6, 2, 25, 25, generator=generator) > 0.7, MASK_VALUE, 0.0)
+    aligned = aligned_mask(mask)
+    assert torch.equal(aligned, mask) and aligned.stride(-2) == 32
+    plain, _ = original_branch(q, k, v, mask)
+    padded, _ = original_branch(q, k, v, aligned)
+    torch.testing.assert_close(padded, plain, rtol=1e-6, atol=1e-6)
+    already = torch.zeros(2, 16, 16)
+    assert aligned_mask(already) is already
 
 
 def test_mask_in_float16_holds_the_exact_value():
@@ -128,8 +139,6 @@ def test_same_trajectories_for_both_guidance_halves():
 def test_cache_is_filled_once_and_matches_recomputing():
     rig = ProcessorRig()
     hidden, features = random_inputs(rig)
-    from server.trackgo.condition import TrackCondition
-
     condition = TrackCondition(features, 0.2, -10.0, tau_gate(-10.0), cache=True)
     rig.state.condition = condition
     with torch.no_grad():

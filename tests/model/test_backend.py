@@ -13,6 +13,8 @@ from server.backends import BackendError, BackendOptions, Done, Frame, JobContex
 FRAMES = 4
 SIZE = 64
 
+pytestmark = pytest.mark.slow          # builds, saves and loads its own tiny model in a cache folder
+
 
 def make_job(**params):
     rng = np.random.default_rng(0)
