@@ -9,6 +9,9 @@ widths must divide by the group norm's 32 groups; the VAE has four blocks so its
 """
 from __future__ import annotations
 
+import os
+import shutil
+import uuid
 from pathlib import Path
 
 import torch
@@ -80,10 +83,11 @@ def build_tiny_svd(seed: int = 0):
     )
     from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModelWithProjection
 
-    torch.manual_seed(seed)
-    unet = UNetSpatioTemporalConditionModel(**TINY_UNET_CONFIG)
-    vae = AutoencoderKLTemporalDecoder(**TINY_VAE_CONFIG)
-    image_encoder = CLIPVisionModelWithProjection(CLIPVisionConfig(**TINY_CLIP_CONFIG))
+    with torch.random.fork_rng(devices=[]):        # seeded, without disturbing the caller's RNG
+        torch.manual_seed(seed)
+        unet = UNetSpatioTemporalConditionModel(**TINY_UNET_CONFIG)
+        vae = AutoencoderKLTemporalDecoder(**TINY_VAE_CONFIG)
+        image_encoder = CLIPVisionModelWithProjection(CLIPVisionConfig(**TINY_CLIP_CONFIG))
     return StableVideoDiffusionPipeline(
         vae=vae,
         image_encoder=image_encoder,
@@ -101,20 +105,22 @@ def create_tiny_model(folder: str | Path, seed: int = 0) -> Path:
     if (folder / ADAPTER_SUBFOLDER / "config.json").exists() and (folder / SVD_SUBFOLDER / "model_index.json").exists():
         return folder
     folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = folder.with_name(folder.name + f".partial-{torch.randint(0, 1 << 30, ()).item()}")
+    staging = folder.with_name(f"{folder.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     svd = build_tiny_svd(seed)
-    torch.manual_seed(seed + 1)
-    adapter = TrackAdapter.from_unet(
-        svd.unet, condition_channels=TINY_CONDITION_CHANNELS, encoder_channels=TINY_ENCODER_CHANNELS
-    )
-    svd.save_pretrained(staging / SVD_SUBFOLDER)
-    adapter.save_pretrained(staging / ADAPTER_SUBFOLDER)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed + 1)
+        adapter = TrackAdapter.from_unet(
+            svd.unet, condition_channels=TINY_CONDITION_CHANNELS, encoder_channels=TINY_ENCODER_CHANNELS
+        )
     try:
+        svd.save_pretrained(staging / SVD_SUBFOLDER)
+        adapter.save_pretrained(staging / ADAPTER_SUBFOLDER)
         staging.rename(folder)
     except OSError:
-        if not folder.exists():
-            raise
-        import shutil  # another process finished first: keep theirs
-
         shutil.rmtree(staging, ignore_errors=True)
+        if not (folder / ADAPTER_SUBFOLDER / "config.json").exists():
+            raise                                   # else another process finished first: keep theirs
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     return folder

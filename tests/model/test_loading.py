@@ -70,3 +70,15 @@ def test_tiny_folder_is_created_once_and_loads_through_the_real_path(tiny_dir):
     assert create_tiny_model(tiny_dir) == tiny_dir
     assert (tiny_dir / "adapter" / "diffusion_pytorch_model.safetensors").stat().st_mtime_ns == stamp
     assert not list(tiny_dir.parent.glob("*.partial-*"))
+
+
+def test_a_failed_tiny_creation_leaves_nothing_behind(tmp_path, monkeypatch):
+    from server.trackgo import TrackAdapter
+
+    def fail(self, *args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(TrackAdapter, "save_pretrained", fail)
+    with pytest.raises(OSError, match="disk full"):
+        create_tiny_model(tmp_path / "tiny")
+    assert list(tmp_path.iterdir()) == []
