@@ -9,6 +9,8 @@ runs) and are timed alternately. Prints ``name=value`` lines:
   overhead_ratio            adapted step / plain step, P-only tensors cached (the default; target <= 1.05)
   first_step_ratio          the first adapted step, which also computes the cache, / plain step
   nocache_ratio             adapted step recomputing the P-only tensors every step / plain step
+  adapter_added_s_per_step  seconds the cached adapter adds to the 16 temporal attention layers, timed
+                            alone (min over alternating runs; robust to a busy machine)
   flops_ratio               the same comparison in floating-point operations (torch's FlopCounterMode on
                             the meta device: matmuls, convolutions, attention; no elementwise ops),
                             independent of how busy the machine is; first_step_flops_ratio likewise
@@ -60,11 +62,63 @@ def flop_ratios(frames: int, height: int, width: int, batch: int) -> tuple[float
     return plain / 1e9, first / plain, cached / plain
 
 
+def layer_times(frames: int, height: int, width: int, batch: int, device, dtype, repeats: int = 20) -> tuple[float, float]:
+    """Seconds per UNet step spent in the 16 temporal self-attention layers (attn1 only), plain vs
+    adapted with a warm cache: the only place the adapter adds work, timed alone (min of
+    ``repeats`` alternating runs, so a busy machine inflates it far less than whole UNet steps)."""
+    from diffusers import UNetSpatioTemporalConditionModel
+    from diffusers.models.attention_processor import Attention, AttnProcessor2_0
+
+    from server.trackgo import SVD_XT_UNET_CONFIG, TrackAdapter
+    from server.trackgo.processor import layer_resolution
+
+    with torch.device("meta"):
+        config = TrackAdapter.from_unet(UNetSpatioTemporalConditionModel(**SVD_XT_UNET_CONFIG)).config
+    torch.manual_seed(0)
+    adapter = TrackAdapter(config.layer_names, config.layer_channels, config.layer_heads, config.layer_levels)
+    if dtype != torch.float32 or device.type != "cpu":
+        adapter = adapter.to(device=device, dtype=dtype)
+    adapter.eval()
+    latent = (height // 8, width // 8)
+    layers = []
+    for channels, heads, level in zip(config.layer_channels, config.layer_heads, config.layer_levels):
+        attn = Attention(query_dim=channels, heads=heads, dim_head=channels // heads).to(device=device, dtype=dtype)
+        h, w = layer_resolution(latent, level)
+        layers.append((attn, torch.randn(batch * h * w, frames, channels, device=device, dtype=dtype)))
+    plain_processor = AttnProcessor2_0()
+    features = torch.randn(1, frames, config.condition_channels, *latent, device=device, dtype=dtype)
+
+    def run_all(adapted: bool) -> float:
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        for index, (attn, hidden) in enumerate(layers):
+            processor = processors[index] if adapted else plain_processor
+            processor(attn, hidden)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        return time.perf_counter() - start
+
+    from server.trackgo.processor import TrackAdapterProcessor
+
+    processors = [TrackAdapterProcessor(adapter.layers[i], i, name, level, adapter._state)
+                  for i, (name, level) in enumerate(zip(config.layer_names, config.layer_levels))]
+    plain, adapted = [], []
+    with torch.no_grad(), adapter.condition(features=features):
+        run_all(False), run_all(True)                      # warm-up; fills the cache
+        for _ in range(repeats):
+            plain.append(run_all(False))
+            adapted.append(run_all(True))
+    return min(plain), min(adapted)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gpu", action="store_true", help="1024x576x25 fp16 on CUDA, batch 2")
     parser.add_argument("--repeats", type=int, default=3, help="timed steps per variant (alternated)")
     parser.add_argument("--flops-only", action="store_true", help="print the FLOP counts and stop (no timing)")
+    parser.add_argument("--layers-only", action="store_true",
+                        help="FLOP counts plus the temporal attention layers timed alone; no full UNet")
     args = parser.parse_args()
 
     from diffusers import UNetSpatioTemporalConditionModel
@@ -87,6 +141,12 @@ def main() -> None:
     print(f"first_step_flops_ratio={first_flops:.4f}")
     print(f"flops_ratio={cached_flops:.5f}")
     if args.flops_only:
+        return
+    plain_layers, adapted_layers = layer_times(frames, height, width, batch, device, dtype)
+    print(f"temporal_layers_plain_s={plain_layers:.4f}")
+    print(f"temporal_layers_adapter_s={adapted_layers:.4f}")
+    print(f"adapter_added_s_per_step={adapted_layers - plain_layers:.4f}")
+    if args.layers_only:
         return
 
     t0 = time.perf_counter()
