@@ -92,6 +92,8 @@ def render_mp4(bpy, scene, strip, out: Path) -> Path:
     r.resolution_percentage = 100
     r.fps = scene.trackgo.fps
     r.use_sequencer = True
+    if hasattr(r.image_settings, "media_type"):  # 5.0: video is its own media type
+        r.image_settings.media_type = "VIDEO"
     r.image_settings.file_format = "FFMPEG"
     r.ffmpeg.format = "MPEG4"
     r.ffmpeg.codec = "H264"
@@ -183,12 +185,21 @@ def main(argv: list[str] | None = None) -> int:
         stats = session.SESSION.stats
         bpy.ops.wm.save_mainfile()
 
-        mp4 = render_mp4(bpy, scene, strip, out)
+        try:
+            mp4 = render_mp4(bpy, scene, strip, out)
+            made_by = "Blender's FFmpeg, from the sequencer"
+        except (TypeError, RuntimeError, SystemExit) as exc:  # a bpy build without FFmpeg
+            log(f"Blender could not write the MP4 ({exc}); using OpenCV in the server environment")
+            mp4 = out / "trackgo_demo.mp4"
+            media(py, "video", str(frames_dir), str(scene.trackgo.fps), str(mp4))
+            made_by = "OpenCV, from the frames"
         bpy.ops.wm.save_mainfile()
         sheet = out / "contact_sheet.png"
         media(py, "sheet", str(photo), str(plan_path), str(frames_dir), str(sheet))
     finally:
         session.shutdown()
+        if hasattr(bpy.types.Scene, "trackgo"):
+            blender_addon.unregister()
         server.stop()
 
     worst = stats.worst_streaming_s * 1000
@@ -200,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  .blend          {blend}   (sequencer: strip {strip.name!r}, channel {strip.channel}, "
           f"frames {strip.frame_final_start}–{strip.frame_final_end - 1})")
     print(f"  frames          {frames_dir}   ({len(strip.elements)} PNG)")
-    print(f"  video           {mp4}")
+    print(f"  video           {mp4}   ({made_by})")
     print(f"  contact sheet   {sheet}")
     print(f"  reference       {photo}")
     print(f"  plan            {plan_path}")
@@ -210,4 +221,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        code = main()
+    except SystemExit as exc:  # argparse and clear failures: keep their message and status
+        if isinstance(exc.code, str):
+            print(exc.code, file=sys.stderr)
+            code = 1
+        else:
+            code = int(exc.code or 0)
+    # Skip the bpy module's own teardown, which segfaults (4.2) or hangs (4.5) once add-on
+    # classes and property callbacks have been registered (a bpy-module bug; Blender is fine).
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

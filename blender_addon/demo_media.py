@@ -1,6 +1,7 @@
 """Demo helper run with the *server* environment's Python (it has OpenCV and scikit-image).
 
     python demo_media.py photo OUT.png            the demo photograph (scikit-image's astronaut)
+    python demo_media.py video FRAMES_DIR FPS OUT.mp4   the frames as MP4 (when Blender has no FFmpeg)
     python demo_media.py sheet REF.png PLAN.json FRAMES_DIR OUT.png
                                                   contact sheet: the reference with the planned
                                                   trajectories drawn over it, then every frame
@@ -24,6 +25,21 @@ def photo(out: str) -> None:
     rgb = data.astronaut()  # public domain NASA portrait, 512x512
     if not cv2.imwrite(out, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
         raise SystemExit(f"photo: could not write {out}")
+
+
+def video(frames_dir: str, fps: str, out: str) -> None:
+    frames = sorted(Path(frames_dir).glob("[0-9][0-9][0-9][0-9].png"))
+    if not frames:
+        raise SystemExit(f"video: no frames in {frames_dir}")
+    first = cv2.imread(str(frames[0]), cv2.IMREAD_COLOR)
+    tmp = out + ".part.mp4"
+    vw = cv2.VideoWriter(tmp, cv2.VideoWriter_fourcc(*"mp4v"), float(fps), (first.shape[1], first.shape[0]))
+    if not vw.isOpened():
+        raise SystemExit(f"video: OpenCV cannot write {out}")
+    for f in frames:
+        vw.write(cv2.imread(str(f), cv2.IMREAD_COLOR))
+    vw.release()
+    Path(tmp).replace(out)
 
 
 def _label(img: np.ndarray, text: str) -> None:
@@ -79,6 +95,8 @@ if __name__ == "__main__":
     cmd, *args = sys.argv[1:] or ["--help"]
     if cmd == "photo" and len(args) == 1:
         photo(*args)
+    elif cmd == "video" and len(args) == 3:
+        video(*args)
     elif cmd == "sheet" and len(args) == 4:
         sheet(*args)
     else:

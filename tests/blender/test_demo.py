@@ -1,0 +1,37 @@
+"""The README's first command, end to end in this Blender environment (a short shot)."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import zipfile  # noqa: F401
+from pathlib import Path
+
+import pytest
+
+from .conftest import ROOT, server_python
+
+
+@pytest.mark.slow
+def test_demo_makes_blend_frames_video_and_contact_sheet(tmp_path):
+    out = tmp_path / "demo"
+    env = dict(os.environ, PYTHONPATH=str(ROOT), TRACKGO_SERVER_PYTHON=server_python())
+    proc = subprocess.run([sys.executable, "-m", "blender_addon.demo", "--out", str(out), "--frames", "4"],
+                          cwd=str(ROOT), env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    printed = proc.stdout
+    for label in (".blend", "frames", "video", "contact sheet"):
+        assert f"  {label}" in printed
+    blend = out / "trackgo_demo.blend"
+    frames = sorted((out / "trackgo" / "Scene").glob("*/*.png"))
+    assert blend.is_file() and [f.name for f in frames] == ["0001.png", "0002.png", "0003.png", "0004.png"]
+    assert (out / "trackgo_demo.mp4").stat().st_size > 1000
+    assert (out / "contact_sheet.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert str(blend) in printed and str(out / "trackgo_demo.mp4") in printed
+    # The saved .blend reopens with the strip over the frames on disk.
+    check = (f"import bpy; bpy.ops.wm.open_mainfile(filepath={str(blend)!r}); "
+             "se = bpy.context.scene.sequence_editor; s = list(getattr(se, 'strips', None) or se.sequences)[0]; "
+             "print('STRIP', len(s.elements), s['trackgo_state'], bpy.path.abspath(s.directory))")
+    reopened = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=120)
+    line = [l for l in reopened.stdout.splitlines() if l.startswith("STRIP")][0]
+    assert line.split()[1:3] == ["4", "done"] and Path(line.split()[3]) == frames[0].parent
