@@ -172,6 +172,10 @@ class Service:
             self._auth = None
         self.encoder.shutdown()
         self._plan_pool.shutdown(wait=False)
+        self._close_wake_pipe()
+
+    def _close_wake_pipe(self) -> None:
+        """Close both ends of the wake-up pipe once; later calls are no-ops."""
         fds, self._wake_r, self._wake_w = (self._wake_r, self._wake_w), -1, -1
         for fd in fds:
             try:
@@ -619,9 +623,4 @@ class Service:
         if self._auth is not None:
             self._auth.stop()
         self._plan_pool.shutdown(wait=False, cancel_futures=True)
-        fds, self._wake_r, self._wake_w = (self._wake_r, self._wake_w), -1, -1
-        for fd in fds:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+        self._close_wake_pipe()
