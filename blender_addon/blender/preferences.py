@@ -17,9 +17,13 @@ class TRACKGO_AP_preferences(bpy.types.AddonPreferences):
     timeout: FloatProperty(name="Time-out (s)", default=10.0, min=1.0, max=600.0,
                            description="How long to wait for the server before calling it unreachable or lost")
     server_public_key: StringProperty(name="Server Public Key", default="",
-                                      description="Z85 CURVE key of a remote server (empty: no encryption)")
-    client_public_key: StringProperty(name="Client Public Key", default="")
-    client_secret_key: StringProperty(name="Client Secret Key", default="", subtype="PASSWORD")
+                                      description="CURVE key of a remote server: Z85 text or its server.key "
+                                                  "file (empty: no encryption, loopback server)")
+    client_public_key: StringProperty(name="Client Public Key", default="",
+                                      description="Z85 text or .key file (optional with a .key_secret file)")
+    client_secret_key: StringProperty(name="Client Secret Key", default="", subtype="PASSWORD",
+                                      description="Z85 text or the path of your .key_secret file "
+                                                  "(made with trackgo-keygen)")
     start_local_server: BoolProperty(name="Start a Local Server", default=False,
                                      description="Launch the server from a local Python environment on connect")
     server_python: StringProperty(name="Server Python", default="", subtype="FILE_PATH",

@@ -153,9 +153,7 @@ def connect(scene_name: str, context=None) -> None:
     SESSION.scene_name = scene_name
     if SESSION.client is not None:
         SESSION.client.close()
-    curve = None
-    if prefs.server_public_key:
-        curve = io_client.CurveKeys(prefs.server_public_key, prefs.client_public_key, prefs.client_secret_key)
+    curve = io_client.curve_keys(prefs.server_public_key, prefs.client_public_key, prefs.client_secret_key)
     SESSION.client = io_client.Client(prefs.server_address, timeout_s=prefs.timeout, curve=curve)
     if prefs.start_local_server:
         if SESSION.server is None or SESSION.server.status().state in ("failed", "stopped"):

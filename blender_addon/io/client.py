@@ -7,10 +7,12 @@ nothing arrives for ``timeout_s``. Every byte goes through ``shared_protocol``.
 """
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 
 import zmq
+import zmq.auth
 
 from ..protocol import sp
 
@@ -35,6 +37,37 @@ class CurveKeys:
     server_public: str
     client_public: str
     client_secret: str
+
+
+def curve_keys(server_public: str, client_public: str = "", client_secret: str = "") -> CurveKeys | None:
+    """CURVE keys from the preferences: each value is a Z85 key or the path of a key file made
+    by ``trackgo-keygen`` (``zmq.auth`` certificates; a ``.key_secret`` file holds both halves
+    of the client's pair). Empty server key: no encryption (a loopback server)."""
+    if not server_public:
+        return None
+
+    def load(value: str, field: str, secret: bool) -> tuple[str, str]:
+        value = value.strip()
+        if os.path.isfile(os.path.expanduser(value)):
+            try:
+                public, secret_key = zmq.auth.load_certificate(os.path.expanduser(value))
+            except (OSError, ValueError) as exc:
+                raise ValueError(f"{field}: cannot read key file {value!r}: {exc}") from None
+            if secret and secret_key is None:
+                raise ValueError(f"{field}: {value!r} holds no secret key (use the .key_secret file)")
+            return public.decode(), (secret_key or b"").decode()
+        if len(value) != 40:
+            raise ValueError(f"{field}: expected a 40-character Z85 key or a key file, got {value[:12]!r}…")
+        return value, value
+
+    server, _ = load(server_public, "server public key", False)
+    if not client_secret:
+        raise ValueError("client secret key: expected a Z85 key or the client's .key_secret file "
+                         "(make one with trackgo-keygen)")
+    pub, sec = load(client_secret, "client secret key", True)
+    if client_public:
+        pub, _ = load(client_public, "client public key", False)
+    return CurveKeys(server, pub, sec)
 
 
 def describe_error(body: dict, track_names: list[str] | None = None) -> str:

@@ -166,3 +166,48 @@ def test_bad_input_is_refused_before_sending_naming_the_track(build_scene, serve
     st.reference = None
     refused(bpy.ops.trackgo.generate)
     assert st.error.startswith("Reference:")
+
+
+def test_curve_keys_connect_to_a_remote_style_server_and_unknown_keys_get_nothing(build_scene, tmp_path):
+    import bpy
+    import zmq.auth
+    from blender_addon.blender import preferences
+    from blender_addon.io.client import curve_keys
+
+    keys, clients = tmp_path / "keys", tmp_path / "clients"
+    keys.mkdir(), clients.mkdir()
+    zmq.auth.create_certificates(str(keys), "server")
+    zmq.auth.create_certificates(str(keys), "artist")
+    zmq.auth.create_certificates(str(keys), "stranger")
+    (clients / "artist.key").write_bytes((keys / "artist.key").read_bytes())
+    from blender_addon.io.launcher import LocalServer
+
+    from .conftest import ROOT, server_python
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    srv = LocalServer(server_python(), free_address(), backend="preview", cwd=str(ROOT), env=env,
+                      extra_args=["--server-key", str(keys / "server.key_secret"),
+                                  "--allowed-clients", str(clients), "--log-level", "warning"])
+    srv.start()
+    try:
+        assert srv.wait_ready(60).state == "ready"
+        build_scene()
+        p = preferences.FALLBACK
+        p.server_public_key = str(keys / "server.key")          # a key file ...
+        p.client_secret_key = str(keys / "artist.key_secret")
+        st = connect(bpy, srv.address)
+        assert st.connected, st.error
+        bpy.ops.trackgo.disconnect()
+        # ... or the Z85 text itself; a client the server does not know gets no answer.
+        p.server_public_key = zmq.auth.load_certificate(str(keys / "server.key"))[0].decode()
+        p.client_secret_key = str(keys / "stranger.key_secret")
+        p.timeout = 1.5
+        st = connect(bpy, srv.address)
+        assert not st.connected and "server unreachable" in st.error
+    finally:
+        srv.stop()
+        preferences.FALLBACK.server_public_key = preferences.FALLBACK.client_secret_key = ""
+    with pytest.raises(ValueError, match="server public key: expected a 40-character Z85 key"):
+        curve_keys("nonsense", "", str(keys / "artist.key_secret"))
+    with pytest.raises(ValueError, match="holds no secret key"):
+        curve_keys(str(keys / "server.key"), "", str(keys / "artist.key"))
+    assert curve_keys("") is None
