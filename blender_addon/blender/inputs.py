@@ -77,31 +77,46 @@ def refresh_sources(context, settings) -> dict[str, np.ndarray]:
     return arrows
 
 
+_TRACK_FIELDS = ("name", "enabled", "mask_layer", "mask_image", "arrow", "color", "easing", "manual")
+
+
+def _snapshot(track) -> dict:
+    return {k: (tuple(getattr(track, k)) if k == "color" else getattr(track, k)) for k in _TRACK_FIELDS}
+
+
+def _restore(track, values: dict) -> None:
+    for k, v in values.items():
+        setattr(track, k, v)
+
+
 def auto_pair(context, settings) -> int:
     """One track per mask layer, each with the nearest arrow whose tail is inside it.
-    Tracks marked manual keep their arrow. Returns the number of tracks."""
+    Tracks marked manual (including painted-mask tracks) are kept as they are, and their
+    arrows are not handed to other tracks. Returns the number of tracks."""
     arrows = refresh_sources(context, settings)
     w, h = settings.reference.size
     layers = mask_layers(settings)
-    manual = {t.mask_layer: (t.arrow, t.easing, tuple(t.color), t.enabled)
-              for t in settings.tracks if t.manual}
-    taken = {v[0] for v in manual.values()}
+    manual = [_snapshot(t) for t in settings.tracks if t.manual]
+    manual_layers = {m["mask_layer"] for m in manual if m["mask_image"] is None}
+    taken = {m["arrow"] for m in manual}
     free_keys = [k for k in arrows if k not in taken]
-    auto_layers = [layer for layer in layers if layer.name not in manual]
+    auto_layers = [layer for layer in layers if layer.name not in manual_layers]
     masks = [capture.rasterize_mask_layer(layer, w, h) for layer in auto_layers]
     pairs = pairing.auto_pair(masks, [arrows[k][0] for k in free_keys])
     settings.tracks.clear()
     for i, layer in enumerate(layers):
         t = settings.tracks.add()
+        if layer.name in manual_layers:
+            _restore(t, next(m for m in manual if m["mask_layer"] == layer.name and m["mask_image"] is None))
+            continue
         t.name = layer.name
         t.mask_layer = layer.name
         t.color = PALETTE[i % len(PALETTE)]
-        if layer.name in manual:
-            t.arrow, t.easing, t.color, t.enabled = manual[layer.name]
-            t.manual = True
-        else:
-            j = auto_layers.index(layer)
-            t.arrow = free_keys[pairs[j]] if j in pairs else ""
+        j = auto_layers.index(layer)
+        t.arrow = free_keys[pairs[j]] if j in pairs else ""
+    for m in manual:  # painted-mask tracks and tracks whose layer is gone
+        if m["mask_image"] is not None or m["mask_layer"] not in {layer.name for layer in layers}:
+            _restore(settings.tracks.add(), m)
     settings.track_index = min(settings.track_index, max(0, len(settings.tracks) - 1))
     return len(settings.tracks)
 

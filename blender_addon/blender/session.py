@@ -7,6 +7,7 @@ panel, and asks to be called again soon. It never waits on the network.
 """
 from __future__ import annotations
 
+import atexit
 import os
 import tempfile
 import time
@@ -160,6 +161,7 @@ def connect(scene_name: str, context=None) -> None:
             SESSION.server = LocalServer(bpy.path.abspath(prefs.server_python), prefs.server_address,
                                          backend=prefs.server_backend or None)
             SESSION.server.start()
+            atexit.register(SESSION.server.stop)  # quitting Blender stops it too (stop is idempotent)
         set_status(scene_name, status="Starting the local server…", error="")
     else:
         SESSION.client.connect()

@@ -108,6 +108,16 @@ def test_auto_pair_and_manual_override(build_scene):
     bpy.ops.trackgo.auto_pair()
     # Box's own arrow is taken and Ball's arrow starts far outside Box: Box stays unpaired.
     assert st.tracks["Ball"].arrow == box_arrow and st.tracks["Box"].arrow == ""
+    # A hand-made painted-mask track survives auto-pairing, with its settings.
+    bpy.ops.trackgo.track_add()
+    painted = st.tracks[len(st.tracks) - 1]
+    painted.mask_image = bpy.data.images.new("Paint", 8, 8)
+    painted.arrow, painted.easing = ball_arrow, "ease-out"
+    bpy.ops.trackgo.auto_pair()
+    assert [t.name for t in st.tracks] == ["Ball", "Box", "Track 3"]
+    kept = st.tracks["Track 3"]
+    assert kept.mask_image.name == "Paint" and kept.arrow == ball_arrow and kept.easing == "ease-out"
+    assert st.tracks["Box"].arrow == ""  # ball_arrow is taken by the manual track
 
 
 def test_grab_sequencer_frame_makes_the_reference(addon, tmp_path):
