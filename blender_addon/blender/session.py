@@ -375,9 +375,14 @@ def _handle(ev) -> None:
     elif ev.kind == "frame":
         index, total = int(ev.body.get("index", -1)), int(ev.body.get("total", job.total))
         job.total = total
+        size = (int(ev.body.get("width", 0)), int(ev.body.get("height", 0)))
+        try:
+            job.writer.submit(index, ev.payload or b"", size)  # written on the disk thread
+        except ValueError as exc:
+            set_status(job.scene_name, error=f"frame {index + 1}: not written ({exc})")
+            return
         if index == 0 and _strip(job) is None:
-            _create_strip(job, int(ev.body.get("width", 0)), int(ev.body.get("height", 0)))
-        job.writer.submit(index, ev.payload or b"")  # written on the disk thread; see _collect_writes
+            _create_strip(job, *size)  # before the file lands: see _create_strip
     elif ev.kind == "done":
         job.seed = ev.body.get("seed", job.seed)
         job.params = dict(ev.body.get("params", job.params))

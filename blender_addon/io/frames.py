@@ -11,7 +11,6 @@ import re
 import tempfile
 from pathlib import Path
 
-from ..protocol import sp
 
 
 def safe_name(text: str, fallback: str = "shot") -> str:
@@ -27,15 +26,29 @@ def frame_filename(index: int) -> str:
     return f"{index + 1:04d}.png"
 
 
-def check_png(data: bytes):
-    """Refuse bytes that are not one complete PNG file (every chunk and CRC checked by the
-    protocol's own reader); returns its header."""
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+PNG_IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"  # the empty IEND chunk every whole PNG ends with
+
+
+def check_png(data: bytes, width: int | None = None, height: int | None = None) -> tuple[int, int]:
+    """Refuse bytes that are not one whole PNG (signature, IHDR first, IEND last, and the
+    announced size when given); returns (width, height).
+
+    Constant time on purpose: a full chunk-by-chunk CRC walk (``shared_protocol.images``) is
+    pure Python over ~100 IDAT chunks per 1024x576 frame and, run beside Blender's main thread,
+    holds the GIL long enough to add milliseconds to the UI timer. The codec has already checked
+    the message; this catches truncated, foreign or mislabelled frames."""
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise ValueError(f"frame data: expected PNG bytes, got {type(data).__name__}")
-    try:
-        return sp.images.read_png_info(bytes(data))
-    except sp.images.ImageError as exc:
-        raise ValueError(f"frame data: expected a complete PNG file: {exc}") from None
+    data = memoryview(data)
+    if len(data) < 8 + 25 + 12 or data[:8] != PNG_SIGNATURE or data[12:16] != b"IHDR":
+        raise ValueError("frame data: expected a complete PNG file: no PNG signature and IHDR header")
+    if data[-12:] != PNG_IEND:
+        raise ValueError("frame data: expected a complete PNG file: it does not end with IEND (truncated)")
+    w, h = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    if (width and w != width) or (height and h != height):
+        raise ValueError(f"frame data: PNG is {w}x{h}, the message says {width}x{height}")
+    return w, h
 
 
 class FrameWriter:
@@ -48,9 +61,9 @@ class FrameWriter:
     def path_for(self, index: int) -> Path:
         return self.folder / frame_filename(index)
 
-    def write(self, index: int, data: bytes) -> Path:
-        """Check, write to a temporary file, fsync-free rename into place; return the path."""
-        check_png(data)
+    def write(self, index: int, data: bytes, size: tuple[int, int] | None = None) -> Path:
+        """Check, write to a temporary file, rename into place; return the path."""
+        check_png(data, *(size or (None, None)))
         self.folder.mkdir(parents=True, exist_ok=True)
         final = self.path_for(index)
         fd, tmp = tempfile.mkstemp(prefix=".part-", suffix=".png", dir=self.folder)
@@ -95,8 +108,9 @@ class BackgroundWriter:
     def path_for(self, index: int) -> Path:
         return self.writer.path_for(index)
 
-    def submit(self, index: int, data: bytes) -> None:
-        self._pending[index] = self.executor.submit(self.writer.write, index, data)
+    def submit(self, index: int, data: bytes, size: tuple[int, int] | None = None) -> None:
+        check_png(data, *(size or (None, None)))  # cheap; a bad frame is reported at once
+        self._pending[index] = self.executor.submit(self.writer.write, index, data, size)
 
     @property
     def busy(self) -> bool:

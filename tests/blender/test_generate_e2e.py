@@ -23,7 +23,7 @@ def _only_strip(bpy):
 
 def test_generate_streams_frames_into_a_growing_strip(build_scene, server):
     from blender_addon.blender import session, strips
-    from blender_addon.io.frames import check_png
+    from shared_protocol.images import read_png_info
 
     bpy = __import__("bpy")
     scene = build_scene(frames=6)
@@ -58,7 +58,7 @@ def test_generate_streams_frames_into_a_growing_strip(build_scene, server):
     files = sorted(f for f in os.listdir(folder))
     assert files == [f"{i:04d}.png" for i in range(1, 7)]  # no temporary leftovers
     for name in files:
-        info = check_png(open(os.path.join(folder, name), "rb").read())
+        info = read_png_info(open(os.path.join(folder, name), "rb").read())  # every chunk + CRC
         assert (info.width, info.height) == (W, H)
     # Parameters and seed kept on the strip.
     params = strips.stored_params(strip)

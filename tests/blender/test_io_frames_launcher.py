@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from blender_addon.io import job as io_job
-from blender_addon.io.frames import FrameWriter, frame_filename, safe_name
+from blender_addon.io.frames import FrameWriter, check_png, frame_filename, safe_name
 from blender_addon.io.launcher import LocalServer
 
 
@@ -34,14 +34,46 @@ def test_frames_are_written_whole_and_numbered_from_one(tmp_path):
     assert sorted(os.listdir(w.folder)) == ["0001.png", "0002.png", "0003.png"]
     assert (w.folder / "0002.png").read_bytes() == png
     assert frame_filename(41) == "0042.png" and safe_name("") == "shot"
+    assert check_png(png, 4, 2) == (4, 2)
+
+
+def test_background_writer_writes_off_the_calling_thread_in_order(tmp_path):
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from blender_addon.io.frames import BackgroundWriter
+
+    threads = []
+    inner = FrameWriter(tmp_path, "s", "j")
+    real_write = inner.write
+
+    def spy(index, data, size=None):
+        threads.append(threading.current_thread().name)
+        return real_write(index, data, size)
+
+    inner.write = spy
+    with ThreadPoolExecutor(1, thread_name_prefix="disk") as pool:
+        bw = BackgroundWriter(inner, pool)
+        for i in range(5):
+            bw.submit(i, tiny_png(), (4, 2))
+        with pytest.raises(ValueError, match="truncated"):
+            bw.submit(5, tiny_png()[:-3])  # refused at once, never queued
+        bw.wait()
+        done = bw.collect()
+    assert [i for i, exc in done] == [0, 1, 2, 3, 4] and all(exc is None for _, exc in done)
+    assert all(name.startswith("disk") for name in threads) and not bw.busy
+    assert bw.contiguous_count() == 5
 
 
 def test_truncated_or_foreign_bytes_are_refused_and_leave_nothing(tmp_path):
     w = FrameWriter(tmp_path, "s", "j")
     png = tiny_png()
-    for bad, why in ((png[:-5], "complete PNG"), (b"GIF89a" + png, "complete PNG"), ("text", "PNG bytes")):
+    for bad, why in ((png[:-5], "truncated"), (b"GIF89a" + png, "signature"), ("text", "PNG bytes"),
+                     (png[:40], "complete PNG")):
         with pytest.raises(ValueError, match=why):
             w.write(0, bad)
+    with pytest.raises(ValueError, match="PNG is 4x2, the message says 8x2"):
+        w.write(0, png, (8, 2))
     assert not w.folder.exists() or os.listdir(w.folder) == []
     assert w.contiguous_count() == 0
 
