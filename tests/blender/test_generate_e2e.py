@@ -69,13 +69,16 @@ def test_generate_streams_frames_into_a_growing_strip(build_scene, server):
     first = bpy.data.images.load(os.path.join(folder, "0001.png"))
     assert tuple(first.size) == (W, H)
 
-    # The timer never blocks: report its worst call; the median must meet the 5 ms target and
-    # the worst must stay far below anything network-bound (2 shared cores add noise spikes).
+    # The timer never blocks. Wall-clock time includes the moments the OS gives both cores to
+    # the server generating beside us; the main thread's CPU time is the work the call did.
     stats = session.SESSION.stats
     worst, median = stats.worst_streaming_s, float(np.median(stats.streaming_s))
+    cpu_worst = max(stats.streaming_cpu_s)
     by_event = {k: round(v * 1000, 2) for k, v in stats.worst_by_event.items()}
     print(f"\ntimer_worst_ms_while_streaming={worst * 1000:.2f} timer_median_ms_while_streaming="
-          f"{median * 1000:.2f} calls={stats.calls} worst_ms_by_event={by_event}")
+          f"{median * 1000:.2f} timer_cpu_worst_ms={cpu_worst * 1000:.2f} calls={stats.calls} "
+          f"worst_ms_by_event={by_event}")
+    assert cpu_worst < 0.005, f"a timer call worked {cpu_worst * 1000:.1f} ms (target < 5 ms)"
     assert median < 0.005, f"median timer call {median * 1000:.1f} ms"
     assert worst < 0.25, f"timer callback took {worst * 1000:.1f} ms"
 
