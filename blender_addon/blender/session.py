@@ -153,6 +153,9 @@ def output_root() -> tuple[str, str]:
 def connect(scene_name: str, context=None) -> None:
     prefs = preferences.get(context)
     SESSION.scene_name = scene_name
+    if not io_client.is_loopback(prefs.server_address) and not getattr(bpy.app, "online_access", True):
+        raise ConnectionError(f"{prefs.server_address} is a remote server and Blender's online access is "
+                              f"off: allow it in Preferences ▸ System ▸ Network, or use a local server")
     if SESSION.client is not None:
         SESSION.client.close()
     curve = io_client.curve_keys(prefs.server_public_key, prefs.client_public_key, prefs.client_secret_key)

@@ -39,6 +39,15 @@ class CurveKeys:
     client_secret: str
 
 
+def is_loopback(address: str) -> bool:
+    """True for tcp://127.x / localhost / [::1] and for ipc:// or inproc:// endpoints."""
+    scheme, _, rest = address.partition("://")
+    if scheme in ("ipc", "inproc"):
+        return True
+    host = rest.rsplit(":", 1)[0].strip("[]").lower()
+    return host == "localhost" or host.startswith("127.") or host == "::1"
+
+
 def curve_keys(server_public: str, client_public: str = "", client_secret: str = "") -> CurveKeys | None:
     """CURVE keys from the preferences: each value is a Z85 key or the path of a key file made
     by ``trackgo-keygen`` (``zmq.auth`` certificates; a ``.key_secret`` file holds both halves

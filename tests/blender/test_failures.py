@@ -211,3 +211,17 @@ def test_curve_keys_connect_to_a_remote_style_server_and_unknown_keys_get_nothin
     with pytest.raises(ValueError, match="holds no secret key"):
         curve_keys(str(keys / "server.key"), "", str(keys / "artist.key"))
     assert curve_keys("") is None
+
+
+def test_remote_address_respects_blenders_online_access(build_scene):
+    import bpy
+    from blender_addon.blender import preferences
+    from blender_addon.io.client import is_loopback
+
+    assert is_loopback("tcp://127.0.0.1:5555") and is_loopback("tcp://localhost:1") and is_loopback("ipc:///tmp/x")
+    assert is_loopback("tcp://[::1]:5555") and not is_loopback("tcp://10.0.0.7:5555")
+    build_scene()
+    assert bpy.app.online_access is False  # the bpy module runs offline, like a fresh Blender
+    preferences.FALLBACK.server_address = "tcp://gpu-host.example:5555"
+    assert "online access is off" in refused(bpy.ops.trackgo.connect)
+    assert "Preferences" in bpy.context.scene.trackgo.error
