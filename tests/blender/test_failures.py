@@ -225,3 +225,31 @@ def test_remote_address_respects_blenders_online_access(build_scene):
     preferences.FALLBACK.server_address = "tcp://gpu-host.example:5555"
     assert "online access is off" in refused(bpy.ops.trackgo.connect)
     assert "Preferences" in bpy.context.scene.trackgo.error
+
+
+def test_the_addon_starts_and_stops_a_local_server(build_scene, tmp_path):
+    import bpy
+    from blender_addon.blender import preferences, session
+
+    from .conftest import server_python
+
+    build_scene()
+    p = preferences.FALLBACK
+    p.start_local_server, p.server_python, p.server_backend = True, server_python(), "preview"
+    p.server_address = free_address()
+    p.timeout = 30.0
+    try:
+        assert bpy.ops.trackgo.connect() == {"FINISHED"}
+        st = bpy.context.scene.trackgo
+        assert st.status == "Starting the local server…"
+        drive(lambda: st.connected or bool(st.error), 60)
+        assert st.connected, st.error
+        proc = session.SESSION.server.proc
+        assert proc.poll() is None
+        bpy.ops.trackgo.disconnect()
+        assert proc.poll() is not None and session.SESSION.server is None  # stopped with the session
+        # A wrong path is one clear sentence, not a traceback.
+        p.server_python = str(tmp_path / "no-such-python")
+        assert "could not start" in refused(bpy.ops.trackgo.connect)
+    finally:
+        p.start_local_server, p.server_python = False, ""
