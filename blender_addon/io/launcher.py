@@ -22,7 +22,10 @@ class LaunchStatus:
 
 
 class LocalServer:
-    READY_WORD = "ready"
+    # The server prints exactly one line starting with this once it listens (server/cli.py).
+    # Matching the prefix, not the word, keeps "address already in use" or a backend's
+    # "... ready" log line from passing for a listening server.
+    READY_PREFIX = "trackgo-server ready on "
 
     def __init__(self, python: str, address: str, backend: str | None = None,
                  extra_args: list[str] | None = None, cwd: str | None = None,
@@ -65,7 +68,7 @@ class LocalServer:
         for line in proc.stdout:  # ends when the process closes its output
             line = line.rstrip()
             self.lines.append(line)
-            if self.READY_WORD in line.lower():
+            if line.startswith(self.READY_PREFIX):
                 self._ready.set()
 
     def status(self) -> LaunchStatus:

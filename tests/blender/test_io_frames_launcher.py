@@ -115,6 +115,28 @@ def test_launcher_reports_a_server_that_cannot_start(tmp_path):
     assert status.state == "failed" and "exited with code 1" in status.message and "server" in status.message
 
 
+def test_launcher_is_not_fooled_by_lines_that_merely_say_ready(tmp_path):
+    # "Address already in use" and a backend's "preview backend ready" log line both contain
+    # "ready"; only the server's own listening line may make the launcher report ready.
+    fake = tmp_path / "server"
+    fake.mkdir()
+    (fake / "__init__.py").write_text("")
+    (fake / "__main__.py").write_text(
+        "import sys, time\n"
+        "print('preview backend ready (CPU, no model weights)', flush=True)\n"
+        "print('error: Address already in use', flush=True)\n"
+        "time.sleep(30)\n")
+    srv = LocalServer(sys.executable, "tcp://127.0.0.1:1", cwd=str(tmp_path),
+                      env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(tmp_path)})
+    srv.start()
+    try:
+        status = srv.wait_ready(1.5)
+        assert status.state == "failed" and "not ready after" in status.message, status
+        assert any("already in use" in line for line in srv.lines)
+    finally:
+        srv.stop()
+
+
 def test_launcher_starts_and_stops_the_real_server(server):
     status = server.status()
     assert status.state == "ready" and server.address in status.message
