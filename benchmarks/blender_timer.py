@@ -117,7 +117,6 @@ def main() -> int:
     ap.add_argument("--frames", type=int, default=25)
     ap.add_argument("--repeats", type=int, default=2, help="alternating runs per mode")
     args = ap.parse_args()
-    sys.path.insert(0, str(ROOT))
     from blender_addon.io.launcher import LocalServer
 
     py = os.environ.get("TRACKGO_SERVER_PYTHON") or str(ROOT / ".venvs" / "server" / "bin" / "python")
@@ -158,16 +157,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        code = main()
-    except SystemExit as exc:  # argparse and clear failures: keep their message and status
-        if isinstance(exc.code, str):
-            print(exc.code, file=sys.stderr)
-            code = 1
-        else:
-            code = int(exc.code or 0)
-    # Skip the bpy module's own teardown, which segfaults (4.2) or hangs (4.5) once add-on
-    # classes and property callbacks have been registered (a bpy-module bug; Blender is fine).
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
+    sys.path.insert(0, str(ROOT))
+    from blender_addon.demo_scene import run_and_exit
+
+    run_and_exit(main)

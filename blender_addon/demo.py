@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -221,16 +220,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        code = main()
-    except SystemExit as exc:  # argparse and clear failures: keep their message and status
-        if isinstance(exc.code, str):
-            print(exc.code, file=sys.stderr)
-            code = 1
-        else:
-            code = int(exc.code or 0)
-    # Skip the bpy module's own teardown, which segfaults (4.2) or hangs (4.5) once add-on
-    # classes and property callbacks have been registered (a bpy-module bug; Blender is fine).
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
+    from blender_addon.demo_scene import run_and_exit
+
+    run_and_exit(main)

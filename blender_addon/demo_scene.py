@@ -6,6 +6,8 @@ line can create those from Python), or on 4.2 real annotation strokes.
 """
 from __future__ import annotations
 
+import os
+import sys
 import time
 
 import bpy
@@ -124,3 +126,24 @@ def drive(until, timeout: float = 60.0, describe=lambda: "") -> float:
         delay = session.tick()
         time.sleep(min(delay or 0.0, 0.005))
     return time.monotonic() - t0
+
+
+def run_and_exit(main) -> None:
+    """Run a bpy-module script's ``main()`` and leave the process with its status.
+
+    The process ends with ``os._exit`` to skip the PyPI bpy module's own teardown, which
+    segfaults (4.2) or hangs (4.5) once add-on classes and property callbacks have been
+    registered (a bpy-module bug; Blender itself is fine). argparse errors and other
+    ``SystemExit`` keep their message and status.
+    """
+    try:
+        code = main()
+    except SystemExit as exc:
+        if isinstance(exc.code, str):
+            print(exc.code, file=sys.stderr)
+            code = 1
+        else:
+            code = int(exc.code or 0)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code or 0)

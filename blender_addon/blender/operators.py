@@ -198,7 +198,7 @@ class TRACKGO_OT_generate(bpy.types.Operator):
     @reports_errors
     def execute(self, context):
         body, payloads, names, meta = _build(context)
-        job = session.submit(context.scene.name, body, payloads, names, meta, context.scene.frame_current)
+        session.submit(context.scene.name, body, payloads, names, meta, context.scene.frame_current)
         self.report({"INFO"}, f"TrackGo job submitted ({len(names)} tracks)")
         return {"FINISHED"}
 
@@ -233,7 +233,7 @@ class TRACKGO_OT_regenerate(bpy.types.Operator):
         if self.new_seed:
             params["seed"] = None
         body, payloads, names, meta = _build(context, params_override=params)
-        job = session.submit(context.scene.name, body, payloads, names, meta, int(strip.frame_start))
+        session.submit(context.scene.name, body, payloads, names, meta, int(strip.frame_start))
         self.report({"INFO"}, "TrackGo job submitted")
         return {"FINISHED"}
 

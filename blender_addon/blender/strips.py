@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 import os
 
-import bpy
-
 from . import compat
 
 MAX_CHANNEL = 128

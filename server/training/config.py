@@ -6,7 +6,7 @@ never a silently ignored setting.
 from __future__ import annotations
 
 import tomllib
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 CONFIG_DIR = Path(__file__).parent / "configs"

@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pytest
 
 from .conftest import H, W, build_scene, connect, drive  # noqa: F401  (fixtures)
 

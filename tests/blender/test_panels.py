@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-import pytest
 
 from .conftest import build_scene  # noqa: F401  (fixture)
 

@@ -8,7 +8,7 @@ import pytest
 from server.backends import BackendError, Done, Frame, JobContext, Progress, create_backend
 from server.backends.base import Backend
 from server.backends.preview import render_preview
-from server.motion import ArrowPath, motion_inputs_for_job
+from server.motion import motion_inputs_for_job
 from shared_protocol import job_body, png_image, raw_image, track, validate_job
 from tests.preview.conftest import photo
 
