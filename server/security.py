@@ -7,16 +7,16 @@ public keys (``trackgo-keygen`` makes both). Without them the server refuses to 
 """
 from __future__ import annotations
 
-import ipaddress
 import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import zmq
 import zmq.auth
 from zmq.auth.thread import ThreadAuthenticator
+
+from shared_protocol import is_loopback
 
 log = logging.getLogger("trackgo.server.security")
 
@@ -30,22 +30,6 @@ class CurveKeys:
     public: bytes
     secret: bytes
     allowed_clients: Path
-
-
-def is_loopback(bind: str) -> bool:
-    """True for addresses only this machine can reach: 127.0.0.0/8, ::1, localhost, ipc, inproc."""
-    scheme, _, rest = bind.partition("://")
-    if scheme in ("ipc", "inproc"):
-        return True
-    if scheme != "tcp":
-        return False
-    host = urlsplit("//" + rest).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:  # "*", "0.0.0.0" is handled above as an address; names and interfaces land here
-        return False
 
 
 def load_curve_keys(server_key: str | os.PathLike, allowed_clients: str | os.PathLike) -> CurveKeys:

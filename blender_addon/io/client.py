@@ -16,6 +16,8 @@ import zmq.auth
 
 from ..protocol import sp
 
+is_loopback = sp.is_loopback  # re-exported: the bpy layer asks the client module
+
 CLIENT_NAME = "trackgo-blender"
 
 
@@ -37,15 +39,6 @@ class CurveKeys:
     server_public: str
     client_public: str
     client_secret: str
-
-
-def is_loopback(address: str) -> bool:
-    """True for tcp://127.x / localhost / [::1] and for ipc:// or inproc:// endpoints."""
-    scheme, _, rest = address.partition("://")
-    if scheme in ("ipc", "inproc"):
-        return True
-    host = rest.rsplit(":", 1)[0].strip("[]").lower()
-    return host == "localhost" or host.startswith("127.") or host == "::1"
 
 
 def curve_keys(server_public: str, client_public: str = "", client_secret: str = "") -> CurveKeys | None:
