@@ -14,11 +14,25 @@ def _on_load_pre(*_args):
     session.shutdown()
 
 
+@bpy.app.handlers.persistent
+def _on_load_post(*_args):
+    """A file saved while connected or generating keeps that status, but the connection and
+    the job ended with the old session: show "Not connected" and no running job."""
+    for scene in bpy.data.scenes:
+        st = getattr(scene, "trackgo", None)
+        if st is not None and (st.connected or st.busy):
+            if st.busy:
+                st.progress_text = "Interrupted: the file was saved while a job ran"
+            st.connected = st.busy = False
+            st.status = "Not connected"
+
+
 def register():
     properties.register()
     for cls in CLASSES:
         bpy.utils.register_class(cls)
     bpy.app.handlers.load_pre.append(_on_load_pre)
+    bpy.app.handlers.load_post.append(_on_load_post)
 
 
 def unregister():
@@ -26,6 +40,8 @@ def unregister():
     overlay.disable()
     if _on_load_pre in bpy.app.handlers.load_pre:
         bpy.app.handlers.load_pre.remove(_on_load_pre)
+    if _on_load_post in bpy.app.handlers.load_post:
+        bpy.app.handlers.load_post.remove(_on_load_post)
     for cls in reversed(CLASSES):
         bpy.utils.unregister_class(cls)
     properties.unregister()

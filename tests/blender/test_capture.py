@@ -152,6 +152,7 @@ def test_register_unregister_reload_leave_blender_clean(addon):
     assert not hasattr(bpy.types.Scene, "trackgo")
     assert not hasattr(bpy.types, "TRACKGO_PT_server_image")
     assert not any("trackgo" in getattr(h, "__module__", "") for h in bpy.app.handlers.load_pre)
+    assert not any("trackgo" in getattr(h, "__module__", "") for h in bpy.app.handlers.load_post)
     blender_addon.register()  # enable again
     assert set(dir(bpy.ops.trackgo)) == ops_before and hasattr(bpy.types, "TRACKGO_PT_server_image")
     # "Reload Scripts": Blender disables, re-executes the package and enables it again.
@@ -163,3 +164,16 @@ def test_register_unregister_reload_leave_blender_clean(addon):
     new_session = __import__("blender_addon.blender.session", fromlist=["x"])
     assert new_session is not old_session and hasattr(bpy.types.Scene, "trackgo")
     assert "generate" in dir(bpy.ops.trackgo)
+
+
+def test_reopened_file_saved_mid_job_shows_no_connection_or_job(addon, tmp_path):
+    """connected/busy are saved with the .blend; the session behind them is not."""
+    bpy = addon
+    st = bpy.context.scene.trackgo
+    st.connected, st.busy, st.status, st.progress_text = True, True, "Connected", "Frames 3/25"
+    blend = tmp_path / "mid_job.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(blend))
+    bpy.ops.wm.open_mainfile(filepath=str(blend))
+    st = bpy.context.scene.trackgo
+    assert not st.connected and not st.busy and st.status == "Not connected"
+    assert st.progress_text.startswith("Interrupted")
