@@ -36,6 +36,9 @@ class PrepareSettings:
     cut_threshold: float = 0.5
     seed: int = 0
     tracker: str = "lucas-kanade"
+    tracker_weights: str = ""           # the tracker's local checkpoint, if it takes one
+    fb_threshold: float = 1.0           # Lucas-Kanade forward-backward error (px)
+    coherence_threshold: float = 0.5    # Lucas-Kanade affine coherence (px); 0 = off
 
     def check(self) -> None:
         for name in ("width", "height"):
@@ -46,6 +49,11 @@ class PrepareSettings:
             raise ValueError(f"frames: expected at least 2, got {self.frames}")
         if self.stride < 1:
             raise ValueError(f"stride: expected at least 1, got {self.stride}")
+        if not self.fb_threshold > 0:
+            raise ValueError(f"fb_threshold: expected a positive number of px, got {self.fb_threshold}")
+        if not self.coherence_threshold >= 0:
+            raise ValueError(f"coherence_threshold: expected px >= 0 (0 = off), "
+                             f"got {self.coherence_threshold}")
         if not 1 <= self.max_components <= MAX_COMPONENTS:
             raise ValueError(f"max_components: expected 1..{MAX_COMPONENTS}, "
                              f"got {self.max_components}")
@@ -204,14 +212,17 @@ def main(argv: list[str] | None = None) -> int:
     settings = PrepareSettings(frames=args.frames, width=args.width, height=args.height,
                                stride=args.stride, max_components=args.max_components,
                                min_motion=args.min_motion, cut_threshold=args.cut_threshold,
-                               seed=args.seed, tracker=args.tracker)
+                               seed=args.seed, tracker=args.tracker,
+                               tracker_weights=str(args.tracker_weights or ""),
+                               fb_threshold=args.fb_threshold,
+                               coherence_threshold=args.coherence_threshold)
     try:
         settings.check()
         options = {}
         if args.tracker in ("lucas-kanade", "lk"):
-            options = {"fb_threshold": args.fb_threshold,
-                       "coherence_threshold": args.coherence_threshold or None}
-        tracker = load_tracker(args.tracker, args.tracker_weights, **options)
+            options = {"fb_threshold": settings.fb_threshold,
+                       "coherence_threshold": settings.coherence_threshold or None}
+        tracker = load_tracker(args.tracker, settings.tracker_weights or None, **options)
         masks_dir = args.masks or args.input / "masks"
         if not masks_dir.is_dir():
             raise clipio.ClipError(f"masks: expected a folder of masks at {masks_dir}")

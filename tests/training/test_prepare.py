@@ -152,3 +152,22 @@ def test_cli_happy_path_and_unknown_tracker(clip_folder, tmp_path, capsys):
     assert "tracker: unknown tracker 'nope'" in capsys.readouterr().err
     assert prepare.main([str(clip_folder), str(tmp_path / "o3"), "--tracker", "cotracker"]) == 2
     assert "--tracker-weights" in capsys.readouterr().err
+
+
+def test_cli_records_tracker_options_and_refuses_a_resume_that_changes_them(clip_folder, tmp_path,
+                                                                           capsys):
+    """The LK thresholds decide which points survive: a resume with other values must not mix
+    clips tracked two ways into one dataset."""
+    out = tmp_path / "ds"
+    common = [str(clip_folder), str(out), "--frames", "10", "--width", str(W), "--height", str(H),
+              "--no-progress"]
+    assert prepare.main(common + ["--fb-threshold", "0.8", "--coherence-threshold", "0"]) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["settings"]["fb_threshold"] == 0.8
+    assert manifest["settings"]["coherence_threshold"] == 0
+    capsys.readouterr()
+    assert prepare.main(common + ["--fb-threshold", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "different settings (coherence_threshold, fb_threshold)" in err
+    assert prepare.main(common + ["--fb-threshold", "-1"]) == 2
+    assert "fb_threshold: expected a positive number" in capsys.readouterr().err
