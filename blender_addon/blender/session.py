@@ -174,8 +174,15 @@ def connect(scene_name: str, context=None) -> None:
 
 
 def disconnect(scene_name: str) -> None:
+    """Frames already received still land (a user action may wait; the timer never does) and
+    join their strip before the jobs end, so each strip shows exactly the files on disk."""
     for job in _all_jobs():
-        _finish(job, "interrupted", "disconnected before the job ended")
+        job.final = ("interrupted", "disconnected before the job ended; {frames} of {total} frames kept")
+        if job.writer is not None:
+            job.writer.wait()
+    _collect_writes()
+    for job in _all_jobs():  # a write still stuck after the wait
+        _finish(job, *job.final)
     SESSION.reset()
     scene, st = _settings(scene_name)
     if st is not None:

@@ -253,3 +253,38 @@ def test_the_addon_starts_and_stops_a_local_server(build_scene, tmp_path):
         assert "could not start" in refused(bpy.ops.trackgo.connect)
     finally:
         p.start_local_server, p.server_python = False, ""
+
+
+def test_disconnect_mid_job_keeps_the_strip_equal_to_the_files(build_scene, slow_server, monkeypatch):
+    """Frames still being written when the user disconnects land on disk: the strip shows them."""
+    import time
+
+    import bpy
+    from blender_addon.blender import compat, session, strips
+    from blender_addon.io import frames
+
+    real_write = frames.FrameWriter.write
+
+    def slow_write(self, *args, **kwargs):  # a slow disk: a write is in flight most of the time
+        time.sleep(0.25)
+        return real_write(self, *args, **kwargs)
+
+    monkeypatch.setattr(frames.FrameWriter, "write", slow_write)
+    build_scene(frames=12)
+    st = connect(bpy, slow_server.address)
+    bpy.ops.trackgo.auto_pair()
+    assert bpy.ops.trackgo.generate() == {"FINISHED"}
+
+    def writing_after_two():
+        se = bpy.context.scene.sequence_editor
+        jobs = list(session.SESSION.jobs.values())
+        return (se is not None and any(len(s.elements) >= 2 for s in compat.strips(se))
+                and any(j.writer is not None and j.writer.busy for j in jobs))
+
+    drive(writing_after_two, 60)
+    assert bpy.ops.trackgo.disconnect() == {"FINISHED"}
+    strip, files = _strip_and_files(bpy)
+    assert 3 <= len(files) < 12
+    assert _elements(strip) == files
+    assert strip[strips.PROP_STATE] == "interrupted" and not st.busy
+    assert "frames kept" in st.error
