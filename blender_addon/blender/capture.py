@@ -123,11 +123,21 @@ def camera_arrows(obj, scene, width: int, height: int) -> list[CapturedArrow]:
     cam = scene.camera
     if cam is None:
         raise CaptureError(f"arrows object {obj.name!r}: expected an active scene camera to project through")
+    r = scene.render
+    frame_w, frame_h = r.resolution_x * r.pixel_aspect_x, r.resolution_y * r.pixel_aspect_y
+    if abs(frame_w / frame_h - width / height) > 0.01 * (width / height):
+        raise CaptureError(f"arrows object {obj.name!r}: the camera frame is {r.resolution_x}x"
+                           f"{r.resolution_y} (render resolution) but the reference is {width}x{height}: "
+                           f"expected the same aspect ratio, or the arrows would be stretched")
     mw = obj.matrix_world
     out = []
     for layer, i, pts in compat.object_strokes(obj):
         if len(pts) < 2:
             continue
-        view = [tuple(world_to_camera_view(scene, cam, mw @ Vector(p)))[:2] for p in pts]
+        projected = [world_to_camera_view(scene, cam, mw @ Vector(p)) for p in pts]
+        if any(v.z < 0.0 or (v.z == 0.0 and cam.data.type != "ORTHO") for v in projected):
+            raise CaptureError(f"arrows object {obj.name!r}: stroke {layer}:{i} is (partly) behind the "
+                               f"camera {cam.name!r}; expected strokes in front of it")
+        view = [tuple(v)[:2] for v in projected]
         out.append(CapturedArrow(f"object:{obj.name}:{layer}:{i}", arrow_from_points(view, width, height)))
     return out

@@ -88,6 +88,16 @@ def test_grease_pencil_strokes_are_projected_through_the_camera(addon):
     bpy.context.view_layer.update()
     moved = capture.camera_arrows(obj, scene, W, H)
     assert np.allclose(moved[0].points - got[0].points, [[64.0, 0.0]] * 3, atol=1e-3)
+    # A camera frame of another shape than the reference would stretch the arrows: refused.
+    scene.render.resolution_x = 2 * W
+    with pytest.raises(capture.CaptureError, match=r"camera frame is 512x128.*reference is 256x128"):
+        capture.camera_arrows(obj, scene, W, H)
+    scene.render.resolution_x = W
+    # Strokes behind the camera are not seen through it: refused, naming the stroke.
+    obj.location.z = 20.0  # the camera sits at z = 10 looking down
+    bpy.context.view_layer.update()
+    with pytest.raises(capture.CaptureError, match=r"stroke Arrows:0 .*behind the camera"):
+        capture.camera_arrows(obj, scene, W, H)
     scene.camera = None
     with pytest.raises(capture.CaptureError, match="active scene camera"):
         capture.camera_arrows(obj, scene, W, H)
