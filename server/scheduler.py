@@ -27,6 +27,9 @@ class FairQueue(Generic[T]):
         # client -> deque[(job_id, item)]; the OrderedDict's order is the round-robin order.
         self._per_client: OrderedDict[Hashable, deque[tuple[str, T]]] = OrderedDict()
         self._client_of: dict[str, Hashable] = {}
+        # The client whose job started last: a client that joins the line goes ahead of it, so
+        # one that has just been served (even while nobody else waited) does not go first again.
+        self._last_served: Hashable | None = None
 
     def __len__(self) -> int:
         return len(self._client_of)
@@ -40,8 +43,11 @@ class FairQueue(Generic[T]):
             raise QueueFull(f"the queue is full ({self.max_length} jobs waiting)")
         if job_id in self._client_of:
             raise ValueError(f"job {job_id!r} is already queued")
+        newcomer = client not in self._per_client
         self._per_client.setdefault(client, deque()).append((job_id, item))
         self._client_of[job_id] = client
+        if newcomer and client != self._last_served and self._last_served in self._per_client:
+            self._per_client.move_to_end(self._last_served)
         return self.positions()[job_id]
 
     def pop(self) -> tuple[Hashable, str, T] | None:
@@ -51,6 +57,7 @@ class FairQueue(Generic[T]):
         client, jobs = next(iter(self._per_client.items()))
         job_id, item = jobs.popleft()
         del self._client_of[job_id]
+        self._last_served = client
         # The served client goes to the back of the line.
         self._per_client.move_to_end(client)
         if not jobs:

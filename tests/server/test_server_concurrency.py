@@ -43,16 +43,16 @@ def test_fair_order_and_queue_positions(server_factory, client_factory):
     polite_stream = polite.submit(make_job(frames=2, seed=99))
     polite.wait_accepted(polite_stream)
     accepted = polite_stream.messages[0]
-    # greedy0 runs; polite is served right after greedy1, not after all five waiting greedy jobs.
-    assert accepted.body["queue_position"] == 2
+    # greedy0 runs; greedy was served last, so polite goes next, before the five waiting greedy jobs.
+    assert accepted.body["queue_position"] == 1
     polite.wait_all([polite_stream], 30)
     greedy.wait_all(greedy_streams, 30)
     positions = [m.body["queue_position"] for m in polite_stream.messages
                  if m.type == "progress" and m.body["stage"] == "queued"]
-    assert positions == sorted(positions, reverse=True) and positions[-1] == 1
+    assert positions == []       # next from the start: no position update was needed
     started = server.service.workers[0].backend.started_jobs
     greedy_ids = [s.job_id for s in greedy_streams]
-    assert started.index(polite_stream.job_id) == 2
+    assert started.index(polite_stream.job_id) == 1
     assert [j for j in started if j in greedy_ids] == greedy_ids
 
 

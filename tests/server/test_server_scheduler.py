@@ -25,6 +25,25 @@ def test_round_robin_between_clients():
     assert order[6:] == [f"g{i}" for i in range(3, 10)]
 
 
+def test_newcomer_goes_before_the_client_just_served():
+    # One worker: greedy's first job starts at once (its queue empties), the rest queue behind it.
+    q: FairQueue[int] = FairQueue(100)
+    q.push("greedy", "g0", 0)
+    assert q.pop()[1] == "g0"
+    for i in range(1, 4):
+        q.push("greedy", f"g{i}", i)
+    q.push("polite", "p0", 0)
+    q.push("third", "t0", 0)
+    assert q.positions()["p0"] == 0
+    assert drain(q) == ["p0", "t0", "g1", "g2", "g3"]
+    # and while greedy still has jobs queued when it is served
+    q.push("greedy", "g4", 0)
+    q.push("greedy", "g5", 0)
+    assert q.pop()[1] == "g4"
+    q.push("polite", "p1", 0)
+    assert drain(q) == ["p1", "g5"]
+
+
 def test_positions_match_pop_order():
     q: FairQueue[int] = FairQueue(100)
     for client, job in [("a", "a0"), ("a", "a1"), ("b", "b0"), ("a", "a2"), ("c", "c0"), ("b", "b1")]:
