@@ -10,6 +10,7 @@ Torch-free and light: ``trackgo-server --help`` imports only this module.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field, fields
@@ -125,6 +126,8 @@ def _convert(opt: Option, raw: Any, source: str) -> Any:
             if isinstance(raw, bool):
                 raise ValueError
             value = float(raw)
+            if not math.isfinite(value):  # nan passes every range check: refuse it here
+                raise ValueError
         else:
             if not isinstance(raw, str):
                 raise ValueError

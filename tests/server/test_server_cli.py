@@ -154,3 +154,19 @@ def test_failed_load_with_curve_exits_promptly(tmp_path):
                   "--server-key", str(tmp_path / "server.key_secret"), "--allowed-clients", str(tmp_path),
                   timeout=30)
     assert out.returncode == 1 and "could not load" in out.stderr and "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("argv, environ, toml", [
+    (["--heartbeat-interval", "nan"], {}, None),
+    ([], {"TRACKGO_HEARTBEAT_INTERVAL": "NaN"}, None),
+    ([], {}, "heartbeat_interval = nan\n"),
+])
+def test_nan_settings_are_refused(tmp_path, argv, environ, toml):
+    # nan compares false with every bound: it used to start a server that never sent a heartbeat,
+    # spun its loop without sleeping and announced a welcome no client could decode.
+    from server.config import ConfigError, load_config
+    if toml is not None:
+        (tmp_path / "t.toml").write_text(toml)
+        argv = ["--config", str(tmp_path / "t.toml")]
+    with pytest.raises(ConfigError, match=r"(?i)heartbeat_interval \(from .*\): expected a number, got '?nan"):
+        load_config(argv, environ=environ)
