@@ -203,6 +203,16 @@ class PreviewRenderer:
         disp = (now - start).astype(np.float64)
         lo, hi = disp.min(axis=0), disp.max(axis=0)
         x0, y0, x1, y1 = layer.box
+        # BORDER_REFLECT continues a region that touches a frame edge by its mirror image beyond
+        # that edge (a camera move's revealed border): the box then spans the moved mirror too.
+        if x0 == 0:
+            x0 = -x1
+        if y0 == 0:
+            y0 = -y1
+        if x1 == self.width:
+            x1 = 2 * self.width - x0 if x0 >= 0 else 2 * self.width
+        if y1 == self.height:
+            y1 = 2 * self.height - y0 if y0 >= 0 else 2 * self.height
         bx0 = max(0, int(np.floor(x0 + lo[0])) - 1)
         by0 = max(0, int(np.floor(y0 + lo[1])) - 1)
         bx1 = min(self.width, int(np.ceil(x1 + hi[0])) + 1)

@@ -117,10 +117,12 @@ def test_feathered_edges():
     assert red_channel[-1] == 0
 
 
-def test_camera_move_shifts_the_whole_frame_with_reflected_borders():
+@pytest.mark.parametrize("tau", [0.0, -1e2, -1e4])
+def test_camera_move_shifts_the_whole_frame_with_reflected_borders(tau):
+    # tau < 0 leaves the background plate still: the camera layer itself must cover the border
     h, w = 256, 384
     ref = np.maximum(photo("astronaut", w, h), 1)               # no black in the input
-    frames = render_preview(ref, [np.ones((h, w), bool)], [[(10, 10), (30, 0)]], "linear", 3, 0.0)
+    frames = render_preview(ref, [np.ones((h, w), bool)], [[(10, 10), (30, 0)]], "linear", 3, tau)
     last = frames[-1]
     # content moved 20 px right and 10 px up
     np.testing.assert_array_equal(last[0:h - 10, 20:], ref[10:, : w - 20])
