@@ -104,18 +104,21 @@ def auto_pair(context, settings) -> int:
     masks = [capture.rasterize_mask_layer(layer, w, h) for layer in auto_layers]
     pairs = pairing.auto_pair(masks, [arrows[k][0] for k in free_keys])
     settings.tracks.clear()
+    restored = set()  # indices into manual
     for i, layer in enumerate(layers):
         t = settings.tracks.add()
         if layer.name in manual_layers:
-            _restore(t, next(m for m in manual if m["mask_layer"] == layer.name and m["mask_image"] is None))
+            k = next(k for k, m in enumerate(manual) if m["mask_layer"] == layer.name and m["mask_image"] is None)
+            _restore(t, manual[k])
+            restored.add(k)
             continue
         t.name = layer.name
         t.mask_layer = layer.name
         t.color = PALETTE[i % len(PALETTE)]
         j = auto_layers.index(layer)
         t.arrow = free_keys[pairs[j]] if j in pairs else ""
-    for m in manual:  # painted-mask tracks and tracks whose layer is gone
-        if m["mask_image"] is not None or m["mask_layer"] not in {layer.name for layer in layers}:
+    for k, m in enumerate(manual):  # painted-mask tracks, tracks whose layer is gone, more on one layer
+        if k not in restored:
             _restore(settings.tracks.add(), m)
     settings.track_index = min(settings.track_index, max(0, len(settings.tracks) - 1))
     return len(settings.tracks)

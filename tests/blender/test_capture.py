@@ -128,6 +128,13 @@ def test_auto_pair_and_manual_override(build_scene):
     kept = st.tracks["Track 3"]
     assert kept.mask_image.name == "Paint" and kept.arrow == ball_arrow and kept.easing == "ease-out"
     assert st.tracks["Box"].arrow == ""  # ball_arrow is taken by the manual track
+    # A second hand-made track on the same mask layer (one part, two paths) survives too.
+    bpy.ops.trackgo.track_add()
+    twin = st.tracks[len(st.tracks) - 1]
+    twin.name, twin.mask_layer, twin.arrow = "Ball again", "Ball", ball_arrow
+    bpy.ops.trackgo.auto_pair()
+    assert [t.name for t in st.tracks] == ["Ball", "Box", "Track 3", "Ball again"]
+    assert st.tracks["Ball again"].mask_layer == "Ball" and st.tracks["Ball"].arrow == box_arrow
 
 
 def test_grab_sequencer_frame_makes_the_reference(addon, tmp_path):
