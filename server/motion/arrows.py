@@ -57,7 +57,11 @@ def eased_times(frames: int, easing: str = "linear", field: str = "easing") -> n
 
 
 def check_frames(frames: int, field: str = "frames") -> int:
-    if isinstance(frames, bool) or int(frames) != frames or frames < 1:
+    try:
+        ok = not isinstance(frames, bool) and int(frames) == frames and frames >= 1
+    except (TypeError, ValueError, OverflowError):      # None, "x", nan, inf
+        ok = False
+    if not ok:
         raise MotionInputError(field, f"expected a positive integer frame count, got {frames!r}")
     return int(frames)
 

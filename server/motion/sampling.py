@@ -83,7 +83,11 @@ def sample_points(mask: np.ndarray, k: int | None, seed: int, *, field: str = "m
     mask = check_mask(mask, field)
     if k is None:
         k = points_per_component(mask.mean())
-    if int(k) != k or k < 1:
+    try:
+        ok = not isinstance(k, bool) and int(k) == k and k >= 1
+    except (TypeError, ValueError, OverflowError):      # "x", nan, inf
+        ok = False
+    if not ok:
         raise MotionInputError(f"{field}.k", f"expected a positive integer point count, got {k!r}")
     k = int(k)
     rows, cols = np.nonzero(mask)

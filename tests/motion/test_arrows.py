@@ -90,3 +90,11 @@ def test_malformed_arrow_is_an_error(points):
 def test_scaled_arrow():
     a = ArrowPath([(0, 0), (10, 20)]).scaled(2, 0.5)
     np.testing.assert_allclose(a.points, [[0.5, -0.25], [20.5, 9.75]])
+
+
+@pytest.mark.parametrize("frames", [None, "x", float("nan"), float("inf"), 2.5, 0, True])
+def test_bad_frame_count_is_an_error_naming_the_field(frames):
+    with pytest.raises(MotionInputError, match="frames: expected a positive integer"):
+        ArrowPath([(0, 0), (10, 0)], "tracks[0].arrow").displacements(frames)
+    with pytest.raises(MotionInputError, match="frames: expected a positive integer"):
+        eased_times(frames)

@@ -107,3 +107,9 @@ def test_bad_mask_shape_and_k(box_mask):
         sample_points(np.ones((4, 4, 3), bool), 4, 0)
     with pytest.raises(MotionInputError, match="mask.k"):
         sample_points(box_mask, 0, 0)
+
+
+@pytest.mark.parametrize("k", ["x", float("nan"), float("inf"), 2.5, True])
+def test_bad_k_is_an_error_naming_the_field(box_mask, k):
+    with pytest.raises(MotionInputError, match=r"tracks\[1\]\.mask\.k: expected a positive integer"):
+        sample_points(box_mask, k, 0, field="tracks[1].mask")
