@@ -15,6 +15,7 @@ import math
 import os
 import sys
 import time
+import zlib
 from pathlib import Path
 
 import torch
@@ -228,9 +229,17 @@ class Trainer:
         acc.save_state(str(folder / "state"))
         if acc.is_main_process:
             self.adapter.save_pretrained(folder / FINAL_ADAPTER)
-            (folder / "trainer.json").write_text(json.dumps({"step": self.step}))
+            (folder / "trainer.json").write_text(json.dumps({"step": self.step,
+                                                             "order": self.order_settings()}))
         acc.wait_for_everyone()
         return folder
+
+    def order_settings(self) -> dict:
+        """What decides each step's samples and noise; a resume must keep all of it."""
+        ids = ",".join(r.clip_id for r in self.dataset.records)
+        return {"train.batch_size": self.config.train.batch_size, "train.seed": self.config.train.seed,
+                "data.dataset clips": len(self.dataset.records),
+                "data.dataset clip ids (crc32)": zlib.crc32(ids.encode())}
 
     def resume(self, which: str) -> None:
         folder = latest_checkpoint(self.output) if which == "latest" else Path(which)
@@ -240,8 +249,14 @@ class Trainer:
         meta = folder / "trainer.json"
         if not meta.is_file():
             raise FileNotFoundError(f"resume: {meta} not found: not a trackgo-train checkpoint")
+        saved = json.loads(meta.read_text())
+        changed = [f"{k}: {v} at the checkpoint, {self.order_settings().get(k)} now"
+                   for k, v in saved.get("order", {}).items() if self.order_settings().get(k) != v]
+        if changed:
+            raise ValueError(f"resume: {folder} would not continue exactly ({'; '.join(changed)}); "
+                             "use the checkpoint's values or a new --output")
         self.accelerator.load_state(str(folder / "state"))
-        self.step = json.loads(meta.read_text())["step"]
+        self.step = saved["step"]
         self.log(f"resumed from {folder} at step {self.step}")
 
     # ------------------------------------------------------------------ loop

@@ -77,6 +77,17 @@ def test_resume_from_checkpoint_equals_uninterrupted_run(tiny_config, tmp_path):
     assert not all(torch.equal(a[k], other[k]) for k in a)
 
 
+def test_resume_refuses_settings_that_change_the_data_order(tiny_config, tmp_path):
+    cfg = cfgmod.with_overrides(tiny_config, train={"steps": 1, "checkpoint_every": 1})
+    make_trainer(cfg, tmp_path / "run").fit()
+    for change, named in (({"seed": 7}, "train.seed: 42 at the checkpoint, 7 now"),
+                          ({"batch_size": 2}, "train.batch_size: 1 at the checkpoint, 2 now")):
+        trainer = make_trainer(cfgmod.with_overrides(cfg, train=dict(change, steps=2)), tmp_path / "run")
+        with pytest.raises(ValueError, match=named):
+            trainer.resume("latest")
+        assert trainer.step == 0
+
+
 @pytest.mark.slow
 def test_two_processes_match_one_process_with_the_same_global_batch(tiny_model, tiny_dataset, tmp_path):
     common = ["--config", str(cfgmod.CONFIG_DIR / "tiny.toml"),
