@@ -179,7 +179,17 @@ def objmc_for_video(frames: Sequence[np.ndarray], masks: Sequence[np.ndarray], *
     """
     if (displacements is None) == (targets is None):
         raise ValueError("objmc: give exactly one of displacements or targets")
-    size = np.asarray(frames[0]).shape[:2] if len(frames) else None
+    if len(frames) == 0 or len(masks) == 0:
+        raise ValueError(f"objmc: expected at least one frame and one mask, got {len(frames)} frames "
+                         f"and {len(masks)} masks")
+    name, given = ("displacements", displacements) if displacements is not None else ("targets", targets)
+    if len(given) != len(masks):
+        raise ValueError(f"{name}: expected one per mask ({len(masks)}), got {len(given)}")
+    for j, item in enumerate(given):
+        if np.shape(item) != (len(frames), 2):
+            raise ValueError(f"{name}[{j}]: expected shape ({len(frames)}, 2), one (x, y) per frame, "
+                             f"got {np.shape(item)}")
+    size = np.asarray(frames[0]).shape[:2]
     for j, m in enumerate(masks):
         if np.shape(m) != size:
             raise ValueError(f"masks[{j}]: expected the frames' size {size}, got {np.shape(m)}")
@@ -188,8 +198,6 @@ def objmc_for_video(frames: Sequence[np.ndarray], masks: Sequence[np.ndarray], *
         target = anchors[:, None, :] + np.stack([np.asarray(d, dtype=np.float64) for d in displacements])
     else:
         target = np.stack([np.asarray(t, dtype=np.float64) for t in targets])
-    if target.shape != (len(masks), len(frames), 2):
-        raise ValueError(f"objmc: expected targets shaped ({len(masks)}, {len(frames)}, 2), got {target.shape}")
     tracked = np.stack([track_anchor(frames, anchors[j], window_for_mask(m)) for j, m in enumerate(masks)])
     return ObjMCResult(anchors, tracked, target, objmc_errors(tracked, target))
 

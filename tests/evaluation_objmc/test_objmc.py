@@ -74,8 +74,16 @@ def test_bad_arguments(shifting_video):
     mask[40:100, 60:120] = True
     with pytest.raises(ValueError, match="exactly one"):
         objmc_for_video(frames, [mask])
-    with pytest.raises(ValueError, match="targets shaped"):
+    with pytest.raises(ValueError, match=r"displacements\[0\]: expected shape"):
         objmc_for_video(frames, [mask], displacements=[shifts[:3]])
+    with pytest.raises(ValueError, match=r"targets\[1\]: expected shape"):
+        objmc_for_video(frames, [mask, mask], targets=[shifts, shifts[:, :1]])
+    with pytest.raises(ValueError, match="displacements: expected one per mask"):
+        objmc_for_video(frames, [mask, mask], displacements=[shifts])
+    with pytest.raises(ValueError, match="at least one frame and one mask"):
+        objmc_for_video(frames, [], displacements=[])
+    with pytest.raises(ValueError, match="at least one frame and one mask"):
+        objmc_for_video([], [mask], displacements=[shifts[:0]])
     with pytest.raises(ValueError, match=r"masks\[0\].*size"):
         objmc_for_video(frames, [mask[:100]], displacements=[shifts])
     with pytest.raises(ValueError, match="uint8"):
