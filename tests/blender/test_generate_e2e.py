@@ -114,3 +114,24 @@ def test_preview_points_come_from_the_server(build_scene, server):
     assert (np.hypot(d[:, 0], d[:, 1]) <= 24.0 + 1.5 + 0.5).all()  # radius + half the 3 px feather
     assert np.allclose(pts[-1] - pts[0], [56.0, 0.0], atol=1.0)
     overlay.disable()
+
+
+def test_unsaved_file_warns_and_streams_into_the_temp_folder(build_scene, server):
+    import os
+    import tempfile
+
+    bpy = __import__("bpy")
+    bpy.ops.wm.read_factory_settings(use_empty=True)  # a file never saved
+    assert bpy.data.filepath == ""
+    build_scene(frames=3)
+    st = connect(bpy, server.address)
+    bpy.ops.trackgo.auto_pair()
+    assert bpy.ops.trackgo.generate() == {"FINISHED"}
+    assert "not saved" in st.error and "temporary folder" in st.error  # said at once
+    drive(lambda: _job_done(bpy), 60)
+    assert st.progress_text.startswith("Done"), (st.progress_text, st.error)
+    strip = _only_strip(bpy)
+    folder = os.path.realpath(bpy.path.abspath(strip.directory))
+    assert folder.startswith(os.path.realpath(os.path.join(tempfile.gettempdir(), "trackgo")) + os.sep)
+    assert sorted(os.listdir(folder)) == ["0001.png", "0002.png", "0003.png"]
+    assert [e.filename for e in strip.elements] == sorted(os.listdir(folder))
