@@ -53,11 +53,22 @@ def _load_torchscript(path: str | Path | None, expected: str, metric: str, optio
         raise ExtractorMissing(f"{metric}: {path} is not a TorchScript file ({exc})") from exc
 
 
+def _run(extractor, x, **kwargs):
+    """The TorchScript call; a failure (e.g. the other metric's file) names the file it ran."""
+    try:
+        return extractor.module(x, **kwargs)
+    except RuntimeError as exc:
+        detail = str(exc).strip().splitlines()
+        raise ValueError(f"{extractor.name}: {extractor.path} failed on a {tuple(x.shape)} batch "
+                         f"(is it {extractor.expected!r}?): {detail[-1] if detail else exc}") from exc
+
+
 class InceptionExtractor:
     name = "inception"
 
     def __init__(self, path: str | Path | None, batch: int = 32, device: str = "cpu") -> None:
         self.module = _load_torchscript(path, INCEPTION_FILE, "FID", "--inception").to(device)
+        self.path, self.expected = path, INCEPTION_FILE
         self.batch, self.device = batch, device
 
     def features(self, images: np.ndarray) -> np.ndarray:
@@ -70,7 +81,7 @@ class InceptionExtractor:
         with torch.no_grad():
             for start in range(0, len(images), self.batch):
                 x = torch.from_numpy(images[start:start + self.batch]).permute(0, 3, 1, 2).to(self.device)
-                out.append(self.module(x, return_features=True).double().cpu().numpy())
+                out.append(_run(self, x, return_features=True).double().cpu().numpy())
         return np.concatenate(out).reshape(len(images), -1)
 
 
@@ -79,6 +90,7 @@ class I3DExtractor:
 
     def __init__(self, path: str | Path | None, batch: int = 4, device: str = "cpu") -> None:
         self.module = _load_torchscript(path, I3D_FILE, "FVD", "--i3d").to(device)
+        self.path, self.expected = path, I3D_FILE
         self.batch, self.device = batch, device
 
     def features(self, videos: np.ndarray) -> np.ndarray:
@@ -93,6 +105,6 @@ class I3DExtractor:
                 chunk = np.stack([[cv2.resize(f, (I3D_SIZE, I3D_SIZE), interpolation=cv2.INTER_AREA)
                                    for f in video] for video in videos[start:start + self.batch]])
                 x = torch.from_numpy(chunk).float().div(127.5).sub(1.0).permute(0, 4, 1, 2, 3)
-                feats = self.module(x.to(self.device), rescale=False, resize=False, return_features=True)
+                feats = _run(self, x.to(self.device), rescale=False, resize=False, return_features=True)
                 out.append(feats.double().cpu().numpy())
         return np.concatenate(out).reshape(len(videos), -1)

@@ -71,3 +71,17 @@ def test_cli_errors_are_clear(real_dataset, tmp_path, capsys):
     assert "--frames 14: real clips" in capsys.readouterr().err
     assert cli.main([str(real_dataset), "--model", "X", "--metrics", "objmc"]) == 2
     assert "expected NAME=FOLDER" in capsys.readouterr().err
+
+
+def test_swapped_extractor_files_get_an_error_naming_the_file(real_dataset, extractor_files, tmp_path,
+                                                              capsys):
+    same = write_generated(tmp_path / "same", real_videos(real_dataset))
+    i3d, inception = str(extractor_files["i3d"]), str(extractor_files["inception"])
+    assert cli.main([str(real_dataset), "--model", f"X={same}", "--metrics", "fid", "--frames", "8",
+                     "--inception", i3d]) == 2
+    err = capsys.readouterr().err
+    assert f"inception: {i3d} failed" in err and "inception-2015-12-05.pt" in err
+    assert cli.main([str(real_dataset), "--model", f"X={same}", "--metrics", "fvd", "--frames", "8",
+                     "--i3d", inception]) == 2
+    err = capsys.readouterr().err
+    assert f"i3d: {inception} failed" in err and "i3d_torchscript.pt" in err
