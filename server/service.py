@@ -54,6 +54,9 @@ RECV_HWM = 16
 CLOSE_LINGER_MS = 1000
 # Clients dropped for silence whose cancelled jobs are remembered, in case they come back.
 MAX_ORPHAN_CLIENTS = 256
+# Plans waiting for or running on the plan thread; each holds its job's images, so past this a
+# plan is answered ``busy`` at once instead of piling up in memory.
+MAX_PENDING_PLANS = 8
 
 
 @dataclass
@@ -125,6 +128,7 @@ class Service:
         self._stopping = False
         # plans are quick (K-means on a few hundred points) but run beside the I/O thread anyway
         self._plan_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trackgo-plan")
+        self._plans_pending = 0
         self.workers = [DeviceWorker(getattr(b, "device", None) or str(i), b, encoder, self.post, loaded)
                         for i, b in enumerate(backends)]
         self._idle: list[DeviceWorker] = list(self.workers)
@@ -368,11 +372,18 @@ class Service:
         except sp.ProtocolError as exc:
             self._send_error(session.identity, exc.to_body(), re=msg.id)
             return
+        if self._plans_pending >= MAX_PENDING_PLANS:
+            self._send_error(session.identity, {
+                "code": "busy", "field": None, "hint": "wait for the plans already sent, then ask again",
+                "message": f"{self._plans_pending} plans are being computed already"}, re=msg.id)
+            return
+        self._plans_pending += 1
         identity, request_id = session.identity, msg.id
         future = self._plan_pool.submit(self._plan, job)
         future.add_done_callback(lambda fut: self.post(PlanComputed(identity, request_id, fut)))
 
     def _send_plan(self, item: "PlanComputed") -> None:
+        self._plans_pending -= 1
         if item.future.cancelled():
             return
         exc = item.future.exception()

@@ -54,3 +54,25 @@ def test_plan_with_bad_job_names_the_field(server_factory, client_factory):
                                                                                       "height": 64})
     reply = client.request(msg, timeout=30)
     assert reply.type == "error" and reply.body["field"].startswith("tracks[0].arrow")
+
+
+def test_plans_beyond_the_bound_are_answered_busy(server_factory, client_factory):
+    import threading
+
+    from server.service import MAX_PENDING_PLANS
+    server = server_factory(backend="preview")
+    release = threading.Event()
+    real_plan = server.service._plan
+    server.service._plan = lambda job: (release.wait(30), real_plan(job))[1]
+    client = client_factory(server.endpoint)
+    msgs = [sp.make_plan(textured_reference(), [sp.track(SQUARE, ARROW)],
+                         {"frames": 3, "width": 128, "height": 64, "seed": 1}) for _ in range(MAX_PENDING_PLANS + 2)]
+    for msg in msgs:
+        client.send(msg)
+    busy = [client.recv(10) for _ in range(2)]   # nothing else can be answered while the plans wait
+    assert [(m.type, m.body["code"], m.re) for m in busy] == [("error", "busy", msg.id) for msg in msgs[-2:]]
+    release.set()
+    replies = [client.recv(30) for _ in range(MAX_PENDING_PLANS)]
+    assert [(m.type, m.re) for m in replies] == [("plan_result", msg.id) for msg in msgs[:MAX_PENDING_PLANS]]
+    # the count went back down: a new plan is computed again
+    assert client.request(msgs[0], timeout=30).type == "plan_result"
