@@ -149,3 +149,5 @@ def test_added_parameters_on_svd_xt_match_the_paper():
     assert abs(counts["total"] / 1e6 - 29.36) <= 0.03 * 29.36
     assert counts["query_key"] == 24_780_800                 # 2 * sum(C^2) over the 16 layers
     assert counts["total"] == counts["encoder"] + counts["alignment"] + counts["query_key"]
+    # the exact figures of docs/model.md's table (29.36M, paper Table 1)
+    assert (counts["encoder"], counts["alignment"], counts["total"]) == (570_080, 4_006_080, 29_356_960)

@@ -48,6 +48,7 @@ def test_tiny_backend_streams_frames_then_done(tiny_backend):
     done = events[-1]
     assert isinstance(done, Done) and done.info["seed"] == 5 and done.info["backend"] == "trackgo-tiny"
     again = [e.rgb for e in tiny_backend.run(make_job(), JobContext("job2", seed=5)) if isinstance(e, Frame)]
+    assert len(again) == FRAMES
     assert all(np.array_equal(a.rgb, b) for a, b in zip(frames, again))
 
 
