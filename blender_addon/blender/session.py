@@ -152,6 +152,9 @@ def output_root() -> tuple[str, str]:
 # ---- connection --------------------------------------------------------------------------
 def connect(scene_name: str, context=None) -> None:
     prefs = preferences.get(context)
+    if _all_jobs():  # a new socket would never hear of them: they would stay "running" forever
+        raise ConnectionError(f"a TrackGo job is still running ({len(_all_jobs())}): cancel it or wait "
+                              f"for it to end before connecting again")
     SESSION.scene_name = scene_name
     if not io_client.is_loopback(prefs.server_address) and not getattr(bpy.app, "online_access", True):
         raise ConnectionError(f"{prefs.server_address} is a remote server and Blender's online access is "

@@ -92,6 +92,8 @@ def test_cancel_keeps_received_frames_and_a_consistent_strip(build_scene, slow_s
         return se is not None and any(len(s.elements) >= 2 for s in compat.strips(se))
 
     drive(two_frames, 60)
+    # Connect again (F3 finds it while connected) would orphan the job: refused, job unharmed.
+    assert "still running" in refused(bpy.ops.trackgo.connect)
     assert bpy.ops.trackgo.cancel() == {"FINISHED"}
     drive(lambda: not st.busy, 30)
     strip, files = _strip_and_files(bpy)
