@@ -107,8 +107,17 @@ class ClipRecord:
         return np.ascontiguousarray(np.stack(frames))
 
     def read_masks(self) -> list[np.ndarray]:
-        paths = sorted((self.folder / "masks").glob("*.png"), key=lambda p: int(p.stem))
-        return [cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) > 0 for p in paths]
+        try:
+            paths = sorted((self.folder / "masks").glob("*.png"), key=lambda p: int(p.stem))
+        except ValueError as exc:
+            raise DatasetFormatError(f"{self.folder}/masks: expected <j>.png files ({exc})") from exc
+        masks = [cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) for p in paths]
+        for path, mask in zip(paths, masks):
+            if mask is None:
+                raise DatasetFormatError(f"{path}: unreadable mask")
+        if not masks:
+            raise DatasetFormatError(f"{self.folder}/masks: no PNG masks")
+        return [m > 0 for m in masks]
 
     def read_tracks(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         path = self.folder / TRACKS

@@ -51,3 +51,21 @@ def test_step_order_is_a_pure_function_covering_every_epoch():
     flat = sum(first, [])
     assert sorted(flat[:5]) == list(range(5)) and sorted(flat[5:]) == list(range(5))
     assert StepOrder(5, 5, 4).items(0) != StepOrder(5, 5, 3).items(0)     # the seed matters
+
+
+def test_damaged_masks_are_format_errors_naming_the_file(tmp_path):
+    import shutil
+
+    from .conftest import write_tiny_dataset
+    root = write_tiny_dataset(tmp_path / "ds", clips=1)
+    ds = TrackDataset(root, TINY_FRAMES, TINY_SIZE, TINY_SIZE)
+    mask = root / "clips" / "clip0" / "masks" / "0.png"
+    mask.write_bytes(b"not a png")                        # e.g. a truncated copy
+    with pytest.raises(DatasetFormatError, match="0.png: unreadable mask"):
+        ds[0]
+    mask.unlink()
+    with pytest.raises(DatasetFormatError, match="masks: no PNG masks"):
+        ds[0]
+    shutil.copy(root / "clips" / "clip0" / "frames" / "0000.png", mask.with_name("x.png"))
+    with pytest.raises(DatasetFormatError, match="expected <j>.png"):
+        ds[0]
