@@ -152,7 +152,9 @@ def _check_header(header: dict, views: list[memoryview], msg_id) -> Message:
     if seq is not None and (type(seq) is not int or not 0 <= seq <= MAX_SEQ):
         raise ProtocolError(errors.BAD_MESSAGE, f"expected an integer 0..2**63-1 or nil, got {_show(seq)}",
                             "header.seq")
-    body = header.get("body", {})
+    body = header.get("body")
+    if body is None:  # absent or nil: "not given" (protocol.md section 2), an empty body
+        body = {}
     if type(body) is not dict:
         raise ProtocolError(errors.BAD_MESSAGE, f"expected a map, got {_show(body)}", "header.body")
     npayloads = header.get("npayloads")

@@ -157,6 +157,13 @@ def test_malformed_frames_are_bad_message(frames, what):
     assert info.value.code == "bad_message", what
 
 
+@pytest.mark.parametrize("body", [..., None])
+def test_absent_or_nil_body_is_an_empty_body(body):
+    # protocol.md: "body" is optional (default {}), and an optional field may be absent or nil.
+    msg = decode_header(header(type="status", body=body))
+    assert msg.type == "status" and msg.body == {}
+
+
 def test_unknown_type_is_reported_as_such():
     with pytest.raises(sp.ProtocolError) as info:
         decode_header(header(type="teleport"))
