@@ -176,16 +176,20 @@ def connect(scene_name: str, context=None) -> None:
     ensure_timer()
 
 
-def disconnect(scene_name: str) -> None:
+def _interrupt_jobs(why: str) -> None:
     """Frames already received still land (a user action may wait; the timer never does) and
     join their strip before the jobs end, so each strip shows exactly the files on disk."""
     for job in _all_jobs():
-        job.final = ("interrupted", "disconnected before the job ended; {frames} of {total} frames kept")
+        job.final = ("interrupted", why + "; {frames} of {total} frames kept")
         if job.writer is not None:
             job.writer.wait()
     _collect_writes()
     for job in _all_jobs():  # a write still stuck after the wait
         _finish(job, *job.final)
+
+
+def disconnect(scene_name: str) -> None:
+    _interrupt_jobs("disconnected before the job ended")
     SESSION.reset()
     scene, st = _settings(scene_name)
     if st is not None:
@@ -506,4 +510,5 @@ def shutdown() -> None:
     """On quit / unregister: stop the timer, close the socket, stop a local server."""
     if bpy.app.timers.is_registered(tick):
         bpy.app.timers.unregister(tick)
+    _interrupt_jobs("the add-on was stopped (disabled, reloaded or another file opened) before the job ended")
     SESSION.reset()

@@ -290,3 +290,21 @@ def test_disconnect_mid_job_keeps_the_strip_equal_to_the_files(build_scene, slow
     assert _elements(strip) == files
     assert strip[strips.PROP_STATE] == "interrupted" and not st.busy
     assert "frames kept" in st.error
+
+
+def test_shutdown_mid_job_leaves_a_finished_strip(build_scene, slow_server):
+    """Disabling the add-on (or Reload Scripts) mid-job: the strip is marked interrupted and
+    shows exactly the frames on disk, not a strip stuck 'streaming'."""
+    import bpy
+    from blender_addon.blender import compat, session, strips
+
+    build_scene(frames=12)
+    st = connect(bpy, slow_server.address)
+    bpy.ops.trackgo.auto_pair()
+    assert bpy.ops.trackgo.generate() == {"FINISHED"}
+    drive(lambda: any(len(s.elements) >= 2 for s in compat.strips(bpy.context.scene.sequence_editor)), 60)
+    session.shutdown()  # what unregister() and opening another file run
+    strip, files = _strip_and_files(bpy)
+    assert 2 <= len(files) < 12 and _elements(strip) == files
+    assert strip[strips.PROP_STATE] == "interrupted" and not st.busy
+    assert not session.SESSION.jobs and not session.SESSION.pending
