@@ -95,6 +95,7 @@ class TrackGoPipeline(StableVideoDiffusionPipeline):
             adapter.to(device=device, dtype=self.unet.dtype)
         t0 = time.perf_counter()
         features = adapter.encode(points)
+        _synchronize(device)                    # CUDA runs asynchronously: time the work, not the launch
         timings["encode_s"] = time.perf_counter() - t0
 
         def step_end(pipe, step, timestep, tensors):
@@ -105,27 +106,33 @@ class TrackGoPipeline(StableVideoDiffusionPipeline):
             return {}
 
         t0 = time.perf_counter()
-        with adapter.condition(features=features, alpha=alpha, tau=tau, cache=cache_condition):
-            latents = self(
-                image,
-                height=height,
-                width=width,
-                num_frames=num_frames,
-                num_inference_steps=num_inference_steps,
-                min_guidance_scale=min_guidance_scale,
-                max_guidance_scale=max_guidance_scale,
-                fps=fps,
-                motion_bucket_id=motion_bucket_id,
-                noise_aug_strength=noise_aug_strength,
-                generator=torch.Generator("cpu").manual_seed(seed),
-                output_type="latent",
-                callback_on_step_end=step_end,
-            ).frames
-        timings["denoise_s"] = time.perf_counter() - t0
+        try:
+            with adapter.condition(features=features, alpha=alpha, tau=tau, cache=cache_condition):
+                latents = self(
+                    image,
+                    height=height,
+                    width=width,
+                    num_frames=num_frames,
+                    num_inference_steps=num_inference_steps,
+                    min_guidance_scale=min_guidance_scale,
+                    max_guidance_scale=max_guidance_scale,
+                    fps=fps,
+                    motion_bucket_id=motion_bucket_id,
+                    noise_aug_strength=noise_aug_strength,
+                    generator=torch.Generator("cpu").manual_seed(seed),
+                    output_type="latent",
+                    callback_on_step_end=step_end,
+                ).frames
+            _synchronize(device)
+            timings["denoise_s"] = time.perf_counter() - t0
 
-        t0 = time.perf_counter()
-        frames = self._decode_streaming(latents, decode_chunk_size, on_frame, cancelled)
-        timings["decode_s"] = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            frames = self._decode_streaming(latents, decode_chunk_size, on_frame, cancelled)
+            timings["decode_s"] = time.perf_counter() - t0
+        finally:
+            # also when cancelled or failed mid-way (the parent's own call is skipped then): with
+            # cpu_offload this hands the UNet/VAE back to the CPU before the next job
+            self.maybe_free_model_hooks()
         return TrackGoOutput(frames=frames, seed=seed, timings=timings)
 
     def _decode_streaming(self, latents, chunk_size, on_frame, cancelled) -> np.ndarray:
@@ -147,8 +154,12 @@ class TrackGoPipeline(StableVideoDiffusionPipeline):
                 emitted.append(frame)
                 if on_frame is not None:
                     on_frame(start + offset, total, frame)
-        self.maybe_free_model_hooks()
         return np.stack(emitted)
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 def _as_trajectory_array(trajectories, height: int, width: int) -> np.ndarray:

@@ -102,3 +102,30 @@ def test_bad_trajectories_are_refused_before_any_work(tiny_pipeline, image, poin
     with pytest.raises(ValueError, match=message):
         tiny_pipeline.generate(image, points, height=SIZE, width=SIZE, num_inference_steps=2,
                                on_step=lambda *a: pytest.fail("denoising started"))
+
+
+
+def test_cancelled_runs_still_free_the_offload_hooks(tiny_pipeline, image, monkeypatch):
+    calls = []
+    monkeypatch.setattr(tiny_pipeline, "maybe_free_model_hooks", lambda: calls.append("free"))
+    steps = []
+    with pytest.raises(Cancelled):
+        generate(tiny_pipeline, image, on_step=lambda s, n: steps.append(s), cancelled=lambda: bool(steps))
+    assert steps == [1] and calls, "a cancelled run left the cpu-offload hooks holding the models"
+
+
+def test_timings_wait_for_the_device(tiny_pipeline, image, monkeypatch):
+    import torch
+
+    import server.trackgo.pipeline as pipeline_module
+
+    real = pipeline_module._synchronize
+    synced = []
+    monkeypatch.setattr(pipeline_module, "_synchronize", lambda device: synced.append(device.type))
+    generate(tiny_pipeline, image)
+    assert synced == ["cpu", "cpu"]                  # after encoding and after denoising
+    waited = []
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: waited.append(device))
+    real(torch.device("cpu"))
+    real(torch.device("cuda", 0))
+    assert waited == [torch.device("cuda", 0)]
