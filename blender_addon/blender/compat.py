@@ -58,7 +58,8 @@ def annotation_strokes(annotation):
     if annotation is None:
         return
     for layer in annotation.layers:
-        if getattr(layer, "hide", False):
+        # The eye toggle is ``annotation_hide`` (4.5 and 5.0 have no ``hide`` on annotation layers).
+        if getattr(layer, "annotation_hide", getattr(layer, "hide", False)):
             continue
         frame = layer.active_frame or (layer.frames[0] if len(layer.frames) else None)
         if frame is None:

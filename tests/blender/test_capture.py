@@ -194,3 +194,27 @@ def test_reopened_file_saved_mid_job_shows_no_connection_or_job(addon, tmp_path)
     st = bpy.context.scene.trackgo
     assert not st.connected and not st.busy and st.status == "Not connected"
     assert st.progress_text.startswith("Interrupted")
+
+
+def test_hidden_annotation_layers_give_no_arrows(addon):
+    """The eye toggle of an annotation layer is ``annotation_hide`` in every version (4.5 and
+    5.0 have no ``hide``). Scripts cannot draw annotation strokes from 4.3 on, so the layer is
+    a stand-in with exactly the real layer type's attributes."""
+    from types import SimpleNamespace
+
+    from blender_addon.blender import compat
+
+    bpy = addon
+    layer_type = getattr(bpy.types, "AnnotationLayer", None) or bpy.types.GPencilLayer
+    assert "annotation_hide" in layer_type.bl_rna.properties
+
+    def layer(info, hidden):
+        stroke = SimpleNamespace(points=[SimpleNamespace(co=(0.1, 0.2, 0.0)), SimpleNamespace(co=(0.5, 0.5, 0.0))])
+        attrs = {"annotation_hide": hidden, "info": info, "frames": [],
+                 "active_frame": SimpleNamespace(strokes=[stroke])}
+        if "hide" in layer_type.bl_rna.properties:
+            attrs["hide"] = hidden
+        return SimpleNamespace(**attrs)
+
+    annotation = SimpleNamespace(layers=[layer("Shown", False), layer("Hidden", True)])
+    assert [name for name, _, _ in compat.annotation_strokes(annotation)] == ["Shown"]
