@@ -26,9 +26,15 @@ class ModelFilesError(FileNotFoundError):
 def resolve_device(device: str = "auto") -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    resolved = torch.device(device)
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError) as exc:             # "gpu", "cuda:x", None
+        raise ValueError(f"device: expected auto, cpu, cuda, cuda:N or mps, got {device!r}") from exc
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device: {device!r} asked for but no CUDA device is available; use 'cpu'")
+    if resolved.type == "cuda" and resolved.index is not None and resolved.index >= torch.cuda.device_count():
+        raise ValueError(f"device: {device!r} asked for but only {torch.cuda.device_count()} CUDA device(s) "
+                         f"exist (cuda:0 .. cuda:{torch.cuda.device_count() - 1})")
     return resolved
 
 

@@ -63,6 +63,20 @@ def test_dtype_rules():
         resolve_dtype("int8", cuda)
 
 
+def test_device_rules(monkeypatch):
+    from server.trackgo.loading import resolve_device
+
+    assert resolve_device("cpu") == torch.device("cpu")
+    for bad in ("gpu", "cuda:x", None):
+        with pytest.raises(ValueError, match="device: expected auto, cpu, cuda"):
+            resolve_device(bad)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert resolve_device("cuda:0") == torch.device("cuda", 0)
+    with pytest.raises(ValueError, match=r"device: 'cuda:3' .*only 1 CUDA device"):
+        resolve_device("cuda:3")
+
+
 def test_tiny_folder_is_created_once_and_loads_through_the_real_path(tiny_dir):
     assert (tiny_dir / "svd" / "model_index.json").is_file()
     assert (tiny_dir / "adapter" / "diffusion_pytorch_model.safetensors").is_file()
