@@ -96,8 +96,10 @@ def trajectories_from_arrows(masks: Sequence[np.ndarray], arrows: Sequence, easi
     fields = list(fields) if fields is not None else [f"tracks[{i}]" for i in range(n)]
     if n == 0:
         raise MotionInputError("tracks", "expected at least one track (a mask and an arrow)")
-    if len(arrows) != n or len(fields) != n:
+    if len(arrows) != n:
         raise MotionInputError("tracks", f"expected one arrow per mask, got {n} masks and {len(arrows)} arrows")
+    if len(fields) != n:
+        raise MotionInputError("fields", f"expected one field name per track, got {len(fields)} for {n}")
     if n > MAX_COMPONENTS:
         raise MotionInputError("tracks", f"at most {MAX_COMPONENTS} tracks are supported, got {n}")
     if isinstance(easings, str) or easings is None:
@@ -105,6 +107,8 @@ def trajectories_from_arrows(masks: Sequence[np.ndarray], arrows: Sequence, easi
     if len(easings) != n:
         raise MotionInputError("tracks", f"expected one easing per track, got {len(easings)} for {n}")
     ks = list(k) if k is not None else [None] * n
+    if len(ks) != n:
+        raise MotionInputError("k", f"expected one point count (or None) per track, got {len(ks)} for {n}")
     shape = None
     positions, component = [], []
     for j in range(n):

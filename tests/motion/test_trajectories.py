@@ -55,6 +55,10 @@ def test_errors_name_the_track(box_mask):
         trajectories_from_arrows([box_mask] * n, [[(0, 0), (1, 1)]] * n, "linear", 4, 0)
     with pytest.raises(MotionInputError, match="one arrow per mask"):
         trajectories_from_arrows([box_mask], [], "linear", 4, 0)
+    with pytest.raises(MotionInputError, match="k: expected one point count"):
+        trajectories_from_arrows([box_mask] * 2, [[(0, 0), (1, 1)]] * 2, "linear", 4, 0, k=[16])
+    with pytest.raises(MotionInputError, match="fields: expected one field name per track"):
+        trajectories_from_arrows([box_mask] * 2, [[(0, 0), (1, 1)]] * 2, "linear", 4, 0, fields=["a"])
 
 
 def test_from_tracks_keeps_tracker_visibility():
