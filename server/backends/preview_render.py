@@ -146,10 +146,14 @@ class PreviewRenderer:
             if mask.shape != (self.height, self.width):
                 raise MotionInputError(f"tracks[{j}].mask", f"expected {self.width}x{self.height} like the "
                                                             f"reference, got {mask.shape[1]}x{mask.shape[0]}")
+            points = np.flatnonzero(traj.component == j)
+            if len(points) == 0:
+                raise MotionInputError(f"tracks[{j}]", "expected at least one trajectory point for this "
+                                                       "track's mask, got none")
             core = _grow(mask, CORE_GROW_PX)
             cores.append(core)
             alpha = _feathered_alpha(core, feather)
-            self.layers.append(_Layer(alpha, _bbox(alpha > 0), np.flatnonzero(traj.component == j)))
+            self.layers.append(_Layer(alpha, _bbox(alpha > 0), points))
         self.plate = np.ascontiguousarray(background_plate(reference, np.logical_or.reduce(cores)))
         self._grid_size = (-(-self.width // FIELD_STEP), -(-self.height // FIELD_STEP))
         self._influence = None

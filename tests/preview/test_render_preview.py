@@ -198,3 +198,5 @@ def test_bad_inputs_have_clear_errors():
         render_preview(ref, [mask], [[(0, 0), (5, 5)]], "linear", 4, 3.0)
     with pytest.raises(ValueError, match=r"tracks\[0\]\.mask.*like the reference"):
         PreviewRenderer(ref, [mask[:100]], trajectories_from_tracks(np.zeros((2, 1, 2)), [0]), 0.0)
+    with pytest.raises(ValueError, match=r"tracks\[1\]: expected at least one trajectory point"):
+        PreviewRenderer(ref, [mask] * 3, trajectories_from_tracks(np.zeros((2, 2, 2)), [0, 2]), 0.0)
