@@ -70,6 +70,8 @@ class FrameWriter:
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())  # on disk before the name: a power cut cannot leave an empty frame
             os.replace(tmp, final)
         except BaseException:
             try:

@@ -37,6 +37,18 @@ def test_frames_are_written_whole_and_numbered_from_one(tmp_path):
     assert check_png(png, 4, 2) == (4, 2)
 
 
+def test_frame_bytes_reach_the_disk_before_the_final_name(tmp_path, monkeypatch):
+    """Atomic across a power cut too: fsync of the temporary file, then the rename."""
+    from blender_addon.io import frames
+
+    calls = []
+    real_fsync, real_replace = os.fsync, os.replace
+    monkeypatch.setattr(frames.os, "fsync", lambda fd: (calls.append("fsync"), real_fsync(fd))[1])
+    monkeypatch.setattr(frames.os, "replace", lambda a, b: (calls.append("replace"), real_replace(a, b))[1])
+    FrameWriter(tmp_path, "shot", "job").write(0, tiny_png())
+    assert calls == ["fsync", "replace"]
+
+
 def test_background_writer_writes_off_the_calling_thread_in_order(tmp_path):
     import threading
     from concurrent.futures import ThreadPoolExecutor
