@@ -331,6 +331,7 @@ class Service:
         record.last_position = position
         self._send_job(record, "accepted", {"queue_position": position}, re=msg.id)
         self._dispatch()
+        self._send_positions()   # a newcomer goes ahead of other clients' later jobs: tell them
 
     def _reject(self, session: Session, msg: sp.Message, error: dict) -> None:
         self._send(session.identity, sp.Message(type="rejected", body={"error": error}, re=msg.id))

@@ -56,6 +56,21 @@ def test_fair_order_and_queue_positions(server_factory, client_factory):
     assert [j for j in started if j in greedy_ids] == greedy_ids
 
 
+def test_waiting_jobs_are_told_when_a_newcomer_goes_ahead(server_factory, client_factory):
+    server = server_factory(backend_options={"delay": "0.3"}, queue_length=32)
+    greedy, polite = client_factory(server.endpoint), client_factory(server.endpoint)
+    streams = [greedy.submit(make_job(frames=2, seed=i)) for i in range(3)]
+    for s in streams:
+        greedy.wait_accepted(s)
+    assert [s.messages[0].body["queue_position"] for s in streams[1:]] == [1, 2]
+    polite.wait_accepted(polite.submit(make_job(frames=2, seed=99)))   # goes next: greedy's two move back
+    greedy.wait_all(streams, 30)
+    for stream, moved_to in zip(streams[1:], (2, 3)):
+        queued = [m.body["queue_position"] for m in stream.messages
+                  if m.type == "progress" and m.body["stage"] == "queued"]
+        assert queued[0] == moved_to, queued
+
+
 def test_full_queue_rejects(server_factory, client_factory):
     server = server_factory(backend_options={"delay": "0.2"}, queue_length=2)
     client = client_factory(server.endpoint)
