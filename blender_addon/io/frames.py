@@ -95,7 +95,8 @@ class BackgroundWriter:
 
     Blender's timer hands over the bytes (``submit``) and later collects what landed
     (``collect``, on the main thread), so a slow disk never stalls the UI. One thread keeps
-    the writes in arrival order; ``written`` is only updated by ``collect``.
+    the writes in arrival order. The worker records a frame in ``written`` once its file is in
+    place (so ``contiguous_count`` never counts a missing file); ``collect`` reports outcomes.
     """
 
     def __init__(self, writer: FrameWriter, executor):
