@@ -84,10 +84,17 @@ class Trainer:
         self.micro_batch = t.batch_size // share
         set_seed(t.seed)
         self.edm = EDMSchedule(config.noise.p_mean, config.noise.p_std)
-        self._load_models()
+        # Inputs are checked first: a wrong path must not cost a full SVD load per process.
+        if not config.model.svd:
+            raise cfgmod.ConfigError("model.svd: expected the path of a local SVD(-XT) diffusers "
+                                     "folder (--set model.svd=PATH)")
+        if not config.data.dataset:
+            raise cfgmod.ConfigError("data.dataset: expected the path of a trackgo-prepare folder "
+                                     "(--set data.dataset=PATH)")
         self.dataset = TrackDataset(config.data.dataset, config.data.frames,
                                     config.data.width, config.data.height)
         self.order = StepOrder(len(self.dataset), t.batch_size, t.seed)
+        self._load_models()
         self.step = 0
 
     # ------------------------------------------------------------------ models
@@ -98,9 +105,6 @@ class Trainer:
         from server.trackgo.loading import _variant, check_svd_folder, load_adapter
 
         c, acc = self.config, self.accelerator
-        if not c.model.svd:
-            raise cfgmod.ConfigError("model.svd: expected the path of a local SVD(-XT) diffusers "
-                                     "folder (--set model.svd=PATH)")
         weight_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(
             c.train.mixed_precision, torch.float32)
         folder = check_svd_folder(c.model.svd)

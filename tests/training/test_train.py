@@ -121,6 +121,18 @@ def test_bad_config_names_the_key(tmp_path, capsys):
     assert "train.stepz: unknown setting" in capsys.readouterr().err
     assert train.main(["--config", str(cfgmod.CONFIG_DIR / "tiny.toml"), "--output", str(tmp_path)]) == 2
     assert "model.svd: expected the path" in capsys.readouterr().err
+    assert train.main(["--config", str(cfgmod.CONFIG_DIR / "tiny.toml"), "--set", "model.svd=x",
+                       "--output", str(tmp_path)]) == 2
+    assert "data.dataset: expected the path of a trackgo-prepare folder" in capsys.readouterr().err
+
+
+def test_dataset_is_checked_before_the_models_load(tiny_config, tmp_path, monkeypatch):
+    def no_load(self):
+        raise AssertionError("SVD loaded before the dataset was checked")
+    monkeypatch.setattr(train.Trainer, "_load_models", no_load)
+    from server.training.layout import DatasetFormatError
+    with pytest.raises(DatasetFormatError, match="manifest.json: not found"):
+        make_trainer(cfgmod.with_overrides(tiny_config, data={"dataset": str(tmp_path)}), tmp_path / "o")
 
 
 def test_gradient_checkpointing_keeps_both_loss_terms_gradients(tiny_config, tmp_path):
