@@ -110,6 +110,8 @@ def load_pipeline(
     CPU until it runs (accelerate hooks), for 16 GB cards; the adapter (~60 MB) stays on the GPU."""
     torch_device = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, torch_device)
+    if cpu_offload and torch_device.type != "cuda":       # refused before minutes of loading, not after
+        raise ValueError("cpu_offload: needs a CUDA device (it moves components between CPU and GPU)")
     svd_folder = check_svd_folder(svd_path)
     adapter = load_adapter(adapter_path, torch_dtype)
     try:
@@ -121,8 +123,6 @@ def load_pipeline(
     pipe.set_progress_bar_config(disable=True)
     pipe.attach_adapter(adapter)
     if cpu_offload:
-        if torch_device.type != "cuda":
-            raise ValueError("cpu_offload: needs a CUDA device (it moves components between CPU and GPU)")
         pipe.enable_model_cpu_offload(device=torch_device)
     else:
         pipe.to(torch_device)

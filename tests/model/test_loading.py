@@ -77,6 +77,17 @@ def test_device_rules(monkeypatch):
         resolve_device("cuda:3")
 
 
+def test_cpu_offload_without_cuda_is_refused_before_loading(tiny_dir, monkeypatch):
+    from server.trackgo.pipeline import TrackGoPipeline
+
+    def never(*args, **kwargs):
+        raise AssertionError("SVD was loaded before the option was checked")
+
+    monkeypatch.setattr(TrackGoPipeline, "from_pretrained", never)
+    with pytest.raises(ValueError, match="cpu_offload: needs a CUDA device"):
+        load_pipeline(tiny_dir / "svd", tiny_dir / "adapter", device="cpu", cpu_offload=True)
+
+
 def test_tiny_folder_is_created_once_and_loads_through_the_real_path(tiny_dir):
     assert (tiny_dir / "svd" / "model_index.json").is_file()
     assert (tiny_dir / "adapter" / "diffusion_pytorch_model.safetensors").is_file()
