@@ -134,7 +134,8 @@ def run_and_exit(main) -> None:
     The process ends with ``os._exit`` to skip the PyPI bpy module's own teardown, which
     segfaults (4.2) or hangs (4.5) once add-on classes and property callbacks have been
     registered (a bpy-module bug; Blender itself is fine). argparse errors and other
-    ``SystemExit`` keep their message and status.
+    ``SystemExit`` keep their message and status; any other error prints its traceback and
+    exits 1 (letting it propagate would end in that teardown crash instead).
     """
     try:
         code = main()
@@ -144,6 +145,10 @@ def run_and_exit(main) -> None:
             code = 1
         else:
             code = int(exc.code or 0)
+    except BaseException:  # noqa: BLE001 - reported, then the same clean exit
+        import traceback
+        traceback.print_exc()
+        code = 1
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code or 0)

@@ -34,3 +34,26 @@ def test_demo_makes_blend_frames_video_and_contact_sheet(tmp_path):
     reopened = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=120)
     line = [l for l in reopened.stdout.splitlines() if l.startswith("STRIP")][0]
     assert line.split()[1:3] == ["4", "done"] and Path(line.split()[3]) == frames[0].parent
+
+
+def test_run_and_exit_turns_an_unexpected_error_into_status_1(monkeypatch, capsys):
+    """An error the demo did not foresee is printed and exits 1, not left to the bpy module's
+    crashing interpreter teardown."""
+    from blender_addon import demo_scene
+
+    class Exited(Exception):
+        pass
+
+    codes = []
+
+    def fake_exit(code):
+        codes.append(code)
+        raise Exited
+
+    def main():
+        raise ValueError("boom")
+
+    monkeypatch.setattr(demo_scene.os, "_exit", fake_exit)
+    with pytest.raises(Exited):
+        demo_scene.run_and_exit(main)
+    assert codes == [1] and "ValueError: boom" in capsys.readouterr().err
