@@ -88,6 +88,11 @@ class TrackGoBackend:
                                    hint="check svd_path / adapter_path in the server configuration") from exc
             except ValueError as exc:
                 raise BackendError(str(exc), code="bad_option") from exc
+            except RuntimeError as exc:                   # SVD-XT on a small card without --cpu-offload
+                if not is_out_of_memory(exc):
+                    raise
+                raise BackendError(f"the device ran out of memory while loading TrackGo ({str(exc)[:200]})",
+                                   code="out_of_memory", hint=OOM_HINT) from exc
             report(f"TrackGo ready ({self.pipeline.unet.dtype}, device {self.pipeline._execution_device})")
 
     # ------------------------------------------------------------------ running

@@ -86,6 +86,20 @@ def test_out_of_memory_becomes_a_clear_user_error(tiny_backend, monkeypatch):
     assert "smaller" in info.value.hint and "cpu-offload" in info.value.hint
 
 
+def test_out_of_memory_while_loading_is_a_clear_user_error(tmp_path, monkeypatch):
+    import server.trackgo.loading as loading
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("CUDA out of memory. Tried to allocate 3.00 GiB")
+
+    monkeypatch.setattr(loading, "load_pipeline", boom)
+    backend = create_backend("trackgo", BackendOptions(svd_path=str(tmp_path), adapter_path=str(tmp_path)))
+    with pytest.raises(BackendError) as info:
+        backend.load(lambda text: None)
+    assert info.value.code == "out_of_memory" and "cpu-offload" in info.value.hint
+    assert backend.pipeline is None
+
+
 def test_trackgo_without_paths_says_what_to_configure():
     backend = create_backend("trackgo", BackendOptions())
     with pytest.raises(BackendError, match="svd_path and adapter_path not configured"):
