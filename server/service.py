@@ -554,7 +554,9 @@ class Service:
         session.backlog.append(frames)
         session.backlog_bytes += sum(len(f) for f in frames)
         if session.backlog_bytes > MAX_BACKLOG_BYTES:
-            self._client_gone(session.identity, f"not reading: {session.backlog_bytes >> 20} MiB waiting")
+            # Still connected (a frozen Blender, say): like a silent one, told if it speaks again.
+            self._client_gone(session.identity, f"not reading: {session.backlog_bytes >> 20} MiB waiting",
+                              silent=True)
 
     def _flush_backlogs(self) -> None:
         for session in list(self.sessions.values()):
@@ -607,8 +609,9 @@ class Service:
         for record in self._orphans.pop(identity, []):
             msg = sp.Message(type="cancelled", job=record.job_id, seq=record.seq,
                              body={"frames_sent": record.frames_sent, "reason": "client_timed_out",
-                                   "message": f"no message from this client for {self.heartbeat_timeout:g} s; "
-                                              "the job was cancelled to free the device"})
+                                   "message": f"this client sent nothing for {self.heartbeat_timeout:g} s or "
+                                              "left too many replies unread; the job was cancelled to free "
+                                              "the device"})
             self._send(identity, msg)
 
     # ---- shutdown --------------------------------------------------------------------------

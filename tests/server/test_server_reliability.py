@@ -149,3 +149,26 @@ def test_client_that_stops_reading_is_dropped_at_the_backlog_bound(server_factor
     assert any("not reading" in r.getMessage() for r in caplog.records)   # dropped, not finished
     other = client_factory(server.endpoint)
     assert other.run_job(make_job(frames=2, seed=16), timeout=20).final.type == "done"
+
+
+def test_client_not_reading_is_dropped_and_its_jobs_remembered(monkeypatch):
+    # A client whose unread replies pass MAX_BACKLOG_BYTES loses its jobs; it is still connected,
+    # so like a silent one it must get each job's final `cancelled` when it speaks again.
+    import server.service as service_module
+    from server.backends.base import BackendOptions, JobContext
+    from server.encoding import FrameEncoder
+    from tests.server.fake_backend import create
+
+    service = service_module.Service(bind="tcp://127.0.0.1:*", backends=[create(BackendOptions())],
+                                     encoder=FrameEncoder(1), limits=sp.Limits(), queue_length=4)
+    try:
+        identity = b"\x00slow"
+        session = service.sessions[identity] = service_module.Session(identity, time.monotonic())
+        record = service_module.JobRecord("job1", identity, "req1", None, JobContext("job1", 1), state="running")
+        service.jobs["job1"] = record
+        monkeypatch.setattr(service_module, "MAX_BACKLOG_BYTES", 100)
+        service._queue_backlog(session, [identity, b"x" * 200])
+        assert identity not in service.sessions and not service.jobs and record.ctx.cancelled()
+        assert service._orphans[identity] == [record]
+    finally:
+        service.abort()
