@@ -82,16 +82,22 @@ class TRACKGO_OT_grab_sequencer_frame(bpy.types.Operator):
         if se is None or not len(compat.strips(se)):
             raise inputs.InputError("Sequencer: there is nothing to grab (no strips)")
         r, view = scene.render, scene.view_settings
+        # 5.0: a scene set to render video has media type VIDEO, where "PNG" is no file format.
+        media = getattr(r.image_settings, "media_type", None)
         saved = (r.filepath, r.image_settings.file_format, r.image_settings.color_mode, r.use_sequencer,
                  view.view_transform, view.look, view.exposure, view.gamma)
         path = os.path.join(tempfile.gettempdir(), f"trackgo_grab_{os.getpid()}_{scene.frame_current}.png")
         try:
+            if media is not None:
+                r.image_settings.media_type = "IMAGE"
             r.filepath, r.image_settings.file_format = path, "PNG"
             r.image_settings.color_mode, r.use_sequencer = "RGB", True
             # The picture as the strips hold it: no view transform (AgX/Filmic would tone-map it).
             view.view_transform, view.look, view.exposure, view.gamma = "Standard", "None", 0.0, 1.0
             bpy.ops.render.render(write_still=True)
         finally:
+            if media is not None:
+                r.image_settings.media_type = media
             (r.filepath, r.image_settings.file_format, r.image_settings.color_mode, r.use_sequencer,
              view.view_transform, view.look, view.exposure, view.gamma) = saved
         if not os.path.exists(path):

@@ -157,6 +157,14 @@ def test_grab_sequencer_frame_makes_the_reference(addon, tmp_path):
     got = capture.reference_rgb(ref).astype(int)
     want = capture.reference_rgb(bpy.data.images.load(str(tmp_path / "plate.png"))).astype(int)
     assert np.abs(got - want).max() <= 2
+    # A scene set to render video (5.0: media type VIDEO, where "PNG" is no valid file format)
+    # grabs all the same, and its output settings come back as they were.
+    ims = scene.render.image_settings
+    if hasattr(ims, "media_type"):
+        ims.media_type = "VIDEO"
+    ims.file_format = "FFMPEG"
+    assert bpy.ops.trackgo.grab_sequencer_frame() == {"FINISHED"}
+    assert ims.file_format == "FFMPEG" and getattr(ims, "media_type", "VIDEO") == "VIDEO"
 
 
 def test_register_unregister_reload_leave_blender_clean(addon):
