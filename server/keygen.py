@@ -36,13 +36,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"trackgo-keygen: error: {public} or {secret} already exists (use --force to replace)",
               file=sys.stderr)
         return 1
+    old_umask = os.umask(0o077)   # the secret file is never readable by others, not even briefly
     try:
         folder.mkdir(parents=True, exist_ok=True)
+        if args.force:
+            secret.unlink(missing_ok=True)   # an existing file would keep its old (maybe wider) mode
         pub_path, sec_path = zmq.auth.create_certificates(folder, name)
         os.chmod(sec_path, 0o600)
+        os.chmod(pub_path, 0o644)
     except OSError as exc:
         print(f"trackgo-keygen: error: cannot write keys into {folder} ({exc})", file=sys.stderr)
         return 1
+    finally:
+        os.umask(old_umask)
     print(f"public key: {pub_path}")
     print(f"secret key: {sec_path}  (keep it private)")
     return 0

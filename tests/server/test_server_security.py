@@ -80,3 +80,29 @@ def test_bad_key_files(keys):
         load_curve_keys(keys / "server" / "server.key_secret", keys / "nope")
     ok = load_curve_keys(keys / "server" / "server.key_secret", keys / "allowed")
     check_bind_policy("tcp://0.0.0.0:5555", ok, insecure=False)
+
+
+def test_keygen_secret_is_never_readable_by_others(tmp_path, monkeypatch):
+    import os
+    import stat
+
+    import zmq.auth
+    real = zmq.auth.create_certificates
+    modes = []
+
+    def spy(folder, name):
+        pub, sec = real(folder, name)
+        modes.append(stat.S_IMODE(os.stat(sec).st_mode))   # before keygen could chmod it
+        return pub, sec
+
+    monkeypatch.setattr(zmq.auth, "create_certificates", spy)
+    old = os.umask(0o022)
+    try:
+        assert keygen(["alice", "--dir", str(tmp_path)]) == 0
+        assert keygen(["alice", "--dir", str(tmp_path), "--force"]) == 0
+    finally:
+        os.umask(old)
+    assert len(modes) == 2 and all(mode & 0o077 == 0 for mode in modes), [oct(m) for m in modes]
+    assert stat.S_IMODE(os.stat(tmp_path / "alice.key_secret").st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(tmp_path / "alice.key").st_mode) == 0o644
+    assert os.umask(0o022) == 0o022   # keygen put the process umask back
