@@ -140,6 +140,19 @@ def check(config: Config) -> None:
             raise ConfigError(f"train.{name}: expected a positive integer, got {getattr(t, name)}")
     if t.lambda_attn < 0:
         raise ConfigError(f"train.lambda_attn: expected >= 0, got {t.lambda_attn}")
+    # Checked here, not by AdamW / DataLoader after the SVD load, and named by key.
+    for key, value, ok, expected in (
+            ("train.learning_rate", t.learning_rate, t.learning_rate > 0, "> 0"),
+            ("train.weight_decay", t.weight_decay, t.weight_decay >= 0, ">= 0"),
+            ("train.adam_beta1", t.adam_beta1, 0 <= t.adam_beta1 < 1, "in [0, 1)"),
+            ("train.adam_beta2", t.adam_beta2, 0 <= t.adam_beta2 < 1, "in [0, 1)"),
+            ("train.adam_epsilon", t.adam_epsilon, t.adam_epsilon >= 0, ">= 0"),
+            ("train.max_grad_norm", t.max_grad_norm, t.max_grad_norm >= 0, ">= 0 (0 = no clipping)"),
+            ("data.frames", d.frames, d.frames >= 2, "at least 2"),
+            ("data.num_workers", d.num_workers, d.num_workers >= 0, ">= 0"),
+            ("noise.p_std", config.noise.p_std, config.noise.p_std > 0, "> 0")):
+        if not ok:
+            raise ConfigError(f"{key}: expected {expected}, got {value}")
 
 
 def with_overrides(config: Config, **sections) -> Config:

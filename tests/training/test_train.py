@@ -124,6 +124,13 @@ def test_bad_config_names_the_key(tmp_path, capsys):
     assert train.main(["--config", str(cfgmod.CONFIG_DIR / "tiny.toml"), "--set", "model.svd=x",
                        "--output", str(tmp_path)]) == 2
     assert "data.dataset: expected the path of a trackgo-prepare folder" in capsys.readouterr().err
+    for setting, message in (("train.learning_rate=-1", "train.learning_rate: expected > 0, got -1"),
+                             ("data.frames=1", "data.frames: expected at least 2, got 1"),
+                             ("data.num_workers=-2", "data.num_workers: expected >= 0, got -2"),
+                             ("train.adam_beta2=1.5", "train.adam_beta2: expected in [0, 1), got 1.5")):
+        assert train.main(["--config", str(cfgmod.CONFIG_DIR / "tiny.toml"), "--set", setting,
+                           "--output", str(tmp_path)]) == 2
+        assert message in capsys.readouterr().err
 
 
 def test_dataset_is_checked_before_the_models_load(tiny_config, tmp_path, monkeypatch):
