@@ -12,8 +12,9 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 
 from server.backends.base import BackendError, BackendOptions, Done, Event, Frame, JobContext, Progress
-from server.backends.preview_render import PreviewRenderer, tau_strength
-from server.motion import MotionInputError, motion_inputs_for_job, trajectories_for_job, trajectories_from_arrows
+from server.backends.preview_render import PreviewRenderer
+from server.motion import (MotionInputError, motion_inputs_for_job, tau_gate, trajectories_for_job,
+                           trajectories_from_arrows)
 
 
 def preview_renderer(reference_rgb: np.ndarray, masks: Sequence[np.ndarray], arrows: Sequence, easings,
@@ -58,7 +59,7 @@ class PreviewBackend:
                 return
             yield Frame(i, total, renderer.frame(i))
             yield Progress("decoding", i + 1, total)
-        yield Done({"backend": self.name, "tau_strength": tau_strength(inputs.tau),
+        yield Done({"backend": self.name, "tau_strength": tau_gate(inputs.tau),
                     "points": int(renderer.traj.num_points),
                     "prepare_s": round(t_prepared - t0, 4), "render_s": round(time.perf_counter() - t_prepared, 4)})
 

@@ -17,28 +17,14 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from server.motion import MotionInputError, Trajectories
+from server.motion import MotionInputError, Trajectories, tau_gate
 
-TAU_FROZEN = -1e4        # the protocol's lowest tau: surroundings held still
 CORE_GROW_PX = 2         # regions take a 2-px rim of their surroundings (imperfect painted edges)
 FEATHER_SHARE = 0.008    # feather width as a share of the shorter side (4.6 px at 576)
 INFLUENCE_SHARE = 0.15   # how far (share of the shorter side) surroundings feel a region at tau=0
 INPAINT_MAX_SIDE = 256   # the plate is inpainted at this size, then upsampled into the holes
 FIELD_STEP = 8           # dense fields are interpolated on an 8-px grid, then resized
 TRANSLATION_EPS = 1e-3   # px: points closer than this to a common displacement move rigidly
-
-
-def tau_strength(tau: float) -> float:
-    """How strongly the surroundings follow the regions: 1 at tau=0, 0 at tau=-1e4.
-
-    s(tau) = 1 - log10(1 + |tau|) / log10(1 + 1e4), clipped to [0, 1]: monotone, and
-    logarithmic because the paper's examples (0, -1e2, -1e4) are decades apart (s(-1e2) = 0.50).
-    """
-    tau = float(tau)
-    if not np.isfinite(tau) or tau > 0 or tau < TAU_FROZEN:
-        raise MotionInputError("tau", f"expected a number in [{TAU_FROZEN:g}, 0], got {tau!r}")
-    s = 1.0 - np.log10(1.0 + abs(tau)) / np.log10(1.0 + abs(TAU_FROZEN))
-    return float(np.clip(s, 0.0, 1.0))
 
 
 @dataclass
@@ -135,7 +121,7 @@ class PreviewRenderer:
                                              f"({traj.num_components}), got {len(masks)}")
         self.traj = traj
         self.reference = reference
-        self.strength = tau_strength(tau)
+        self.strength = tau_gate(tau)
         short = min(self.height, self.width)
         feather = max(2.0, FEATHER_SHARE * short)
 

@@ -11,7 +11,8 @@ import math
 import torch
 import torch.nn.functional as F
 
-from server.trackgo.config import MASK_VALUE, TAU_FLOOR
+from server.motion.tau import tau_gate  # noqa: F401  (re-exported: the one definition of τ)
+from server.trackgo.config import MASK_VALUE
 
 
 def adapter_attention_map(q_prime: torch.Tensor, k_prime: torch.Tensor) -> torch.Tensor:
@@ -45,20 +46,6 @@ def unspecified_rows(a_prime: torch.Tensor, alpha: float) -> torch.Tensor:
     entry of A' is below alpha, so A_M is all zero there. This is the paper's "unspecified area"
     as the attention itself sees it. Returns bool (..., frames, 1)."""
     return a_prime.amax(dim=-1, keepdim=True) < alpha
-
-
-def tau_gate(tau: float) -> float:
-    """How much of the original branch survives in unspecified rows, for a given tau.
-
-    g(tau) = clamp(1 - log10(1 + |tau|) / 4, 0, 1): g(0) = 1 exactly (Eqs. 2-4 unchanged),
-    g(-1e2) ~ 0.5, g(-1e4) = 0 (the region is held), strictly decreasing in between. The log
-    scale matches the paper's log-spaced settings (0, -1e2, -1e4)."""
-    tau = float(tau)
-    if not math.isfinite(tau) or tau > 0 or tau < TAU_FLOOR:
-        raise ValueError(f"tau: expected a number between {TAU_FLOOR:g} and 0, got {tau!r}")
-    if tau == 0.0:
-        return 1.0
-    return min(1.0, max(0.0, 1.0 - math.log10(1.0 - tau) / 4.0))
 
 
 def original_branch(

@@ -44,5 +44,4 @@ DEFAULT_ENCODER_CHANNELS = (32, 64, 192)
 DEFAULT_ALPHA = 0.2
 MASK_VALUE = -1e4
 # tau (unspecified-region suppression): 0 is exactly Eqs. 2-4, -1e4 holds the unspecified region.
-DEFAULT_TAU = 0.0
-TAU_FLOOR = -1e4
+DEFAULT_TAU = 0.0  # the gate itself (and its floor, -1e4) lives in server/motion/tau.py

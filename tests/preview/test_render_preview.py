@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from server.backends.preview import render_preview
-from server.backends.preview_render import PreviewRenderer, background_plate, tau_strength
+from server.backends.preview_render import PreviewRenderer, background_plate
+from server.motion import tau_gate as tau_strength
 from server.motion import ArrowPath, trajectories_from_tracks
 from tests.preview.conftest import disc_mask, photo, red_disc_scene, redness, weighted_centre
 
