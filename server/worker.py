@@ -221,6 +221,7 @@ class DeviceWorker(threading.Thread):
         else:
             params = dataclasses.asdict(job.params) if dataclasses.is_dataclass(job.params) else {}
             params["seed"] = ctx.seed
+            params["backend"] = params.get("backend") or self.backend.name   # what actually ran
             timings["total"] = round(time.monotonic() - item.accepted_at, 4)
             body = {"timings": timings, "seed": int(ctx.seed), "params": plain(params), "frames": submitted}
             if info:

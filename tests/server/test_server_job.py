@@ -41,6 +41,7 @@ def test_job_end_to_end(server_factory, client_factory):
     assert etas[0] is None and all(isinstance(e, float) and e >= 0 for e in etas[1:]) and etas[-1] == 0
     done = stream.final.body
     assert done["frames"] == 5 and done["seed"] == 42 and done["params"]["width"] == 128
+    assert done["params"]["backend"] == "solid"    # filled in when the job left it nil (protocol.md)
 
 
 def test_server_picks_a_seed_when_none_given(server_factory, client_factory):
