@@ -361,7 +361,7 @@ class Service:
                 pos = positions[record.job_id] + 1 if record.state == "queued" else 0
                 jobs.append({"job": record.job_id, "state": record.state, "queue_position": pos})
         body = {"jobs": jobs, "queue_length": len(self.queue),
-                "busy": len(self._idle) < len(self.workers)}
+                "busy": not self._idle}   # every worker is running a job (protocol.md)
         self._send(session.identity, sp.Message(type="status_reply", body=body, re=msg.id))
 
     def _on_plan(self, session: Session, msg: sp.Message) -> None:

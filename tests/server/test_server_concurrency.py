@@ -6,7 +6,8 @@ import collections
 import cv2
 import numpy as np
 
-from tests.server.conftest import make_job
+import shared_protocol as sp
+from tests.server.conftest import make_job, wait_until
 from tests.server.fake_backend import frame_colour
 
 
@@ -93,6 +94,19 @@ def test_one_worker_per_device_runs_jobs_side_by_side(server_factory, client_fac
     b.wait_all([sb], 10)
     # Both started at once: neither waited in the queue for the other's 5 x 0.2 s.
     assert sa.final.body["timings"]["queued"] < 0.5 and sb.final.body["timings"]["queued"] < 0.5
+
+
+def test_status_busy_only_when_every_worker_runs_a_job(server_factory, client_factory):
+    server = server_factory(backend_options={"delay": "0.2"}, device="cpu,cpu")
+    client = client_factory(server.endpoint)
+    first = client.submit(make_job(frames=5, seed=1))
+    client.wait_accepted(first)
+    assert wait_until(lambda: len(server.service._idle) == 1)
+    assert client.request(sp.make_status()).body["busy"] is False    # one device is still free
+    second = client.submit(make_job(frames=5, seed=2))
+    client.wait_accepted(second)
+    assert client.request(sp.make_status()).body["busy"] is True
+    client.wait_all([first, second], 30)
 
 
 def test_one_device_runs_one_job_at_a_time(server_factory, client_factory):
