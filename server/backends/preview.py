@@ -11,10 +11,10 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
-from server.backends.base import BackendError, BackendOptions, Done, Event, Frame, JobContext, Progress
+from server.backends.base import BackendOptions, Done, Event, Frame, JobContext, Progress
+from server.backends.job_motion import invalid_input, motion_for_job
 from server.backends.preview_render import PreviewRenderer
-from server.motion import (MotionInputError, motion_inputs_for_job, tau_gate, trajectories_for_job,
-                           trajectories_from_arrows)
+from server.motion import MotionInputError, tau_gate, trajectories_from_arrows
 
 
 def preview_renderer(reference_rgb: np.ndarray, masks: Sequence[np.ndarray], arrows: Sequence, easings,
@@ -45,12 +45,11 @@ class PreviewBackend:
     def run(self, job, ctx: JobContext) -> Iterator[Event]:
         t0 = time.perf_counter()
         yield Progress("preparing", 0, 1)
+        inputs, traj = motion_for_job(job, ctx.seed)
         try:
-            inputs = motion_inputs_for_job(job)
-            traj = trajectories_for_job(job, ctx.seed, inputs)
             renderer = PreviewRenderer(inputs.reference, inputs.masks, traj, inputs.tau)
         except MotionInputError as exc:
-            raise BackendError(str(exc), code="invalid_field", hint="check the track named in the message") from exc
+            raise invalid_input(exc) from exc
         yield Progress("preparing", 1, 1)
         t_prepared = time.perf_counter()
         total = renderer.num_frames

@@ -105,16 +105,12 @@ class TrackGoBackend:
     def _run(self, job, ctx: JobContext) -> Iterator[Event]:
         import PIL.Image
 
-        from server.motion import MotionInputError, motion_inputs_for_job, trajectories_for_job
+        from server.backends.job_motion import motion_for_job
         from server.trackgo.pipeline import Cancelled
 
         started = time.perf_counter()
         yield Progress("preparing", 0, 1)
-        try:
-            inputs = motion_inputs_for_job(job)
-            tracks = trajectories_for_job(job, ctx.seed, inputs)
-        except MotionInputError as exc:
-            raise BackendError(str(exc), code="invalid_field", hint="check the track named in the message") from exc
+        inputs, tracks = motion_for_job(job, ctx.seed)
         yield Progress("preparing", 1, 1)
 
         params = job.params
