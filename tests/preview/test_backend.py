@@ -117,11 +117,25 @@ def test_centre_of_moved_region_follows_the_arrow_through_the_job_path():
     assert objmc_for_video(frames, inputs.masks, displacements=disps).value <= 1.0
 
 
-def test_bad_job_input_is_a_backend_error_naming_the_field():
+def _job_with_undecodable_mask():
     job, _ = make_job()
     # a mask PNG that passes the header check but does not decode
     bad_mask = job.tracks[0].mask.__class__(**{**job.tracks[0].mask.__dict__, "data": b"\x89PNG\r\n\x1a\n" + b"0" * 20})
     bad_track = job.tracks[0].__class__(**{**job.tracks[0].__dict__, "mask": bad_mask})
-    bad_job = job.__class__(reference=job.reference, tracks=(bad_track,) + job.tracks[1:], params=job.params)
+    return job.__class__(reference=job.reference, tracks=(bad_track,) + job.tracks[1:], params=job.params)
+
+
+def test_bad_job_input_is_a_backend_error_naming_the_field():
     with pytest.raises(BackendError, match=r"tracks\[0\]\.mask\.payload"):
-        run_all(bad_job)
+        run_all(_job_with_undecodable_mask())
+
+
+def test_shared_job_motion_step_turns_bad_input_into_invalid_field():
+    # The step both the preview and the TrackGo backend start with.
+    from server.backends.job_motion import motion_for_job
+
+    with pytest.raises(BackendError, match=r"tracks\[0\]\.mask\.payload") as err:
+        motion_for_job(_job_with_undecodable_mask(), seed=7)
+    assert err.value.code == "invalid_field"
+    inputs, traj = motion_for_job(make_job()[0], seed=7)
+    assert len(inputs.masks) == int(traj.component.max()) + 1
