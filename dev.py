@@ -24,19 +24,22 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 VENVS = ROOT / ".venvs"
+sys.path.insert(0, str(ROOT))
+from blender_addon.build import BLENDER_PYTHON  # noqa: E402  (standard library only, like this file)
 
 # The CPU build of torch is pinned: an unpinned torch pulls a multi-GB CUDA build.
 CPU_TORCH = "torch==2.13.0"
 NUMPY_1 = "numpy==1.26.4"  # Blender 4.2 - 5.0 ship numpy 1.26
 NUMPY_2 = "numpy==2.5.5"   # Blender 5.1 on ship numpy 2 (bpy 5.1-5.3 require numpy>=2.2,<3; 5.2.3 LTS ships 2.5)
-# Each Blender line: the Python it embeds, and its bpy + numpy.
-BLENDER_LINES: dict[str, tuple[str, list[str]]] = {
-    "4.2": ("3.11", ["bpy==4.2.*", NUMPY_1]),
-    "4.5": ("3.11", ["bpy==4.5.*", NUMPY_1]),
-    "5.0": ("3.11", ["bpy==5.0.*", NUMPY_1]),
-    "5.1": ("3.13", ["bpy==5.1.*", NUMPY_2]),
-    "5.2": ("3.13", ["bpy==5.2.*", NUMPY_2]),
-    "5.3": ("3.13", ["bpy==5.3.*", NUMPY_2]),
+# Each Blender line's bpy + numpy; the Python it embeds is BLENDER_PYTHON (shared with the
+# extension build, which bundles wheels for those Pythons).
+BLENDER_LINES: dict[str, list[str]] = {
+    "4.2": ["bpy==4.2.*", NUMPY_1],
+    "4.5": ["bpy==4.5.*", NUMPY_1],
+    "5.0": ["bpy==5.0.*", NUMPY_1],
+    "5.1": ["bpy==5.1.*", NUMPY_2],
+    "5.2": ["bpy==5.2.*", NUMPY_2],
+    "5.3": ["bpy==5.3.*", NUMPY_2],
 }
 # What `python3 dev.py test` runs by default: every maintained LTS, the latest release, and 5.0
 # (the only line with Python 3.11 and numpy 1.26 under Blender 5's API). 5.1 is built on demand
@@ -179,7 +182,7 @@ def server_env() -> Path:
 
 
 def blender_env(line: str) -> Path:
-    python, specs = BLENDER_LINES[line]
+    python, specs = BLENDER_PYTHON[line], BLENDER_LINES[line]
     return _ensure_venv(f"blender-{line}", [specs + BLENDER_COMMON], python,
                         why=f".venvs/blender-{line} (Blender {line} runs Python {python})")
 
