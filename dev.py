@@ -151,7 +151,10 @@ def _ensure_venv(name: str, install_steps: list[list[str]], python: str | None =
     if py.exists() and python is not None and (_python_version(py) or ("?",))[0] != python:
         # Made with another Python (e.g. before this line needed 3.13): it cannot be updated in place.
         log(f".venvs/{name} runs another Python than {python}: recreating it")
-        shutil.rmtree(VENVS / name)
+        if (VENVS / name).is_symlink():  # a link to an environment shared with other checkouts
+            (VENVS / name).unlink()
+        else:
+            shutil.rmtree(VENVS / name)
     if py.exists() and stamp.exists() and stamp.read_text().strip() == recipe:
         return py
     base = find_python(python, why or f".venvs/{name}") if python else Path(sys.executable)
