@@ -200,32 +200,19 @@ def stage(dest: Path, platforms: list[str], wheels: list[Path]) -> None:
     (dest / "blender_manifest.toml").write_text(text, encoding="utf-8")
 
 
-def _bpy_dirs() -> list[Path]:
-    """Installed ``bpy`` modules: this interpreter's, then the repository's Blender environments
-    (newest line first)."""
+def _bpy_installs() -> list[tuple[str, Path]]:
+    """(python, bpy folder) of installed ``bpy`` modules: this interpreter's, then those of the
+    repository's Blender environments, newest line first."""
     found = []
     spec = importlib.util.find_spec("bpy")
     if spec is not None and spec.submodule_search_locations:
-        found += [Path(p) for p in spec.submodule_search_locations]
-    envs = sorted(glob.glob(str(ROOT / ".venvs" / "blender-*")),
-                  key=lambda p: _version(Path(p).name.split("-", 1)[1]) if re.search(r"-\d+\.\d+$", p) else (0,),
-                  reverse=True)
-    for env in envs:
-        found += [Path(p) for p in glob.glob(os.path.join(env, "lib", "python3*", "site-packages", "bpy"))
-                  + glob.glob(os.path.join(env, "Lib", "site-packages", "bpy"))]
+        found += [(sys.executable, Path(p)) for p in spec.submodule_search_locations]
+    envs = [Path(p) for p in glob.glob(str(ROOT / ".venvs" / "blender-*")) if re.search(r"-\d+\.\d+$", p)]
+    for env in sorted(envs, key=lambda e: _version(e.name.split("-", 1)[1]), reverse=True):
+        for python, pattern in ((env / "bin" / "python", "lib/python3*/site-packages/bpy"),
+                                (env / "Scripts" / "python.exe", "Lib/site-packages/bpy")):
+            found += [(str(python), bpy) for bpy in env.glob(pattern) if python.exists()]
     return found
-
-
-def _python_of_env(bpy_dir: Path) -> str:
-    """The interpreter of the environment a ``bpy`` module is installed in."""
-    if importlib.util.find_spec("bpy") is not None and \
-            Path(importlib.util.find_spec("bpy").submodule_search_locations[0]) == bpy_dir:
-        return sys.executable
-    for env in bpy_dir.parents:
-        for exe in (env / "bin" / "python", env / "Scripts" / "python.exe"):
-            if exe.exists():
-                return str(exe)
-    return sys.executable
 
 
 def blender_extension_tool(blender: str | None = None) -> tuple[list[str], list[str]]:
@@ -234,10 +221,10 @@ def blender_extension_tool(blender: str | None = None) -> tuple[list[str], list[
     an installed ``bpy`` module with Blender's list of valid tags, else ``blender`` on PATH."""
     blender = blender or None
     if blender is None:
-        for bpy_dir in _bpy_dirs():
+        for python, bpy_dir in _bpy_installs():
             for cli in sorted(bpy_dir.glob("*/" + BL_PKG_CLI), reverse=True):
                 tags = cli.parents[4] / BL_TAGS
-                return [_python_of_env(bpy_dir), str(cli)], (["--valid-tags", str(tags)] if tags.exists() else [])
+                return [python, str(cli)], (["--valid-tags", str(tags)] if tags.exists() else [])
         blender = shutil.which("blender")
     if blender is None:
         raise BuildError("Blender's extension builder was not found: put Blender on PATH (or pass --blender "

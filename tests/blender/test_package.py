@@ -196,3 +196,12 @@ print("INSTALLED-OK")
     assert set(tags) == {"msgpack", "pyzmq"}, tags
     assert tags["msgpack"].startswith(f"{cp}-{cp}-manylinux"), tags
     assert tags["pyzmq"].startswith(f"{cp}-{cp}-" if sys.version_info < (3, 12) else "cp312-abi3-manylinux"), tags
+
+
+def test_without_any_blender_the_build_says_how_to_get_its_builder(monkeypatch):
+    monkeypatch.setattr(build, "_bpy_installs", lambda: [])
+    monkeypatch.setattr(build.shutil, "which", lambda name: None)
+    with pytest.raises(build.BuildError, match=r"extension builder was not found.*--blender.*dev.py envs"):
+        build.blender_extension_tool()
+    assert build.blender_extension_tool("/opt/blender/blender")[0] == [
+        "/opt/blender/blender", "--factory-startup", "--command", "extension"]
