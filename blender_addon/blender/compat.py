@@ -3,7 +3,7 @@
 * ``sequence_editor.sequences`` became ``strips`` (4.4); the old name is gone in 5.0.
 * A strip's timing: ``frame_start`` / ``frame_final_start`` / ``frame_final_end`` /
   ``frame_final_duration`` became ``content_start`` / ``left_handle`` / ``right_handle`` /
-  ``duration`` (5.2 has both, and warns that the old names go in 6.0); the new names are used
+  ``duration`` (5.1 on have both, and warn that the old names go in 6.0); the new names are used
   wherever the Blender has them.
 * Annotations are legacy ``GreasePencil`` data in 4.x and their own ``Annotation`` ID in 5.0
   (``bpy.data.annotations``, ``space.annotation``, ``scene.annotation``).

@@ -27,7 +27,7 @@ ARROW_BOX = [(190.0, 60.0), (190.0, 100.0)]               # tail inside the squa
 
 
 def pytest_configure(config):
-    # Blender 5.2 on warns about the strip properties it removes in 6.0; the add-on and the tests
+    # Blender 5.1 on warns about the strip properties it removes in 6.0; the add-on and the tests
     # use their successors through blender/compat.py, so such a warning is a failure.
     config.addinivalue_line("filterwarnings", r"error:.*is expected to be removed in Blender:DeprecationWarning")
 

@@ -1,5 +1,5 @@
 """A strip's timing through blender/compat.py: the same answers in every Blender line, and no
-deprecation warning where Blender has renamed the properties (5.2 on)."""
+deprecation warning where Blender has renamed the properties (5.1 on)."""
 from __future__ import annotations
 
 import warnings
@@ -34,9 +34,8 @@ def test_strip_timing_is_read_the_same_in_every_line_without_deprecation_warning
                   compat.strip_duration(strip))
     assert timing == (10, 10, 14, 4)
     assert [str(w.message) for w in caught if issubclass(w.category, DeprecationWarning)] == []
-    # 5.2 LTS and later warn about the old names and have the new ones; 5.0 and earlier only the old.
-    if bpy.app.version >= (5, 2, 0) or bpy.app.version < (5, 1, 0):
-        assert compat.HAS_STRIP_HANDLES == (bpy.app.version >= (5, 2, 0))
+    # 5.1 and later warn about the old names and have the new ones; 5.0 and earlier only the old.
+    assert compat.HAS_STRIP_HANDLES == (bpy.app.version >= (5, 1, 0))
 
 
 def test_a_trimmed_strip_keeps_its_content_start_and_shows_its_handles(scene, tmp_path):
