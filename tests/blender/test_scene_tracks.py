@@ -149,3 +149,47 @@ def test_real_time_resampling_and_range_fit():
     np.testing.assert_allclose(projection.output_scene_frames(1, 5, 4, scene_fps=24, fps=12), [1, 3, 5, 5])
     with pytest.raises(ValueError):
         projection.output_scene_frames(5, 1, 3)
+
+
+def test_workbench_reference_shows_the_object_where_its_silhouette_is(scene):
+    from blender_addon.blender import scene_reference
+
+    cube = ds.box("Cube")
+    cam = ds.camera()
+    (track,) = st.scene_tracks(scene, [cube], cam, frames=2)
+    engine = scene.render.engine
+    rgb = scene_reference.render_reference(scene, cam, "WORKBENCH", frame=1)
+    assert rgb.shape == (H, W, 3) and rgb.dtype == np.uint8 and scene.render.engine == engine
+    inner = track.mask & np.roll(track.mask, 2, 0) & np.roll(track.mask, -2, 0) & np.roll(track.mask, 2, 1) \
+        & np.roll(track.mask, -2, 1)
+    outside = ~np.roll(track.mask, 0)
+    for m in range(2):
+        outside &= ~np.roll(track.mask, 3 - 6 * m, 0) & ~np.roll(track.mask, 3 - 6 * m, 1)
+    cube_grey = rgb[inner].astype(float).mean(axis=0)
+    world_grey = rgb[outside].astype(float).mean(axis=0)
+    assert rgb[inner].std(axis=0).max() < 3 and np.abs(cube_grey - world_grey).max() > 20
+
+
+def test_plate_is_fitted_to_the_camera_frame(scene):
+    from blender_addon.blender import scene_reference
+
+    cam = ds.camera()
+    img = bpy.data.images.new("Plate", 160, 60)              # wider than the 4:3 frame
+    pixels = np.zeros((60, 160, 4), np.float32)
+    pixels[..., 3] = 1
+    pixels[:, :80, 0] = 1                                       # left half red, right half green
+    pixels[:, 80:, 1] = 1
+    pixels[50:, :, 2] = 1                                       # Blender's last rows: the top, blue
+    img.pixels.foreach_set(pixels.ravel())
+    bg = cam.data.background_images.new()
+    bg.image = img
+    for method in ("STRETCH", "CROP", "FIT"):
+        bg.frame_method = method
+        rgb = scene_reference.plate_reference(cam, W, H)
+        assert rgb.shape == (H, W, 3)
+        assert rgb[H // 2, W // 4, 0] == 255 and rgb[H // 2, 3 * W // 4, 1] == 255
+        blue_top = np.flatnonzero(rgb[:, W // 2, 2] == 255)
+        assert blue_top.size and blue_top.max() < H // 2              # the top stays on top
+    fit = scene_reference.plate_reference(cam, W, H, frame_method="FIT")
+    assert not fit[0].any() and not fit[-1].any()             # letterboxed
+    assert fit[H // 2].all(axis=-1).sum() == 0 and fit[H // 2, 0, 0] == 255
