@@ -133,6 +133,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     cmd = [str(blender_py), "-m", "blender_addon.demo", "--out", str(Path(args.out).resolve())]
     if args.backend:
         cmd += ["--backend", args.backend]
+    if args.previs:
+        cmd += ["--previs"]
     return subprocess.run(cmd, cwd=ROOT, env=env).returncode
 
 
@@ -155,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--out", default="demo_output", help="output folder (default: demo_output)")
     d.add_argument("--blender", default="4.5", choices=list(BLENDER_LINES))
     d.add_argument("--backend", default=None, help="preview (default) or trackgo when weights are set")
+    d.add_argument("--previs", action="store_true", help="the previs demo: tracks from a blocked 3D scene")
     sub.add_parser("envs", help="create all environments and exit")
     args = ap.parse_args(argv)
     return {"test": cmd_test, "demo": cmd_demo, "envs": cmd_envs}[args.cmd](args)

@@ -115,7 +115,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--frames", type=int, default=14, help="frames to generate (default 14)")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for the generation")
+    ap.add_argument("--previs", action="store_true", help="the blocked-3D-scene demo (blender_addon/demo_previs.py)")
     args = ap.parse_args(argv)
+    if args.previs:
+        from blender_addon import demo_previs
+        return demo_previs.main(args)
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     py = server_python()
