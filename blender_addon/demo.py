@@ -62,6 +62,23 @@ def media(py: str, *args: str) -> None:
         raise SystemExit(f"demo: {args[0]} failed: {(proc.stderr or proc.stdout).strip()[-800:]}")
 
 
+def start_server(py: str, backend: str):
+    """(address, LocalServer) of a model server started for the demo and ready."""
+    from blender_addon.io.launcher import LocalServer
+
+    address = free_address()
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    server = LocalServer(py, address, backend=backend, cwd=str(ROOT), env=env)
+    server.start()
+    log(f"starting the server ({backend} backend) on {address} …")
+    status = server.wait_ready(600)
+    if status.state != "ready":
+        server.stop()
+        raise SystemExit(f"demo: {status.message}")
+    log(status.message)
+    return address, server
+
+
 def build_shot(bpy, photo: Path, frames: int, seed: int):
     from blender_addon import demo_scene
 
@@ -135,18 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     import blender_addon
     from blender_addon import demo_scene
     from blender_addon.blender import compat, preferences, session, strips
-    from blender_addon.io.launcher import LocalServer
 
-    address = free_address()
-    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    server = LocalServer(py, address, backend=backend, cwd=str(ROOT), env=env)
-    server.start()
-    log(f"starting the server ({backend} backend) on {address} …")
-    status = server.wait_ready(600)
-    if status.state != "ready":
-        server.stop()
-        raise SystemExit(f"demo: {status.message}")
-    log(status.message)
+    address, server = start_server(py, backend)
 
     try:
         bpy.ops.wm.read_factory_settings(use_empty=True)

@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 
 import numpy as np
 
-from blender_addon.demo import ROOT, SIZE, free_address, log, media, server_python
+from blender_addon.demo import ROOT, SIZE, log, media, server_python, start_server
 
 FRAMES = 14
 # The card proxy: centred on the helmet, in the plane y = 0 facing the camera at y = -10.
@@ -71,17 +70,8 @@ def main(args) -> int:
     import blender_addon
     from blender_addon import demo_scene
     from blender_addon.blender import compat, preferences, scene_sources, session, strips
-    from blender_addon.io.launcher import LocalServer
 
-    address = free_address()
-    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    server = LocalServer(py, address, backend="preview", cwd=str(ROOT), env=env)
-    server.start()
-    status = server.wait_ready(600)
-    if status.state != "ready":
-        server.stop()
-        raise SystemExit(f"demo: {status.message}")
-    log(status.message)
+    address, server = start_server(py, "preview")
     try:
         bpy.ops.wm.read_factory_settings(use_empty=True)
         blender_addon.register()
