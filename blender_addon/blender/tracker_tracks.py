@@ -22,8 +22,9 @@ class TrackerTrackError(ValueError):
 
 
 def clip_range(clip) -> tuple[int, int]:
-    """The clip's own frames (first, last)."""
-    return int(clip.frame_start), int(clip.frame_start + clip.frame_duration - 1)
+    """The clip's own frames (first, last), numbered as its markers are: from 1, wherever the clip
+    starts in the scene (``frame_start`` only places it on the timeline)."""
+    return 1, int(clip.frame_duration)
 
 
 def selected_tracks(clip) -> list:
@@ -91,7 +92,7 @@ def tracker_tracks(clip, masks, frames: int, width: int | None = None, height: i
 
 
 def clip_reference(clip, frame: int | None = None) -> np.ndarray:
-    """The clip's frame ``frame`` (default its first) as (H, W, 3) uint8: the still to animate.
+    """The clip's own frame ``frame`` (default 1, its first) as (H, W, 3) uint8: the still to animate.
 
     Image sequences only: a movie file's frames have no pixel API in Blender's Python; export
     the frame as an image (or use a plate) for movie clips.
@@ -103,8 +104,8 @@ def clip_reference(clip, frame: int | None = None) -> np.ndarray:
     if clip.source != "SEQUENCE":
         raise TrackerTrackError(f"clip {clip.name!r}: the reference frame is read from image sequences; for a "
                                 "movie file save the frame as an image and use it as a plate")
-    frame = clip.frame_start if frame is None else int(frame)
-    path = _sequence_file(bpy.path.abspath(clip.filepath), frame - clip.frame_start)
+    frame = 1 if frame is None else int(frame)          # clip frames, from 1 (see clip_range)
+    path = _sequence_file(bpy.path.abspath(clip.filepath), frame - 1)
     image = bpy.data.images.load(path, check_existing=False)
     try:
         return capture.reference_rgb(image)

@@ -103,3 +103,14 @@ def test_errors_name_the_mask_and_the_clip(clip):
     empty[0, 0] = True
     with pytest.raises(tt.TrackerTrackError, match="Corner"):
         tt.tracker_tracks(clip, [("Corner", empty)], frames=FRAMES)
+
+
+def test_clip_frame_is_the_first_file_wherever_the_clip_starts(clip):
+    clip, corners = clip
+    clip.frame_start = 20                      # placed later on the timeline: markers still count from 1
+    assert tt.clip_range(clip) == (1, FRAMES)
+    first = tt.clip_reference(clip)
+    last = tt.clip_reference(clip, FRAMES)
+    assert first.shape == (H, W, 3)
+    dx, dy = (int(s * (FRAMES - 1)) for s in STEP)
+    np.testing.assert_array_equal(first[dy:, dx:], last[:H - dy, :W - dx])       # the pan, exactly
