@@ -125,6 +125,25 @@ def test_points_follow_an_armature_deformation(scene):
         np.testing.assert_allclose(track.points[right, i], analytic(anchors[right] + lift * t), atol=0.01)
 
 
+def test_points_follow_a_shape_key(scene):
+    sheet = ds.grid("Sheet", columns=4, rows=2, size=(2.0, 2.0))
+    sheet.shape_key_add(name="Basis")
+    raise_key = sheet.shape_key_add(name="Raise", from_mix=False)
+    lift = np.array([0.0, 0.0, 0.6])
+    for v in raise_key.data:
+        if v.co.x > 1e-6:
+            v.co = tuple(np.array(v.co) + lift)
+    ds.linear_keys(raise_key, "value", {1: 0.0, 11: 1.0})
+    cam = ds.camera()
+    (track,) = st.scene_tracks(scene, [sheet], cam, frames=3)
+    anchors = unproject(track.points[:, 0], 10.0)
+    left, right = anchors[:, 0] < -0.01, anchors[:, 0] > 0.51
+    assert left.any() and right.any()
+    for i, t in enumerate((0.0, 0.5, 1.0)):
+        np.testing.assert_allclose(track.points[left, i], analytic(anchors[left]), atol=0.01)
+        np.testing.assert_allclose(track.points[right, i], analytic(anchors[right] + lift * t), atol=0.01)
+
+
 def test_an_empty_is_one_point_with_a_disc_mask(scene):
     empty = bpy.data.objects.new("Target", None)
     scene.collection.objects.link(empty)
