@@ -57,46 +57,84 @@ class Raster:
         return self.object_id == object_id
 
 
+BUCKETS = (4, 8, 16, 32)      # triangles whose pixel box fits S x S are rasterised S x S at once
+CHUNK_PIXELS = 1 << 20        # candidate pixels per vectorised batch (memory bound)
+
+
 def rasterize(meshes, view, projection, width: int, height: int) -> Raster:
     """Z-buffer the meshes [(vertices_world (V, 3), triangles (T, 3) int), ...] at pixel centres.
 
-    Triangles with a vertex behind the near plane are skipped (no clipping): fine for objects
-    in front of the camera, which is what a shot's subjects and occluders are.
+    Every triangle yields candidate pixels (its covered pixel centres with their ndc depth);
+    small triangles are batched by box size (numpy over thousands at once), the few large ones
+    one by one; then one sort keeps the nearest candidate per pixel. Triangles with a vertex
+    behind the near plane are skipped (no clipping): fine for objects in front of the camera,
+    which is what a shot's subjects and occluders are.
     """
-    object_id = np.full((height, width), -1, np.int32)
-    triangle = np.full((height, width), -1, np.int64)
-    depth = np.full((height, width), np.inf)
+    pixel_parts, depth_parts, object_parts, triangle_parts = [], [], [], []
     for oid, (verts, tris) in enumerate(meshes):
         tris = np.asarray(tris, dtype=np.int64).reshape(-1, 3)
         if not len(tris):
             continue
         px, _, w, z = project(verts, view, projection, width, height)
-        for t, (a, b, c) in enumerate(tris):
-            if w[a] <= 0 or w[b] <= 0 or w[c] <= 0 or not (-1 <= z[[a, b, c]]).all():
-                continue
-            p = px[[a, b, c]]
-            x0, y0 = np.maximum(np.ceil(p.min(axis=0)), 0).astype(int)
-            x1, y1 = np.minimum(np.floor(p.max(axis=0)), (width - 1, height - 1)).astype(int)
-            if x1 < x0 or y1 < y0:
-                continue
-            lam = _barycentric_grid(p, x0, y0, x1, y1)
-            if lam is None:
-                continue
-            inside = (lam >= -1e-9).all(axis=0)
-            zt = np.tensordot(z[[a, b, c]], lam, axes=1)
-            region = depth[y0:y1 + 1, x0:x1 + 1]
-            win = inside & (zt < region)
-            if win.any():
-                region[win] = zt[win]
-                object_id[y0:y1 + 1, x0:x1 + 1][win] = oid
-                triangle[y0:y1 + 1, x0:x1 + 1][win] = t
+        corners = px[tris]                                               # (T, 3, 2)
+        lo = np.maximum(np.ceil(corners.min(axis=1)), 0).astype(np.int64)
+        hi = np.minimum(np.floor(corners.max(axis=1)), (width - 1, height - 1)).astype(np.int64)
+        size = hi - lo + 1
+        usable = (w[tris] > 0).all(axis=1) & (z[tris] >= -1).all(axis=1) & (size > 0).all(axis=1)
+        left = usable.copy()
+        batches = []
+        for bucket in BUCKETS:
+            fits = left & (size <= bucket).all(axis=1)
+            left &= ~fits
+            index = np.flatnonzero(fits)
+            step = max(1, CHUNK_PIXELS // (bucket * bucket))
+            batches.extend((bucket, index[i:i + step]) for i in range(0, len(index), step))
+        batches.extend((None, np.array([t])) for t in np.flatnonzero(left))
+        for bucket, index in batches:
+            if bucket is None:
+                t = index[0]
+                ys, xs = np.mgrid[lo[t, 1]:hi[t, 1] + 1, lo[t, 0]:hi[t, 0] + 1]
+                xs, ys = xs.reshape(1, -1), ys.reshape(1, -1)
+                inside_box = np.ones(xs.shape, bool)
+            else:
+                oy, ox = np.divmod(np.arange(bucket * bucket), bucket)
+                xs = lo[index, 0:1] + ox[None]
+                ys = lo[index, 1:2] + oy[None]
+                inside_box = (xs <= hi[index, 0:1]) & (ys <= hi[index, 1:2])
+            lam = _batch_barycentric(corners[index], xs.astype(np.float64), ys.astype(np.float64))
+            inside = inside_box & (lam >= -1e-9).all(axis=0)
+            zt = np.einsum("tk,ktp->tp", z[tris[index]], lam)
+            rows, cols = np.nonzero(inside)
+            pixel_parts.append(ys[rows, cols] * width + xs[rows, cols])
+            depth_parts.append(zt[rows, cols])
+            object_parts.append(np.full(len(rows), oid, np.int32))
+            triangle_parts.append(index[rows])
+    object_id = np.full((height, width), -1, np.int32)
+    triangle = np.full((height, width), -1, np.int64)
+    depth = np.full((height, width), np.inf)
+    if pixel_parts:
+        pixels, depths = np.concatenate(pixel_parts), np.concatenate(depth_parts)
+        order = np.lexsort((depths, pixels))                      # by pixel, nearest first (stable)
+        pixels, first = np.unique(pixels[order], return_index=True)
+        keep = order[first]
+        object_id.flat[pixels] = np.concatenate(object_parts)[keep]
+        triangle.flat[pixels] = np.concatenate(triangle_parts)[keep]
+        depth.flat[pixels] = depths[keep]
     return Raster(object_id, triangle, depth)
 
 
-def _barycentric_grid(p: np.ndarray, x0: int, y0: int, x1: int, y1: int):
-    """Screen-space barycentrics (3, h, w) of the pixel centres in the box, None if degenerate."""
-    xs, ys = np.meshgrid(np.arange(x0, x1 + 1, dtype=np.float64), np.arange(y0, y1 + 1, dtype=np.float64))
-    return screen_barycentric(p, np.stack([xs, ys], axis=-1))
+def _batch_barycentric(p: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Barycentrics (3, T, P) of pixel centres (x, y) (T, P) in screen triangles ``p`` (T, 3, 2);
+    degenerate triangles get -1 (outside)."""
+    ax, ay, bx, by, cx, cy = (p[:, i, j][:, None] for i in range(3) for j in range(2))
+    det = (by - cy) * (ax - cx) + (cx - bx) * (ay - cy)
+    flat = np.abs(det) < 1e-12
+    det = np.where(flat, 1.0, det)
+    l0 = ((by - cy) * (x - cx) + (cx - bx) * (y - cy)) / det
+    l1 = ((cy - ay) * (x - cx) + (ax - cx) * (y - cy)) / det
+    lam = np.stack([l0, l1, 1.0 - l0 - l1])
+    lam[:, np.broadcast_to(flat, l0.shape)] = -1.0
+    return lam
 
 
 def screen_barycentric(p: np.ndarray, xy: np.ndarray):

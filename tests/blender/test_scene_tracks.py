@@ -212,3 +212,27 @@ def test_plate_is_fitted_to_the_camera_frame(scene):
     fit = scene_reference.plate_reference(cam, W, H, frame_method="FIT")
     assert not fit[0].any() and not fit[-1].any()             # letterboxed
     assert fit[H // 2].all(axis=-1).sum() == 0 and fit[H // 2, 0, 0] == 255
+
+
+def test_small_and_large_triangles_rasterise_alike():
+    """The batched path (many tiny triangles) covers exactly what two big triangles of the same plane do."""
+    view = np.eye(4)
+    view[2, 3] = -10.0                                    # camera at z = +10 looking down -Z
+    fx, near, far = 400.0, 0.1, 100.0
+    proj = np.array([[2 * fx / W, 0, 0, 0], [0, 2 * fx / H, 0, 0],
+                     [0, 0, -(far + near) / (far - near), -2 * far * near / (far - near)], [0, 0, -1, 0]])
+    n = 40
+    xs, ys = np.meshgrid(np.linspace(-1.5, 1.2, n + 1), np.linspace(-1.1, 0.9, n + 1))
+    verts = np.stack([xs.ravel(), ys.ravel(), np.zeros(xs.size)], axis=1)
+    quads = [(j * (n + 1) + i, j * (n + 1) + i + 1, (j + 1) * (n + 1) + i + 1, (j + 1) * (n + 1) + i)
+             for j in range(n) for i in range(n)]
+    fine = [t for a, b, c, d in quads for t in ((a, b, c), (a, c, d))]
+    corners = [0, n, (n + 1) * (n + 1) - 1, n * (n + 1)]
+    coarse = [(corners[0], corners[1], corners[2]), (corners[0], corners[2], corners[3])]
+    small = projection.rasterize([(verts, fine)], view, proj, W, H)
+    large = projection.rasterize([(verts, coarse)], view, proj, W, H)
+    assert small.mask(0).sum() > 5000
+    np.testing.assert_array_equal(small.mask(0), large.mask(0))
+    both = small.mask(0)
+    np.testing.assert_allclose(small.depth[both], large.depth[both], atol=1e-9)
+    assert len(np.unique(small.triangle[both])) > 1000          # really many small triangles
