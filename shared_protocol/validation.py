@@ -330,6 +330,11 @@ def _point_tracks(value: dict, path: str, reference: ImageSpec, payloads: list, 
     margin_x, margin_y = POINT_TRACK_MARGIN * reference.width, POINT_TRACK_MARGIN * reference.height
     low_x, high_x = -margin_x, reference.width + margin_x
     low_y, high_y = -margin_y, reference.height + margin_y
+    xs, ys = coords[0::2], coords[1::2]
+    # fast path in C: a NaN or infinity makes the sum non-finite; then min/max bound the rest
+    if (math.isfinite(sum(coords)) and low_x <= min(xs) and max(xs) <= high_x
+            and low_y <= min(ys) and max(ys) <= high_y):
+        return _point_tracks_checked(value, path, index, count, length, data)
     for i in range(0, len(coords), 2):
         x, y = coords[i], coords[i + 1]
         if not (low_x <= x <= high_x and low_y <= y <= high_y):   # also false for nan
@@ -337,6 +342,10 @@ def _point_tracks(value: dict, path: str, reference: ImageSpec, payloads: list, 
             raise ProtocolError(errors.INVALID_FIELD, f"point {point} at frame {frame} is ({x!r}, {y!r}): expected "
                                 f"finite pixels within {low_x:g}..{high_x:g} x {low_y:g}..{high_y:g} (the image "
                                 f"and a margin of {POINT_TRACK_MARGIN:g} of its size)", f"{path}.payload")
+    return _point_tracks_checked(value, path, index, count, length, data)
+
+
+def _point_tracks_checked(value: dict, path: str, index: int, count: int, length: int, data: bytes) -> PointTracks:
     visible = value.get("visible")
     if visible is not None:
         if type(visible) is not bytes or len(visible) != count * length:
