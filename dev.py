@@ -229,6 +229,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     cmd = [str(blender_py), "-m", "blender_addon.demo", "--out", str(Path(args.out).resolve())]
     if args.backend:
         cmd += ["--backend", args.backend]
+    if args.previs:
+        cmd += ["--previs"]
     return subprocess.run(cmd, cwd=ROOT, env=env).returncode
 
 
@@ -253,6 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--blender", default=CURRENT_LTS, choices=list(BLENDER_LINES),
                    help=f"which Blender line's environment runs the add-on (default: {CURRENT_LTS}, the current LTS)")
     d.add_argument("--backend", default=None, help="preview (default) or trackgo when weights are set")
+    d.add_argument("--previs", action="store_true", help="the previs demo: tracks from a blocked 3D scene")
     e = sub.add_parser("envs", help="create the environments and exit")
     e.add_argument("--blender", action="append", choices=list(BLENDER_LINES),
                    help=f"only these Blender lines (default: {', '.join(TESTED_LINES)})")

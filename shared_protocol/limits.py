@@ -25,6 +25,7 @@ class Limits:
     max_reference_pixels: int = 4096 * 4096  # reference image / mask width * height
     max_points: int = 4096                # points in one arrow or one polygon
     max_polygons: int = 64                # polygons in one polygon mask
+    max_track_points: int = 1024          # points in one explicit point track (protocol 1.1)
 
     def to_body(self) -> dict:
         """All limits as a plain map for `welcome.limits`."""
