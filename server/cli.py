@@ -11,6 +11,7 @@ Heavy modules (zmq, OpenCV, the backend's torch) are imported only after the fla
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 
@@ -65,7 +66,7 @@ def build_service(cfg: ServerConfig):
                       queue_length=cfg.queue_length, heartbeat_interval=cfg.heartbeat_interval,
                       heartbeat_liveness=cfg.heartbeat_liveness, loaded=not cfg.lazy_load,
                       backend_descriptions={backends[0].name: description}, plan=_plan_function(),
-                      curve_keys=keys)
+                      curve_keys=keys, client_quota=cfg.client_quota)
     return service, backends
 
 
@@ -113,10 +114,27 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    print(f"{PROG} ready on {service.endpoint} (backend {service.backend_name})", flush=True)
+    say(f"{PROG} ready on {service.endpoint} (backend {service.backend_name})")
     service.serve()
-    print(f"{PROG} stopped", flush=True)
+    say(f"{PROG} stopped")
     return 0
+
+
+def say(line: str) -> None:
+    """One line on stdout; if nobody reads it any more (Blender went away), stay quiet and carry on.
+
+    stdout is pointed at /dev/null after the first broken pipe, so neither this nor the
+    interpreter's final flush raises BrokenPipeError and the exit status stays 0.
+    """
+    try:
+        print(line, flush=True)
+    except (BrokenPipeError, ValueError, OSError):
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+        except (OSError, ValueError):
+            pass
 
 
 if __name__ == "__main__":  # pragma: no cover

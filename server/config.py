@@ -47,8 +47,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("cpu_offload", "bool", False, "keep model parts on the CPU until needed (less VRAM, slower)"),
     Option("decode_chunk_size", "int", 8, "frames decoded by the VAE at once (lower = less VRAM)", minimum=1),
     Option("lazy_load", "bool", False, "load the model on the first job instead of at start-up"),
-    Option("queue_length", "int", 32, "jobs waiting at most (all clients together); more are rejected",
-           minimum=1, maximum=10_000),
+    Option("queue_length", "int", 32, "jobs queued or running at most, all clients together (announced "
+           "as welcome.limits.max_queue); more are rejected with queue_full", minimum=1, maximum=10_000),
+    Option("client_quota", "int", 8, "jobs queued or running at most per client, so one client cannot "
+           "take the whole queue (capped at queue_length)", minimum=1, maximum=10_000),
     Option("max_frames", "int", 0, "largest frame count a job may ask for (0: protocol default)", minimum=0),
     Option("max_width", "int", 0, "largest output width (0: protocol default)", minimum=0),
     Option("max_height", "int", 0, "largest output height (0: protocol default)", minimum=0),
@@ -80,6 +82,7 @@ class ServerConfig:
     decode_chunk_size: int = 8
     lazy_load: bool = False
     queue_length: int = 32
+    client_quota: int = 8
     max_frames: int = 0
     max_width: int = 0
     max_height: int = 0

@@ -98,13 +98,37 @@ class JobRecord:
     accepted_at: float = field(default_factory=time.monotonic)
 
 
+def too_large_ceiling(limits: sp.Limits) -> int:
+    """Per-frame size libzmq still reads: four times the message limit, so an oversized message
+    (a 4096x4096 reference, say) gets a ``too_large`` reply instead of vanishing."""
+    return 4 * int(limits.max_message_bytes)
+
+
+def hello_version_problem(msg: sp.Message) -> dict | None:
+    """An error body when ``hello.protocol`` is malformed, of another major, or not the header's."""
+    body_version = msg.body.get("protocol")
+    if (len(body_version) != 2 or any(type(part) is not int or part < 0 for part in body_version)):
+        return {"code": "invalid_field", "field": "protocol", "hint": None,
+                "message": f"expected [major, minor] as two non-negative integers, got {body_version!r:.60}"}
+    ours = sp.PROTOCOL_VERSION
+    if not sp.is_compatible(body_version):
+        return {"code": "unsupported_version", "field": "protocol",
+                "message": f"hello.protocol says {body_version[0]}.{body_version[1]}; this server speaks "
+                           f"{ours[0]}.{ours[1]}", "hint": f"use protocol {ours[0]}.x"}
+    if tuple(body_version) != tuple(msg.v):
+        return {"code": "invalid_field", "field": "protocol", "hint": "send the same version in both places",
+                "message": f"hello.protocol says {body_version[0]}.{body_version[1]} but the header's v says "
+                           f"{msg.v[0]}.{msg.v[1]}"}
+    return None
+
+
 class Service:
     """Owns the ROUTER socket and runs the I/O loop (``serve``) in the calling thread."""
 
     def __init__(self, *, bind: str, backends: list, encoder, limits: sp.Limits, queue_length: int,
                  heartbeat_interval: float = 1.0, heartbeat_liveness: int = 5, loaded: bool = True,
                  backend_descriptions: dict | None = None, plan: Callable | None = None,
-                 context: zmq.Context | None = None, curve_keys=None) -> None:
+                 context: zmq.Context | None = None, curve_keys=None, client_quota: int | None = None) -> None:
         self.bind_address = bind
         self.limits = limits
         self.heartbeat_interval = heartbeat_interval
@@ -116,6 +140,13 @@ class Service:
         self._context = context or zmq.Context.instance()
         self._curve_keys = curve_keys
         self._auth = None
+        # One number for "how many jobs": queued or running, all clients (welcome.limits.max_queue).
+        self.max_live_jobs = queue_length
+        # Queued or running jobs one client may have; the rest of the room stays for the others.
+        self.client_quota = min(queue_length, client_quota or queue_length)
+        # This process's id, in welcome and pong: a client that sees it change knows the server
+        # restarted and that its running jobs are gone (protocol.md, "Server instance").
+        self.instance = sp.new_id()
         self.queue: FairQueue[JobRecord] = FairQueue(queue_length)
         self.sessions: dict[bytes, Session] = {}
         self.jobs: dict[str, JobRecord] = {}          # live jobs only (queued or running)
@@ -144,11 +175,15 @@ class Service:
         # raises EHOSTUNREACH and the service cancels that client's jobs.
         sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
         # libzmq enforces this per frame before allocating it; shared_protocol checks the total.
-        sock.setsockopt(zmq.MAXMSGSIZE, int(self.limits.max_message_bytes))
+        # A larger frame than this is dropped by libzmq with no reply; anything up to it is read
+        # and answered ``too_large`` with the limit (protocol.md, "Too-large messages").
+        sock.setsockopt(zmq.MAXMSGSIZE, too_large_ceiling(self.limits))
         sock.setsockopt(zmq.SNDHWM, SEND_HWM)
         sock.setsockopt(zmq.RCVHWM, RECV_HWM)
         # Default linger is forever: a vanished client would make shutdown hang.
         sock.setsockopt(zmq.LINGER, CLOSE_LINGER_MS)
+        if sp.is_ipv6(self.bind_address):
+            sock.setsockopt(zmq.IPV6, 1)   # tcp://[::1]:P (without it libzmq says "No such device")
         if self._curve_keys is not None:
             from server.security import enable_curve
             self._auth = enable_curve(self._context, sock, self._curve_keys)
@@ -269,10 +304,13 @@ class Service:
                 self._tell_orphans(identity)
         session.last_seen = time.monotonic()
         try:
-            msg = sp.decode(parts, self.limits)
+            msg = sp.decode(parts, self.limits, accept=sp.messages.CLIENT_TYPES)
         except sp.ProtocolError as exc:
             log.debug("bad message from %s: %s", identity.hex(), exc)
-            self._send_error(identity, exc.to_body(), re=exc.re)
+            body = exc.to_body()
+            if exc.code == sp.errors.TOO_LARGE and exc.field in (None, "header"):
+                body["limit"] = self.limits.max_header_bytes if exc.field else self.limits.max_message_bytes
+            self._send_error(identity, body, re=exc.re)
             return
         handler = self._handlers.get(msg.type)
         if handler is None:
@@ -282,6 +320,10 @@ class Service:
         handler(self, session, msg)
 
     def _on_hello(self, session: Session, msg: sp.Message) -> None:
+        problem = hello_version_problem(msg)
+        if problem is not None:
+            self._send_error(session.identity, problem, re=msg.id)
+            return
         session.name = str(msg.body.get("client", ""))[:200]
         # Only the backend this process runs: jobs for any other are rejected (params.backend).
         # ready is false until its model is loaded (--lazy-load); jobs queue meanwhile.
@@ -295,11 +337,13 @@ class Service:
             "limits": self.limits.to_body(),
             "heartbeat_interval_s": float(self.heartbeat_interval),
             "defaults": dict(sp.DEFAULT_PARAMS),
+            "instance": self.instance,
         }
         self._send(session.identity, sp.Message(type="welcome", body=body, re=msg.id))
 
     def _on_ping(self, session: Session, msg: sp.Message) -> None:
-        self._send(session.identity, sp.Message(type="pong", body={"t": msg.body["t"]}, re=msg.id))
+        self._send(session.identity, sp.Message(type="pong", body={"t": msg.body["t"], "instance": self.instance},
+                                                re=msg.id))
 
     def _on_pong(self, session: Session, msg: sp.Message) -> None:
         pass  # last_seen is already updated; that is all a pong is for
@@ -317,6 +361,10 @@ class Service:
         except sp.ProtocolError as exc:
             self._reject(session, msg, exc.to_body())
             return
+        full = self._room_problem(session.identity)
+        if full is not None:
+            self._reject(session, msg, full)
+            return
         job_id = sp.new_id()
         seed = job.params.seed if job.params.seed is not None else random.randrange(2**31)
         record = JobRecord(job_id, session.identity, msg.id, job, JobContext(job_id, seed))
@@ -332,6 +380,21 @@ class Service:
         self._send_job(record, "accepted", {"queue_position": position}, re=msg.id)
         self._dispatch()
         self._send_positions()   # a newcomer goes ahead of other clients' later jobs: tell them
+
+    def _room_problem(self, identity: bytes) -> dict | None:
+        """The ``queue_full`` error when the server or this client has no room left, else None."""
+        mine = sum(1 for record in self.jobs.values() if record.identity == identity)
+        if mine >= self.client_quota:
+            return {"code": "queue_full", "field": None, "limit": self.client_quota,
+                    "message": f"you already have {mine} jobs queued or running; "
+                               f"each client may have {self.client_quota} (the server's client_quota)",
+                    "hint": "wait for one of your jobs to finish, then submit again"}
+        if len(self.jobs) >= self.max_live_jobs:
+            return {"code": "queue_full", "field": None, "limit": self.max_live_jobs,
+                    "message": f"the server has {len(self.jobs)} jobs queued or running, its limit "
+                               f"(max_queue {self.max_live_jobs})",
+                    "hint": "wait for a job to finish, then submit again"}
+        return None
 
     def _reject(self, session: Session, msg: sp.Message, error: dict) -> None:
         self._send(session.identity, sp.Message(type="rejected", body={"error": error}, re=msg.id))
@@ -494,6 +557,9 @@ class Service:
             body = dict(final.body)
             if final.kind == "cancelled":
                 body["frames_sent"] = record.frames_sent
+            elif final.kind == "done" and isinstance(body.get("timings"), dict):
+                # accepted -> done as the client sees it: taken now, as the final message goes out
+                body["timings"] = dict(body["timings"], total=round(time.monotonic() - record.accepted_at, 4))
             self._finish(record, final.kind, body)
 
     # ---- sending ---------------------------------------------------------------------------
@@ -585,8 +651,9 @@ class Service:
         """Forget a client: drop its queued jobs, cancel its running one (frees the device).
 
         A client that closed its socket is noticed through EHOSTUNREACH at the next message sent
-        to it; one that is still connected but silent (``silent``) may come back, so its jobs'
-        final ``cancelled`` is kept and sent if it does.
+        to it; one that is still connected but silent (``silent``) may come back, and so may a
+        dropped connection under the same routing id: its jobs' final ``cancelled`` is kept and
+        sent if it does.
         """
         session = self.sessions.pop(identity, None)
         dropped = [record for record in self.jobs.values() if record.identity == identity]
@@ -598,20 +665,24 @@ class Service:
             record.state = "finished"
             record.ctx.cancel()
             self.jobs.pop(record.job_id, None)
-        if silent and dropped:
-            self._orphans[identity] = dropped
+        if dropped:
+            # Kept for its return: a silent client may wake up, a dropped connection may come back
+            # under the same routing id (the add-on sets one); either way its jobs end in words.
+            self._orphans[identity] = ("client_timed_out" if silent else "client_disconnected", dropped)
             while len(self._orphans) > MAX_ORPHAN_CLIENTS:
                 self._orphans.pop(next(iter(self._orphans)))
         self._send_positions()
 
     def _tell_orphans(self, identity: bytes) -> None:
         """A client dropped for silence spoke again: end each of its dropped jobs' streams."""
-        for record in self._orphans.pop(identity, []):
+        reason, records = self._orphans.pop(identity, ("", []))
+        text = ("the connection to this client dropped while the job ran; it was cancelled to free the device"
+                if reason == "client_disconnected" else
+                f"this client sent nothing for {self.heartbeat_timeout:g} s or left too many replies unread; "
+                "the job was cancelled to free the device")
+        for record in records:
             msg = sp.Message(type="cancelled", job=record.job_id, seq=record.seq,
-                             body={"frames_sent": record.frames_sent, "reason": "client_timed_out",
-                                   "message": f"this client sent nothing for {self.heartbeat_timeout:g} s or "
-                                              "left too many replies unread; the job was cancelled to free "
-                                              "the device"})
+                             body={"frames_sent": record.frames_sent, "reason": reason, "message": text})
             self._send(identity, msg)
 
     # ---- shutdown --------------------------------------------------------------------------

@@ -19,7 +19,7 @@ class Limits:
     max_pixels: int = 1024 * 1024         # output width * height
     max_tracks: int = 6                   # motion tracks per job (the paper's s = 6)
     max_message_bytes: int = 64 * MIB     # header + all payload frames
-    max_queue: int = 16                   # jobs waiting or running on the server
+    max_queue: int = 32                   # jobs queued or running on the server, all clients
     max_header_bytes: int = 1 * MIB       # the msgpack header frame alone
     max_payloads: int = 16                # payload frames per message
     max_reference_pixels: int = 4096 * 4096  # reference image / mask width * height

@@ -169,6 +169,6 @@ def test_client_not_reading_is_dropped_and_its_jobs_remembered(monkeypatch):
         monkeypatch.setattr(service_module, "MAX_BACKLOG_BYTES", 100)
         service._queue_backlog(session, [identity, b"x" * 200])
         assert identity not in service.sessions and not service.jobs and record.ctx.cancelled()
-        assert service._orphans[identity] == [record]
+        assert service._orphans[identity] == ("client_timed_out", [record])
     finally:
         service.abort()
