@@ -77,10 +77,11 @@ def _decode(frames, limits: Limits, accept: frozenset[str] | None = None) -> Mes
         raise ProtocolError(errors.BAD_MESSAGE, "expected at least one frame (the header), got none", "header")
     total = sum(view.nbytes for view in views)
     if total > limits.max_message_bytes:
-        raise ProtocolError(errors.TOO_LARGE, f"message is {total} bytes, the limit is {limits.max_message_bytes}")
+        raise ProtocolError(errors.TOO_LARGE, f"message is {total} bytes, the limit is {limits.max_message_bytes}",
+                            re=_peek_id(views[0], limits))
     if len(views) - 1 > limits.max_payloads:
         raise ProtocolError(errors.TOO_LARGE, f"message has {len(views) - 1} payload frames, "
-                            f"the limit is {limits.max_payloads}", "header.npayloads")
+                            f"the limit is {limits.max_payloads}", "header.npayloads", re=_peek_id(views[0], limits))
     header = _unpack_header(views[0], limits)
     msg_id = valid_id(header.get("id"))
     job_id = valid_id(header.get("job"))
@@ -90,6 +91,16 @@ def _decode(frames, limits: Limits, accept: frozenset[str] | None = None) -> Mes
         exc.re = exc.re or msg_id
         exc.job = exc.job or job_id
         raise
+
+
+def _peek_id(view: memoryview, limits: Limits) -> str | None:
+    """The id of a message refused for its payloads, when its header alone is readable: the
+    sender then learns which request was too large."""
+    try:
+        header = _unpack_header(view, limits)
+    except ProtocolError:
+        return None
+    return valid_id(header.get("id"))
 
 
 def _as_views(frames) -> list[memoryview]:

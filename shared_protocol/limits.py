@@ -41,3 +41,13 @@ class Limits:
                 if key in known and type(value) is int and value > 0:
                     chosen[key] = value
         return cls(**chosen)
+
+
+# ---- liveness: the one dead-server rule (protocol.md section 8) ------------------------
+SERVER_SILENCE_INTERVALS = 3      # heartbeat intervals of silence after which a client gives up
+SERVER_SILENCE_MIN_S = 2.0        # ... and never sooner than this (a loaded machine may stall)
+
+
+def server_lost_after(heartbeat_interval_s: float) -> float:
+    """Seconds of silence after which a client treats the server as gone: every client uses this."""
+    return max(SERVER_SILENCE_MIN_S, SERVER_SILENCE_INTERVALS * float(heartbeat_interval_s))
