@@ -102,7 +102,7 @@ def test_status_busy_only_when_every_worker_runs_a_job(server_factory, client_fa
     client = client_factory(server.endpoint)
     first = client.submit(make_job(frames=5, seed=1))
     client.wait_accepted(first)
-    assert wait_until(lambda: len(server.service._idle) == 1)
+    assert wait_until(lambda: len(server.service.runner.idle) == 1)
     assert client.request(sp.make_status()).body["busy"] is False    # one device is still free
     second = client.submit(make_job(frames=5, seed=2))
     client.wait_accepted(second)
