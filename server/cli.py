@@ -62,12 +62,33 @@ def build_service(cfg: ServerConfig):
 
     encoder = FrameEncoder(cfg.encoder_threads, cfg.png_compression)
     description = (getattr(backends[0], "description", "") or "") if backends else ""
+    runner = _cluster_runner(cfg, cfg.backend_name) if cfg.cluster else None
     service = Service(bind=cfg.bind, backends=backends, encoder=encoder, limits=limits,
                       queue_length=cfg.queue_length, heartbeat_interval=cfg.heartbeat_interval,
                       heartbeat_liveness=cfg.heartbeat_liveness, loaded=not cfg.lazy_load,
                       backend_descriptions={backends[0].name: description}, plan=_plan_function(),
-                      curve_keys=keys, client_quota=cfg.client_quota)
-    return service, backends
+                      curve_keys=keys, client_quota=cfg.client_quota, runner=runner)
+    # In cluster mode the replicas load the backend; this process only builds it to check the options.
+    return service, ([] if runner is not None else backends)
+
+
+def _cluster_runner(cfg: ServerConfig, backend_spec: str):
+    """``--cluster``: a RayRunner (the ``.[cluster]`` extra). Raises StartupError if Ray is missing."""
+    try:
+        from server.cluster import ClusterSettings, RayRunner
+    except ImportError as exc:
+        raise StartupError(f"cluster: {exc.name or 'ray'} is not installed; "
+                           "install the cluster extra: pip install 'trackgo-blender[cluster]'") from None
+    options = {"svd_path": cfg.svd_path, "adapter_path": cfg.adapter_path, "device": "auto" if cfg.device == "auto"
+               else cfg.devices[0], "dtype": cfg.dtype, "cpu_offload": cfg.cpu_offload,
+               "decode_chunk_size": cfg.decode_chunk_size, "extra": dict(cfg.backend_options)}
+    settings = ClusterSettings(
+        address=cfg.cluster, replicas=cfg.cluster_replicas, min_replicas=cfg.cluster_min_replicas,
+        max_replicas=cfg.cluster_max_replicas, gpus_per_replica=cfg.cluster_gpus_per_replica,
+        cpus_per_replica=cfg.cluster_cpus_per_replica, local_cpus=cfg.cluster_local_cpus,
+        local_object_store_mb=cfg.cluster_object_store_mb, backend_options=options,
+        png_compression=cfg.png_compression)
+    return RayRunner(backend_spec, settings)
 
 
 def start(cfg: ServerConfig):
@@ -86,7 +107,11 @@ def start(cfg: ServerConfig):
             except Exception as exc:
                 service.abort()
                 raise StartupError(f"backend {backend.name!r} could not load: {exc}") from None
-    service.start_workers()
+    try:
+        service.start_workers()
+    except Exception as exc:   # a cluster that cannot be joined or deployed to
+        service.abort()
+        raise StartupError(f"cluster: cannot start the replicas: {exc}") from None
     return service
 
 

@@ -66,6 +66,21 @@ OPTIONS: tuple[Option, ...] = (
     Option("allowed_clients", "path", None, "folder of allowed client public keys (*.key)"),
     Option("insecure", "bool", False, "allow a non-loopback bind without CURVE keys (anyone can connect)"),
     Option("log_level", "str", "info", "log verbosity (logs go to stderr)", choices=LOG_LEVELS),
+    # ---- cluster mode (docs/server.md, "Studio scale"): jobs run on Ray Serve replicas ----
+    Option("cluster", "str", "", "run jobs on a Ray cluster: 'ray' (the cluster this machine joined with "
+           "`ray start`, else a local one) or 'ray://HEAD:10001'; empty: this process's devices"),
+    Option("cluster_replicas", "int", 1, "replicas of the backend (each loads it once)", minimum=1, maximum=10_000),
+    Option("cluster_min_replicas", "int", 0, "autoscaling: fewest replicas (with cluster_max_replicas)",
+           minimum=0, maximum=10_000),
+    Option("cluster_max_replicas", "int", 0, "autoscaling: most replicas; 0 = fixed cluster_replicas",
+           minimum=0, maximum=10_000),
+    Option("cluster_gpus_per_replica", "float", 1.0, "GPUs each replica reserves (0.5: two per GPU; "
+           "0 on CPU-only machines)", minimum=0.0, maximum=64),
+    Option("cluster_cpus_per_replica", "float", 1.0, "CPUs each replica reserves", minimum=0.0, maximum=1024),
+    Option("cluster_local_cpus", "int", 0, "when a local Ray is started here: CPUs it may use (0: all)",
+           minimum=0, maximum=4096),
+    Option("cluster_object_store_mb", "int", 0, "when a local Ray is started here: its object store in MiB "
+           "(0: Ray decides)", minimum=0, maximum=1_000_000),
 )
 OPTION_BY_NAME = {o.name: o for o in OPTIONS}
 
@@ -95,6 +110,14 @@ class ServerConfig:
     allowed_clients: str | None = None
     insecure: bool = False
     log_level: str = "info"
+    cluster: str = ""
+    cluster_replicas: int = 1
+    cluster_min_replicas: int = 0
+    cluster_max_replicas: int = 0
+    cluster_gpus_per_replica: float = 1.0
+    cluster_cpus_per_replica: float = 1.0
+    cluster_local_cpus: int = 0
+    cluster_object_store_mb: int = 0
     backend_options: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -226,6 +249,12 @@ def load_config(argv: list[str] | None = None, environ: Mapping[str, str] | None
             raise ConfigError(f"--backend-option: expected KEY=VALUE, got {item!r}")
         backend_options[key] = value
 
+    cluster = values["cluster"]
+    if cluster and cluster != "ray" and not cluster.startswith("ray://"):
+        raise ConfigError(f"cluster: expected 'ray' or 'ray://HEAD:PORT', got {cluster!r}")
+    if values["cluster_max_replicas"] and values["cluster_min_replicas"] > values["cluster_max_replicas"]:
+        raise ConfigError(f"cluster_min_replicas: expected at most cluster_max_replicas "
+                          f"({values['cluster_max_replicas']}), got {values['cluster_min_replicas']}")
     if bool(values["server_key"]) != bool(values["allowed_clients"]):
         raise ConfigError("server_key and allowed_clients: give both (CURVE needs the server's secret key "
                           "and the folder of allowed client keys) or neither")
