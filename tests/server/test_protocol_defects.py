@@ -165,3 +165,32 @@ def test_sigterm_with_stdout_closed_exits_zero(spawn_server):
     assert server.proc.wait(30) == 0
     err = server.proc.stderr.read()
     assert "BrokenPipeError" not in err and "Traceback" not in err, err
+
+
+def test_done_total_is_taken_when_done_is_sent():
+    # The backend measured 1 s; the job was accepted 1000 s (of monotonic clock) before its done
+    # goes out: total must be accepted -> done as sent, not the backend's figure.
+    import time
+
+    from server.backends.base import BackendOptions, JobContext
+    from server.encoding import FrameEncoder
+    from server.job_events import FinalPosted
+    from server.jobs import JobRecord
+    from server.service import Service
+    from tests.server.fake_backend import create
+
+    service = Service(bind="tcp://127.0.0.1:*", backends=[create(BackendOptions())], encoder=FrameEncoder(1),
+                      limits=sp.Limits(), queue_length=4)
+    sent = []
+    service.sender.send = lambda identity, frames: sent.append(sp.decode(frames))
+    try:
+        record = JobRecord("job1", b"c", "req1", None, JobContext("job1", 1), state="running",
+                           accepted_at=time.monotonic() - 1000.0)
+        service.jobs["job1"] = record
+        service._handle_posted(FinalPosted("job1", "done", {"timings": {"queued": 0.0, "run": 1.0, "total": 1.0},
+                                                            "seed": 1, "params": {}, "frames": 0}, 0))
+        (done,) = sent
+        assert done.type == "done" and done.body["timings"]["total"] >= 1000.0
+        assert done.body["timings"]["run"] == 1.0
+    finally:
+        service.abort()
