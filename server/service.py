@@ -5,9 +5,9 @@ jobs (a ``server.runners`` runner: device threads here, or Ray Serve replicas) a
 thread hand results over through ``post``: a thread-safe queue plus a byte written to a pipe that
 the ZeroMQ poller watches, so the loop wakes at once without polling.
 
-Each concern has a module of its own: ``sessions`` (clients, those that went away), ``jobs``
-(live jobs, quotas, each stream's order), ``plans``, ``sending`` (backlogs), ``runners`` (where
-jobs run). Invariants kept here, centrally, rather than in each backend or runner:
+Each concern has a module of its own: ``sessions`` (clients, those that went away),
+``heartbeats``, ``jobs`` (live jobs, quotas, each stream's order), ``plans``, ``sending``
+(backlogs), ``shutdown`` (how live jobs end), ``runners`` (where jobs run). Invariants kept here, centrally, rather than in each backend or runner:
 
 * each job's reply stream carries ``seq`` 0, 1, 2, ... and ends with exactly one final message
   (done | error | cancelled); anything reported after that is dropped;
@@ -31,12 +31,14 @@ import zmq
 import shared_protocol as sp
 from server.backends.base import JobContext
 from server.job_events import FinalPosted, FramePosted, ProgressPosted, SlotFree
+from server.heartbeats import Heartbeats
 from server.jobs import JobBook, JobRecord
 from server.plans import MAX_PENDING_PLANS, PlanComputed, Plans  # noqa: F401  (MAX_PENDING_PLANS: re-export)
 from server.runners import JobRunner, LocalRunner
 from server.scheduler import QueueFull
 from server.sending import SEND_HWM, Sender
 from server.sessions import Session, Sessions  # noqa: F401  (Session: re-export for callers)
+from server.shutdown import SHUTTING_DOWN, shutdown_final
 
 log = logging.getLogger("trackgo.server")
 
@@ -88,7 +90,8 @@ class Service:
         self.bind_address = bind
         self.limits = limits
         self.heartbeat_interval = heartbeat_interval
-        self.heartbeat_timeout = heartbeat_interval * heartbeat_liveness
+        self.heartbeats = Heartbeats(heartbeat_interval, heartbeat_liveness)
+        self.heartbeat_timeout = self.heartbeats.timeout
         self.encoder = encoder
         self.backend_name = backend_name or backends[0].name
         self._backend_descriptions = backend_descriptions or {}
@@ -212,12 +215,11 @@ class Service:
         poller = zmq.Poller()
         poller.register(self.socket, zmq.POLLIN)
         poller.register(self._wake_r, zmq.POLLIN)
-        next_beat = time.monotonic() + self.heartbeat_interval
         self.ready.set()
         try:
             while not self._stopping:
                 backlog = self.sender.has_backlog()
-                timeout = max(0.0, next_beat - time.monotonic())
+                timeout = self.heartbeats.wait_s(time.monotonic())
                 if backlog:
                     timeout = min(timeout, 0.01)
                 events = dict(poller.poll(int(timeout * 1000) + 1))
@@ -229,9 +231,8 @@ class Service:
                 if backlog:
                     self.sender.flush()
                 now = time.monotonic()
-                if now >= next_beat:
+                if self.heartbeats.due(now):
                     self._heartbeat(now)
-                    next_beat = now + self.heartbeat_interval
         finally:
             self._shutdown()
 
@@ -304,8 +305,7 @@ class Service:
 
     def _on_submit(self, session: Session, msg: sp.Message) -> None:
         if self._stopping:
-            self._reject(session, msg, {"code": "shutting_down", "message": "the server is shutting down",
-                                        "field": None, "hint": "start it again, then resubmit"})
+            self._reject(session, msg, dict(SHUTTING_DOWN))
             return
         try:
             job = self._validate(msg)
@@ -486,11 +486,12 @@ class Service:
 
     # ---- liveness --------------------------------------------------------------------------
     def _heartbeat(self, now: float) -> None:
-        for session in list(self.sessions.values()):
-            if now - session.last_seen > self.heartbeat_timeout:
-                self._client_gone(session.identity, f"silent for {now - session.last_seen:.1f} s", silent=True)
-            else:
-                self._send(session.identity, sp.Message(type="ping", body={"t": time.time()}))
+        gone, alive = self.heartbeats.split(self.sessions, now)
+        for session in gone:
+            self._client_gone(session.identity, f"silent for {now - session.last_seen:.1f} s", silent=True)
+        for session in alive:
+            if session.identity in self.sessions:     # not dropped meanwhile
+                self._send(session.identity, self.heartbeats.ping())
 
     def _client_gone(self, identity: bytes, reason: str, silent: bool = False) -> None:
         """Forget a client: drop its queued jobs, cancel its running one (frees the device).
@@ -526,11 +527,7 @@ class Service:
         """Every live job gets its final message, then the runner, encoder and socket stop."""
         log.info("shutting down: %d live job(s)", len(self.jobs))
         for record in list(self.jobs.values()):
-            if record.state == "running":
-                self._finish(record, "cancelled", {"frames_sent": record.frames_sent, "reason": "shutting_down"})
-            else:
-                self._finish(record, "error", {"code": "shutting_down", "message": "the server is shutting down",
-                                               "field": None, "hint": "start it again, then resubmit"})
+            self._finish(record, *shutdown_final(record))
         self.sender.flush()
         self.runner.stop(STOP_TIMEOUT_S)
         self.encoder.shutdown()
