@@ -75,6 +75,8 @@ def build_service(cfg: ServerConfig):
 def _cluster_runner(cfg: ServerConfig, backend_spec: str):
     """``--cluster``: a RayRunner (the ``.[cluster]`` extra). Raises StartupError if Ray is missing."""
     try:
+        import ray.serve  # noqa: F401  (fail here, with the remedy, rather than when the replicas start)
+
         from server.cluster import ClusterSettings, RayRunner
     except ImportError as exc:
         raise StartupError(f"cluster: {exc.name or 'ray'} is not installed; "

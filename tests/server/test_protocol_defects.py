@@ -82,6 +82,8 @@ def test_hello_whose_body_version_differs_from_its_header_is_refused(server_fact
     reply = reply_to(client, raw_header(type="hello", id="h2", body={"client": "t", "protocol": [1, 7]}))
     assert reply.type == "error" and reply.body["code"] == "invalid_field" and reply.re == "h2"
     assert client.hello().type == "welcome"     # the matching one is welcomed
+    old = reply_to(client, raw_header(type="hello", id="h3", body={"client": "1.0 peer", "protocol": [1, 0]}))
+    assert old.type == "welcome" and old.re == "h3"     # a 1.0 client keeps working
 
 
 def test_oversized_message_is_answered_with_too_large_and_the_limit(server_factory, client_factory):
