@@ -84,9 +84,10 @@ def build_shot(bpy, photo: Path, frames: int, seed: int):
 
 def render_mp4(bpy, scene, strip, out: Path) -> Path:
     """The sequencer as the .blend holds it, rendered by Blender's own FFmpeg to H.264."""
+    from blender_addon.blender import compat
     r = scene.render
-    scene.frame_start = int(strip.frame_final_start)
-    scene.frame_end = int(strip.frame_final_end) - 1
+    scene.frame_start = int(compat.strip_left(strip))
+    scene.frame_end = int(compat.strip_right(strip)) - 1
     r.resolution_x = r.resolution_y = SIZE
     r.resolution_percentage = 100
     r.fps = scene.trackgo.fps
@@ -208,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print("TrackGo demo: done in %.1f s (%s backend)" % (time.monotonic() - t_start, backend))
     print(f"  .blend          {blend}   (sequencer: strip {strip.name!r}, channel {strip.channel}, "
-          f"frames {strip.frame_final_start}–{strip.frame_final_end - 1})")
+          f"frames {compat.strip_left(strip)}–{compat.strip_right(strip) - 1})")
     print(f"  frames          {frames_dir}   ({len(strip.elements)} PNG)")
     print(f"  video           {mp4}   ({made_by})")
     print(f"  contact sheet   {sheet}")

@@ -239,7 +239,7 @@ class TRACKGO_OT_regenerate(bpy.types.Operator):
         if self.new_seed:
             params["seed"] = None
         body, payloads, names, meta = _build(context, params_override=params)
-        session.submit(context.scene.name, body, payloads, names, meta, int(strip.frame_start))
+        session.submit(context.scene.name, body, payloads, names, meta, int(compat.strip_content_start(strip)))
         self.report({"INFO"}, "TrackGo job submitted")
         return {"FINISHED"}
 
