@@ -84,7 +84,7 @@ def main() -> None:
     args = ap.parse_args()
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     import ray
-    ray.init(num_cpus=2, object_store_memory=100 * 1024 * 1024, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, object_store_memory=100 * 1024 * 1024, include_dashboard=False, log_to_driver=False)
     base = dict(bind="tcp://127.0.0.1:*", backend="preview", log_level="warning", queue_length=64,
                 client_quota=32, encoder_threads=1)
     cluster = dict(base, cluster="ray", cluster_gpus_per_replica=0, cluster_cpus_per_replica=0.5)

@@ -68,7 +68,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("log_level", "str", "info", "log verbosity (logs go to stderr)", choices=LOG_LEVELS),
     # ---- cluster mode (docs/server.md, "Studio scale"): jobs run on Ray Serve replicas ----
     Option("cluster", "str", "", "run jobs on a Ray cluster: 'ray' (the cluster this machine joined with "
-           "`ray start`, else a local one) or 'ray://HEAD:10001'; empty: this process's devices"),
+           "`ray start`, else a local one), 'local' (a private local Ray) or 'ray://HEAD:10001'; "
+           "empty: this process's devices"),
     Option("cluster_replicas", "int", 1, "replicas of the backend (each loads it once)", minimum=1, maximum=10_000),
     Option("cluster_min_replicas", "int", 0, "autoscaling: fewest replicas (with cluster_max_replicas)",
            minimum=0, maximum=10_000),
@@ -77,9 +78,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("cluster_gpus_per_replica", "float", 1.0, "GPUs each replica reserves (0.5: two per GPU; "
            "0 on CPU-only machines)", minimum=0.0, maximum=64),
     Option("cluster_cpus_per_replica", "float", 1.0, "CPUs each replica reserves", minimum=0.0, maximum=1024),
-    Option("cluster_local_cpus", "int", 0, "when a local Ray is started here: CPUs it may use (0: all)",
+    Option("cluster_local_cpus", "int", 0, "with cluster 'local': CPUs its Ray may use (0: all)",
            minimum=0, maximum=4096),
-    Option("cluster_object_store_mb", "int", 0, "when a local Ray is started here: its object store in MiB "
+    Option("cluster_object_store_mb", "int", 0, "with cluster 'local': its object store in MiB "
            "(0: Ray decides)", minimum=0, maximum=1_000_000),
 )
 OPTION_BY_NAME = {o.name: o for o in OPTIONS}
@@ -250,8 +251,8 @@ def load_config(argv: list[str] | None = None, environ: Mapping[str, str] | None
         backend_options[key] = value
 
     cluster = values["cluster"]
-    if cluster and cluster != "ray" and not cluster.startswith("ray://"):
-        raise ConfigError(f"cluster: expected 'ray' or 'ray://HEAD:PORT', got {cluster!r}")
+    if cluster and cluster not in ("ray", "local") and not cluster.startswith("ray://"):
+        raise ConfigError(f"cluster: expected 'ray', 'local' or 'ray://HEAD:PORT', got {cluster!r}")
     if values["cluster_max_replicas"] and values["cluster_min_replicas"] > values["cluster_max_replicas"]:
         raise ConfigError(f"cluster_min_replicas: expected at most cluster_max_replicas "
                           f"({values['cluster_max_replicas']}), got {values['cluster_min_replicas']}")

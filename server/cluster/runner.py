@@ -29,13 +29,14 @@ STATUS_REFRESH_S = 2.0
 class ClusterSettings:
     """How the cluster is reached and how the deployment is shaped (server config: cluster_*)."""
 
-    address: str = "ray"                 # "ray": this machine's cluster (or a new local one); "ray://HEAD:PORT"
+    address: str = "ray"                 # "ray": this machine's cluster (or a new local one); "local": a
+                                         # private local one; "ray://HEAD:PORT": Ray Client
     replicas: int = 1                    # fixed replica count when no autoscaling bounds are set
     min_replicas: int = 0                # autoscaling bounds; max_replicas > 0 turns autoscaling on
     max_replicas: int = 0
     gpus_per_replica: float = 1.0
     cpus_per_replica: float = 1.0
-    local_cpus: int = 0                  # a local Ray started here: CPUs it may use (0: Ray decides)
+    local_cpus: int = 0                  # address "local": CPUs its Ray may use (0: Ray decides)
     local_object_store_mb: int = 0       # ... and its object store (0: Ray decides)
     backend_options: dict = field(default_factory=dict)
     png_compression: int = 1
@@ -81,11 +82,13 @@ class RayRunner:
             kwargs: dict = {"include_dashboard": False, "log_to_driver": False}
             if s.address.startswith("ray://"):
                 kwargs["address"] = s.address
-            else:
+            elif s.address == "local":        # a private Ray of our own, whatever else runs here
+                kwargs["address"] = "local"
                 if s.local_cpus:
                     kwargs["num_cpus"] = s.local_cpus
                 if s.local_object_store_mb:
                     kwargs["object_store_memory"] = s.local_object_store_mb * 1024 * 1024
+            # "ray": the cluster this machine joined with `ray start` (RAY_ADDRESS), else a new local one
             ray.init(**kwargs)
             self._started_ray = True
         serve.start(proxy_location="Disabled")     # no HTTP: the ZeroMQ front is the only door

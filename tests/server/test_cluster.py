@@ -32,7 +32,7 @@ def cluster(tmp_path_factory):
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     marks = tmp_path_factory.mktemp("cancel-marks")
     cfg = ServerConfig(bind="tcp://127.0.0.1:*", backend=BACKEND, heartbeat_interval=0.2, log_level="warning",
-                       queue_length=64, client_quota=8, cluster="ray", cluster_replicas=2,
+                       queue_length=64, client_quota=8, cluster="local", cluster_replicas=2,
                        cluster_gpus_per_replica=0, cluster_cpus_per_replica=0.5, cluster_local_cpus=2,
                        cluster_object_store_mb=100,
                        backend_options={"delay": "0.1", "marks": str(marks)})

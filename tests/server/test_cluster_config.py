@@ -9,7 +9,7 @@ from server.config import ConfigError, load_config
 
 
 @pytest.mark.parametrize("argv, expected", [
-    (["--cluster", "k8s"], "cluster: expected 'ray' or 'ray://HEAD:PORT', got 'k8s'"),
+    (["--cluster", "k8s"], "cluster: expected 'ray', 'local' or 'ray://HEAD:PORT', got 'k8s'"),
     (["--cluster", "ray", "--cluster-min-replicas", "5", "--cluster-max-replicas", "2"],
      "cluster_min_replicas: expected at most cluster_max_replicas (2), got 5"),
     (["--cluster-gpus-per-replica", "-1"], "cluster_gpus_per_replica (from --cluster-gpus-per-replica): expected at least"),
