@@ -181,7 +181,8 @@ def _ensure_venv(name: str, install_steps: list[list[str]], python: str | None =
 
 def server_env() -> Path:
     torch_step = ["torch>=2.4"] if has_cuda() else [CPU_TORCH]
-    return _ensure_venv("server", [torch_step, ["-e", ".[server,train,dev]"]])
+    # .[cluster] (Ray Serve) too: the cluster tests start a small local Ray on this machine.
+    return _ensure_venv("server", [torch_step, ["-e", ".[server,train,dev,cluster]"]])
 
 
 def blender_env(line: str) -> Path:

@@ -5,7 +5,7 @@ is the normative spec; this package is its reference implementation.
 """
 
 from . import errors, messages
-from .addresses import is_loopback
+from .addresses import is_ipv6, is_loopback
 from .builders import (ImagePayload, TrackInput, backend_info, job_body, make_accepted, make_cancel,
                        make_cancelled, make_done, make_error, make_frame, make_hello, make_pong, make_ping,
                        make_plan, make_plan_result, make_progress, make_rejected, make_status,
@@ -13,7 +13,7 @@ from .builders import (ImagePayload, TrackInput, backend_info, job_body, make_ac
 from .codec import decode, encode
 from .errors import ERROR_CODES, ProtocolError
 from .images import encode_png
-from .limits import Limits
+from .limits import Limits, server_lost_after
 from .messages import DEFAULT_PARAMS, FINAL_TYPES, MESSAGE_TYPES, Message, new_id
 from .stream import StreamChecker, StreamSequencer
 from .validation import Arrow, GenerationParams, ImageSpec, Job, MaskSpec, PointTracks, Track, validate_job
@@ -25,7 +25,7 @@ __all__ = [
     "Job", "Track", "MaskSpec", "Arrow", "GenerationParams", "new_id",
     # additions: constants, image spec, version helpers, builders
     "errors", "messages", "ERROR_CODES", "DEFAULT_PARAMS", "MESSAGE_TYPES", "FINAL_TYPES", "ImageSpec",
-    "is_compatible", "negotiated", "is_loopback", "StreamSequencer", "StreamChecker", "encode_png",
+    "is_compatible", "negotiated", "is_loopback", "is_ipv6", "server_lost_after", "StreamSequencer", "StreamChecker", "encode_png",
     "ImagePayload", "TrackInput", "png_image", "raw_image", "track", "job_body", "point_track", "PointTracks",
     "make_hello", "make_submit", "make_plan", "make_cancel", "make_status", "make_ping", "make_pong",
     "backend_info", "make_welcome", "make_accepted", "make_rejected", "make_progress", "make_frame",

@@ -5,6 +5,7 @@ sending. Every rejection is a ProtocolError whose `field` is the path of the val
 at fault (``tracks[1].arrow.points[0]``) and whose message says what was expected.
 """
 
+import logging
 import math
 import sys
 from array import array
@@ -127,8 +128,13 @@ def validate_job(body, payloads, limits: Limits = Limits(), backends: set[str] |
         return _validate_job(body, payloads, limits, backends)
     except ProtocolError:
         raise
-    except Exception as exc:  # safety net: a bug here must not take the receiver down
-        raise ProtocolError(errors.INTERNAL, f"job validation failed: {type(exc).__name__}: {exc}") from None
+    except RecursionError:  # a hand-built body nested deeper than decode() would have let through
+        raise ProtocolError(errors.INVALID_FIELD, "the job's maps and arrays nest too deeply; "
+                            "expected the shapes of docs/protocol.md section 6") from None
+    except Exception:  # safety net: a bug here must not take the receiver down, nor show its internals
+        logging.getLogger("trackgo.protocol").exception("job validation failed unexpectedly")
+        raise ProtocolError(errors.INTERNAL, "the receiver failed to check this job (a bug on its side)",
+                            hint="the receiver's log has details") from None
 
 
 def _validate_job(body, payloads, limits: Limits, backends: set[str] | None) -> Job:
