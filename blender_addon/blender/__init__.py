@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import bpy
 
-from . import operators, overlay, panels, preferences, properties, session
+from . import operators, operators_takes, overlay, panels, panels_takes, preferences, properties, session, takes
 
-CLASSES = preferences.CLASSES + operators.CLASSES + panels.CLASSES
+CLASSES = (preferences.CLASSES + operators.CLASSES + panels.CLASSES
+           + operators_takes.CLASSES + panels_takes.CLASSES)
 
 
 @bpy.app.handlers.persistent
@@ -29,6 +30,7 @@ def _on_load_post(*_args):
 
 def register():
     properties.register()
+    takes.register()
     for cls in CLASSES:
         bpy.utils.register_class(cls)
     bpy.app.handlers.load_pre.append(_on_load_pre)
@@ -44,4 +46,5 @@ def unregister():
         bpy.app.handlers.load_post.remove(_on_load_post)
     for cls in reversed(CLASSES):
         bpy.utils.unregister_class(cls)
+    takes.unregister()
     properties.unregister()
