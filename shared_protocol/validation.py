@@ -63,6 +63,7 @@ class Track:
     arrow: Arrow
     easing: str = DEFAULT_EASING
     name: str | None = None
+    progress: tuple[float, ...] | None = None   # 1.1: share of the arrow covered, one per frame
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,10 @@ def _validate_job(body, payloads, limits: Limits, backends: set[str] | None) -> 
     if params_value is None:
         params_value = {}
     params = _params(params_value, limits, backends)
+    for index, track in enumerate(tracks):
+        if track.progress is not None and len(track.progress) != params.frames:
+            raise ProtocolError(errors.INVALID_FIELD, f"expected one progress value per frame ({params.frames}, "
+                                f"params.frames), got {len(track.progress)}", f"tracks[{index}].progress")
     return Job(reference=reference, tracks=tracks, params=params)
 
 
@@ -267,7 +272,23 @@ def _track(value, path: str, reference: ImageSpec, payloads: list, limits: Limit
     name = value.get("name")
     if name is not None and (type(name) is not str or len(name) > MAX_NAME_LENGTH):
         raise _invalid(f"{path}.name", f"a string of at most {MAX_NAME_LENGTH} characters or nil", name)
-    return Track(mask=mask, arrow=Arrow(points=points), easing=easing, name=name)
+    return Track(mask=mask, arrow=Arrow(points=points), easing=easing, name=name,
+                 progress=_progress(value.get("progress"), f"{path}.progress"))
+
+
+def _progress(value, path: str) -> tuple[float, ...] | None:
+    """1.1 per-track timing: nil, or an array of finite numbers in [0, 1] (its length is checked
+    against params.frames once the params are read)."""
+    if value is None:
+        return None
+    if type(value) is not list or not value:
+        raise _invalid(path, "an array of numbers in [0, 1], one per frame", value)
+    out = []
+    for index, item in enumerate(value):
+        if type(item) not in (int, float) or not math.isfinite(item) or not 0.0 <= item <= 1.0:
+            raise _invalid(f"{path}[{index}]", "a finite number in [0, 1] (share of the arrow covered)", item)
+        out.append(float(item))
+    return tuple(out)
 
 
 def _points(value, path: str, minimum: int, limits: Limits) -> tuple:

@@ -32,6 +32,7 @@ class MotionInputs:
     width: int
     height: int
     reference_size: tuple        # (width, height) of the reference image
+    progress: list | None = None  # per track explicit per-frame timing or None (protocol 1.1)
 
 
 def _to_rgb8(image: np.ndarray, field: str) -> np.ndarray:
@@ -118,15 +119,16 @@ def motion_inputs_for_job(job) -> MotionInputs:
         arrows.append(ArrowPath(pts, f"{field}.arrow"))
         easings.append(track.easing)
         fields.append(field)
+    progress = [getattr(track, "progress", None) for track in job.tracks]
     return MotionInputs(np.ascontiguousarray(reference), masks, arrows, easings, fields,
-                        int(job.params.frames), float(job.params.tau), width, height, ref_size)
+                        int(job.params.frames), float(job.params.tau), width, height, ref_size, progress)
 
 
 def trajectories_for_job(job, seed: int, inputs: MotionInputs | None = None) -> Trajectories:
     """The job's point trajectories at the output size: what every backend moves / encodes."""
     inputs = inputs or motion_inputs_for_job(job)
     return trajectories_from_arrows(inputs.masks, inputs.arrows, inputs.easings, inputs.frames, seed,
-                                    fields=inputs.fields)
+                                    fields=inputs.fields, progress=inputs.progress)
 
 
 def plan_for_job(job, seed: int | None = None) -> dict:
