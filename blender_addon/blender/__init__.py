@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import bpy
 
-from . import operators, operators_takes, overlay, panels, panels_takes, preferences, properties, session, takes
+from . import (operators, operators_takes, operators_timing, overlay, overlay_timing, panels, panels_takes,
+               panels_timing, preferences, properties, session, takes, timing)
 
 CLASSES = (preferences.CLASSES + operators.CLASSES + panels.CLASSES
-           + operators_takes.CLASSES + panels_takes.CLASSES)
+           + operators_takes.CLASSES + operators_timing.CLASSES + panels_takes.CLASSES + panels_timing.CLASSES)
 
 
 @bpy.app.handlers.persistent
@@ -31,6 +32,7 @@ def _on_load_post(*_args):
 def register():
     properties.register()
     takes.register()
+    timing.register()
     for cls in CLASSES:
         bpy.utils.register_class(cls)
     bpy.app.handlers.load_pre.append(_on_load_pre)
@@ -40,11 +42,13 @@ def register():
 def unregister():
     session.shutdown()
     overlay.disable()
+    overlay_timing.disable()
     if _on_load_pre in bpy.app.handlers.load_pre:
         bpy.app.handlers.load_pre.remove(_on_load_pre)
     if _on_load_post in bpy.app.handlers.load_post:
         bpy.app.handlers.load_post.remove(_on_load_post)
     for cls in reversed(CLASSES):
         bpy.utils.unregister_class(cls)
+    timing.unregister()
     takes.unregister()
     properties.unregister()

@@ -179,6 +179,10 @@ def _build(context, seed_override=None, params_override=None):
     params = params_override or inputs.generation_params(st, seed_override)
     limits = session.SESSION.client.limits if session.SESSION.client is not None else None
     body, payloads = build_job(ref, tracks, params, limits)
+    from ..io.job import check
+    from . import timing  # timing hook: each keyed track's speed curve, one value per frame
+    if timing.apply_to_job(context.scene, body):
+        check(body, payloads, limits)
     return body, payloads, [t.name for t in tracks], meta
 
 
@@ -193,6 +197,8 @@ class TRACKGO_OT_preview_points(bpy.types.Operator):
         session.request_plan(context.scene.name, body, payloads)
         context.scene.trackgo.show_overlay = True
         overlay.enable()
+        from . import overlay_timing  # timing hook: a tick per output frame
+        overlay_timing.enable()
         return {"FINISHED"}
 
 
