@@ -62,6 +62,23 @@ class TRACKGO_OT_take_restore(bpy.types.Operator):
         return {"FINISHED"}
 
 
+class TRACKGO_OT_take_extend(bpy.types.Operator):
+    """Continue this take: its last frame is the next reference, each track goes on along the rest
+    of its arrow with its speed curve, and the new frames join the same strip"""
+    bl_idname = "trackgo.take_extend"
+    bl_label = "Extend This Take"
+
+    poll = classmethod(lambda cls, context: _has_takes(context))
+
+    @reports_errors
+    def execute(self, context):
+        from . import takes_extend
+        _, take = _active_take(context)
+        new = takes_extend.extend(context, take)
+        self.report({"INFO"}, f"{new.name}: submitted")
+        return {"FINISHED"}
+
+
 class TRACKGO_OT_take_delete(bpy.types.Operator):
     """Delete this take and its strip (and, if asked, its frame files)"""
     bl_idname = "trackgo.take_delete"
@@ -104,5 +121,5 @@ class TRACKGO_OT_generate_variants(bpy.types.Operator):
         return {"FINISHED"}
 
 
-CLASSES = (TRACKGO_OT_take_regenerate, TRACKGO_OT_take_restore, TRACKGO_OT_take_delete,
+CLASSES = (TRACKGO_OT_take_regenerate, TRACKGO_OT_take_restore, TRACKGO_OT_take_extend, TRACKGO_OT_take_delete,
            TRACKGO_OT_generate_variants)

@@ -34,6 +34,7 @@ def _panel(space: str, suffix: str):
                 col.label(text=f"#{take.number} · {take.date} · {take.frames} frames")
                 col.operator("trackgo.take_regenerate", icon="FILE_REFRESH")
                 col.operator("trackgo.take_restore", icon="LOOP_BACK")
+                col.operator("trackgo.take_extend", icon="FF")
                 row = col.row(align=True)
                 row.operator("trackgo.take_delete", icon="TRASH")
                 row.operator("trackgo.take_delete", text="and Frames").delete_frames = True

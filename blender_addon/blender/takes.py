@@ -171,6 +171,9 @@ def on_finish(job, state: str) -> None:
     take.state, take.frames = state, int(job.appended)
     if job.seed is not None:
         take.seed = str(int(job.seed))
+    if state == "done":
+        from . import takes_extend
+        takes_extend.join_if_extension(scene, take)
 
 
 def record_of(take) -> io_takes.TakeRecord:
@@ -182,9 +185,12 @@ def strip_of(scene, take):
     se = scene.sequence_editor
     if se is None or not take.strip_name:
         return None
+    def shows(s):   # its own strip, or the strip an extension's frames joined
+        return s.get(PROP_TAKE) == take.uid or take.uid in str(s.get("trackgo_parts", "")).split(",")
+
     strip = compat.all_strips(se).get(take.strip_name)
-    if strip is None or strip.get(PROP_TAKE) != take.uid:   # renamed: look the tag up
-        strip = next((s for s in compat.all_strips(se) if s.get(PROP_TAKE) == take.uid), None)
+    if strip is None or not shows(strip):   # renamed: look the tag up
+        strip = next((s for s in compat.all_strips(se) if shows(s)), None)
     return strip
 
 
@@ -192,13 +198,13 @@ def show(scene, index: int) -> None:
     """Show the chosen take's strip and mute every other take's strip."""
     if not 0 <= index < len(scene.trackgo_takes):
         return
-    chosen = scene.trackgo_takes[index]
+    shown = strip_of(scene, scene.trackgo_takes[index])
     for take in scene.trackgo_takes:
         strip = strip_of(scene, take)
         if strip is not None:
-            strip.mute = take.uid != chosen.uid
-            if take.uid == chosen.uid:
-                scene.sequence_editor.active_strip = strip
+            strip.mute = shown is None or strip.name != shown.name
+    if shown is not None:
+        scene.sequence_editor.active_strip = shown
 
 
 def delete(scene, index: int, delete_frames: bool = False) -> list[str]:
@@ -206,6 +212,8 @@ def delete(scene, index: int, delete_frames: bool = False) -> list[str]:
     take = scene.trackgo_takes[index]
     removed = []
     strip = strip_of(scene, take)
+    if strip is not None and strip.get(PROP_TAKE) != take.uid:
+        strip = None   # an extension: its frames belong to the strip it joined, which stays
     if strip is not None:
         if delete_frames:
             folder = bpy.path.abspath(strip.directory)

@@ -30,7 +30,8 @@ class TRACKGO_PG_timing(bpy.types.PropertyGroup):
     start_frame: IntProperty(name="Start Frame", default=1, min=1,
                              description="Output frame where the track starts moving (presets)")
     end_frame: IntProperty(name="End Frame", default=0, min=0,
-                           description="Output frame where the track arrives (0: the last frame)")
+                           description="Shot frame where the track arrives (0: this job's last frame; later frames "
+                                       "are reached by extending the take)")
 
 
 CLASSES = (TRACKGO_PG_timing,)
@@ -96,7 +97,7 @@ def apply_preset(scene, index: int, preset: str, frames: int) -> None:
     track = scene.trackgo.tracks[index]
     t = track.timing
     start = min(max(1, t.start_frame), frames)
-    end = frames if t.end_frame == 0 else min(max(t.end_frame, start + 1), frames)
+    end = frames if t.end_frame == 0 else t.end_frame   # beyond this job: the shot goes on in extensions
     if end <= start:
         raise ValueError(f"track {track.name!r}: the end frame must come after the start frame "
                          f"(start {start}, end {end}, {frames} frames)")
