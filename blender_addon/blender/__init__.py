@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import bpy
 
-from . import (operators, operators_takes, operators_timing, overlay, overlay_timing, panels, panels_takes,
-               panels_timing, preferences, properties, session, takes, timing)
+from . import (operators, operators_review, operators_takes, operators_timing, overlay, overlay_timing, panels,
+               panels_takes, panels_timing, preferences, properties, session, takes, timing)
 
 CLASSES = (preferences.CLASSES + operators.CLASSES + panels.CLASSES
-           + operators_takes.CLASSES + operators_timing.CLASSES + panels_takes.CLASSES + panels_timing.CLASSES)
+           + operators_takes.CLASSES + operators_timing.CLASSES + operators_review.CLASSES
+           + panels_takes.CLASSES + panels_timing.CLASSES)
 
 
 @bpy.app.handlers.persistent

@@ -36,6 +36,12 @@ def _panel(space: str, suffix: str):
                 col.operator("trackgo.take_restore", icon="LOOP_BACK")
                 col.operator("trackgo.take_extend", icon="FF")
                 row = col.row(align=True)
+                row.operator("trackgo.take_compare", text="Onion", icon="IMAGE_REFERENCE").mode = "ONION"
+                row.operator("trackgo.take_compare", text="A/B", icon="SPLIT_VERTICAL").mode = "WIPE"
+                row = col.row(align=True)
+                row.operator("trackgo.take_movie_clip", icon="SEQUENCE")
+                row.operator("trackgo.take_camera_background", icon="CAMERA_DATA", text="Camera BG")
+                row = col.row(align=True)
                 row.operator("trackgo.take_delete", icon="TRASH")
                 row.operator("trackgo.take_delete", text="and Frames").delete_frames = True
             col.operator("trackgo.generate_variants", icon="DUPLICATE")
