@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import bpy
 
-from . import (operators, operators_review, operators_takes, operators_timing, overlay, overlay_timing, panels,
+from . import (operators, operators_review, operators_takes, operators_timing, overlay, panels,
                panels_takes, panels_timing, preferences, properties, session, takes, timing)
 
 CLASSES = (preferences.CLASSES + operators.CLASSES + panels.CLASSES
@@ -43,7 +43,6 @@ def register():
 def unregister():
     session.shutdown()
     overlay.disable()
-    overlay_timing.disable()
     if _on_load_pre in bpy.app.handlers.load_pre:
         bpy.app.handlers.load_pre.remove(_on_load_pre)
     if _on_load_post in bpy.app.handlers.load_post:

@@ -197,8 +197,6 @@ class TRACKGO_OT_preview_points(bpy.types.Operator):
         session.request_plan(context.scene.name, body, payloads)
         context.scene.trackgo.show_overlay = True
         overlay.enable()
-        from . import overlay_timing  # timing hook: a tick per output frame
-        overlay_timing.enable()
         return {"FINISHED"}
 
 
