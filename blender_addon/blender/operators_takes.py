@@ -38,9 +38,16 @@ class TRACKGO_OT_take_regenerate(bpy.types.Operator):
         record = takes.record_of(take)
         body, payloads = record.job()
         names = [t.get("name") for t in body.get("tracks", [])]
+        now = takes.server_info()
         new = takes.submit(context, body, payloads, names, record.tracks_meta, record.frame_start,
                            record=record, label=f"Take {takes.next_number(context.scene)} (again: {take.name})")
-        self.report({"INFO"}, f"{new.name}: submitted with seed {new.seed}")
+        before = record.server
+        if (before.get("server"), before.get("models")) != (now.get("server"), now.get("models")):
+            self.report({"WARNING"}, f"{new.name}: {take.name} was made by {before.get('server') or '?'} "
+                                     f"{before.get('models') or ''}; this server is {now.get('server') or '?'} "
+                                     f"{now.get('models') or ''}: the frames may differ")
+        else:
+            self.report({"INFO"}, f"{new.name}: submitted with seed {new.seed}")
         return {"FINISHED"}
 
 

@@ -89,7 +89,20 @@ def apply_to_job(scene, body: dict) -> int:
         if progress is not None:
             job_track["progress"] = progress
             n += 1
+    if n:
+        _check_server_reads_timing()
     return n
+
+
+def _check_server_reads_timing() -> None:
+    """A 1.0 server would ignore the curves silently and use the easings: say so instead."""
+    from . import session
+    client = session.SESSION.client
+    version = (getattr(client, "welcome", None) or {}).get("protocol") if client is not None else None
+    if version and tuple(version)[:2] < (1, 1):
+        raise ValueError(f"timing curves need a server speaking protocol 1.1; this one speaks "
+                         f"{version[0]}.{version[1]} and would ignore them: update the server, or clear the "
+                         f"curves to use the easings")
 
 
 def apply_preset(scene, index: int, preset: str, frames: int) -> None:

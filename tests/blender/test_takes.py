@@ -159,3 +159,24 @@ def test_takes_survive_save_reload_and_appending_the_scene(build_scene, server, 
     appended = bpy.data.scenes["Shot"]
     assert len(appended.trackgo_takes) == 2
     assert takes.record_of(appended.trackgo_takes[0]).payloads[0] == takes.record_of(appended.trackgo_takes[1]).payloads[0]
+
+
+def test_regenerate_warns_when_another_server_or_model_answers(build_scene, server, capfd):
+    from blender_addon.blender import takes
+    from blender_addon.io import takes as io_takes
+
+    bpy = __import__("bpy")
+    scene = build_scene(frames=3)
+    connect(bpy, server.address)
+    bpy.ops.trackgo.auto_pair()
+    _generate(bpy)
+    _generate(bpy, "take_regenerate")
+    assert "may differ" not in capfd.readouterr().out
+    take = scene.trackgo_takes[0]
+    rec = takes.record_of(take)
+    rec.server = {**rec.server, "models": {"preview": "an older preview"}}
+    take.record = io_takes.to_text(rec)
+    scene.trackgo_take_index = 0
+    _generate(bpy, "take_regenerate")
+    out = capfd.readouterr().out
+    assert "an older preview" in out and "the frames may differ" in out

@@ -81,3 +81,21 @@ def test_the_servers_plan_moves_the_track_as_the_curve_says(build_scene, server)
     # The overlay: one tick per output frame, piled up where the track holds, and an arrowhead.
     ticks, head = io_timing.tick_geometry(plan)[0]
     assert len(ticks) == 5 and ticks[0] == ticks[1] and ticks[3] == ticks[4] and len(head) == 2
+
+
+def test_a_1_0_server_is_told_it_would_ignore_the_curves(build_scene):
+    from types import SimpleNamespace
+
+    from blender_addon.blender import session
+    from blender_addon.blender.operators import _build
+    bpy, scene = _scene_with_tracks(build_scene, 5)
+    bpy.ops.trackgo.timing_preset(preset="ease-in")
+    saved = session.SESSION.client
+    session.SESSION.client = SimpleNamespace(welcome={"protocol": [1, 0]}, limits=None)
+    try:
+        with pytest.raises(ValueError, match="protocol 1.1; this one speaks 1.0"):
+            _build(bpy.context)
+        session.SESSION.client.welcome = {"protocol": [1, 1]}
+        assert "progress" in _build(bpy.context)[0]["tracks"][0]
+    finally:
+        session.SESSION.client = saved
