@@ -5,11 +5,10 @@ import bpy
 from bpy.props import EnumProperty, FloatProperty
 
 from . import review
-from .operators import reports_errors
-from .operators_takes import _active_take, _has_takes
+from .operators_takes import OnTake
 
 
-class TRACKGO_OT_take_compare(bpy.types.Operator):
+class TRACKGO_OT_take_compare(OnTake, bpy.types.Operator):
     """Show the chosen take's frame at the playhead over the reference (onion skin or A/B wipe)"""
     bl_idname = "trackgo.take_compare"
     bl_label = "Compare With Plate"
@@ -19,42 +18,28 @@ class TRACKGO_OT_take_compare(bpy.types.Operator):
                                            ("WIPE", "A/B Wipe", "The take left of the split, the plate right")],
                        default="ONION")
     amount: FloatProperty(name="Opacity / Split", default=0.5, min=0.0, max=1.0, subtype="FACTOR")
-    poll = classmethod(lambda cls, context: _has_takes(context))
 
-    @reports_errors
-    def execute(self, context):
-        _, take = _active_take(context)
+    def run(self, context, take):
         img = review.compare(context, take, self.mode, self.amount)
-        self.report({"INFO"}, f"{take.name} vs plate: image {img.name!r}")
-        return {"FINISHED"}
+        return "INFO", f"{take.name} vs plate: image {img.name!r}"
 
 
-class TRACKGO_OT_take_movie_clip(bpy.types.Operator):
+class TRACKGO_OT_take_movie_clip(OnTake, bpy.types.Operator):
     """Load the chosen take's frames as a Movie Clip"""
     bl_idname = "trackgo.take_movie_clip"
     bl_label = "Use as Movie Clip"
-    poll = classmethod(lambda cls, context: _has_takes(context))
 
-    @reports_errors
-    def execute(self, context):
-        _, take = _active_take(context)
-        clip = review.movie_clip(context.scene, take)
-        self.report({"INFO"}, f"Movie Clip {clip.name!r}")
-        return {"FINISHED"}
+    def run(self, context, take):
+        return "INFO", f"Movie Clip {review.movie_clip(context.scene, take).name!r}"
 
 
-class TRACKGO_OT_take_camera_background(bpy.types.Operator):
+class TRACKGO_OT_take_camera_background(OnTake, bpy.types.Operator):
     """Show the chosen take behind the scene camera in the 3D viewport"""
     bl_idname = "trackgo.take_camera_background"
     bl_label = "Use as Camera Background"
-    poll = classmethod(lambda cls, context: _has_takes(context))
 
-    @reports_errors
-    def execute(self, context):
-        _, take = _active_take(context)
-        bg = review.camera_background(context.scene, take)
-        self.report({"INFO"}, f"camera background: {bg.clip.name!r}")
-        return {"FINISHED"}
+    def run(self, context, take):
+        return "INFO", f"camera background: {review.camera_background(context.scene, take).clip.name!r}"
 
 
 CLASSES = (TRACKGO_OT_take_compare, TRACKGO_OT_take_movie_clip, TRACKGO_OT_take_camera_background)

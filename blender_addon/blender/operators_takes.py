@@ -25,16 +25,27 @@ def _has_takes(context):
     return len(getattr(context.scene, "trackgo_takes", ())) > 0
 
 
-class TRACKGO_OT_take_regenerate(bpy.types.Operator):
-    """Send this take's job again exactly as it was sent (same reference, masks, arrows, seed)"""
-    bl_idname = "trackgo.take_regenerate"
-    bl_label = "Regenerate This Take"
+class OnTake:
+    """Mix-in: an operator on the chosen take; ``run(context, take)`` returns (level, message)."""
 
-    poll = classmethod(lambda cls, context: _has_takes(context))
+    @classmethod
+    def poll(cls, context):
+        return _has_takes(context)
 
     @reports_errors
     def execute(self, context):
         _, take = _active_take(context)
+        level, message = self.run(context, take)
+        self.report({level}, message)
+        return {"FINISHED"}
+
+
+class TRACKGO_OT_take_regenerate(OnTake, bpy.types.Operator):
+    """Send this take's job again exactly as it was sent (same reference, masks, arrows, seed)"""
+    bl_idname = "trackgo.take_regenerate"
+    bl_label = "Regenerate This Take"
+
+    def run(self, context, take):
         record = takes.record_of(take)
         body, payloads = record.job()
         names = [t.get("name") for t in body.get("tracks", [])]
@@ -43,47 +54,34 @@ class TRACKGO_OT_take_regenerate(bpy.types.Operator):
                            record=record, label=f"Take {takes.next_number(context.scene)} (again: {take.name})")
         before = record.server
         if (before.get("server"), before.get("models")) != (now.get("server"), now.get("models")):
-            self.report({"WARNING"}, f"{new.name}: {take.name} was made by {before.get('server') or '?'} "
-                                     f"{before.get('models') or ''}; this server is {now.get('server') or '?'} "
-                                     f"{now.get('models') or ''}: the frames may differ")
-        else:
-            self.report({"INFO"}, f"{new.name}: submitted with seed {new.seed}")
-        return {"FINISHED"}
+            return "WARNING", (f"{new.name}: {take.name} was made by {before.get('server') or '?'} "
+                               f"{before.get('models') or ''}; this server is {now.get('server') or '?'} "
+                               f"{now.get('models') or ''}: the frames may differ")
+        return "INFO", f"{new.name}: submitted with seed {new.seed}"
 
 
-class TRACKGO_OT_take_restore(bpy.types.Operator):
+class TRACKGO_OT_take_restore(OnTake, bpy.types.Operator):
     """Put this take's masks, arrows and track pairing back into the scene for editing"""
     bl_idname = "trackgo.take_restore"
     bl_label = "Restore Masks and Arrows"
 
-    poll = classmethod(lambda cls, context: _has_takes(context))
-
-    @reports_errors
-    def execute(self, context):
-        _, take = _active_take(context)
+    def run(self, context, take):
         try:
             takes_restore.restore(context, takes.record_of(take))
         except (takes_restore.RestoreError, io_takes.TakeError) as exc:
             raise ValueError(f"{take.name}: {exc}") from None
-        self.report({"INFO"}, f"{take.name}: masks, arrows and tracks restored")
-        return {"FINISHED"}
+        return "INFO", f"{take.name}: masks, arrows and tracks restored"
 
 
-class TRACKGO_OT_take_extend(bpy.types.Operator):
+class TRACKGO_OT_take_extend(OnTake, bpy.types.Operator):
     """Continue this take: its last frame is the next reference, each track goes on along the rest
     of its arrow with its speed curve, and the new frames join the same strip"""
     bl_idname = "trackgo.take_extend"
     bl_label = "Extend This Take"
 
-    poll = classmethod(lambda cls, context: _has_takes(context))
-
-    @reports_errors
-    def execute(self, context):
+    def run(self, context, take):
         from . import takes_extend
-        _, take = _active_take(context)
-        new = takes_extend.extend(context, take)
-        self.report({"INFO"}, f"{new.name}: submitted")
-        return {"FINISHED"}
+        return "INFO", f"{takes_extend.extend(context, take).name}: submitted"
 
 
 class TRACKGO_OT_take_delete(bpy.types.Operator):
