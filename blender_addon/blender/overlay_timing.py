@@ -1,8 +1,9 @@
 """Overlay addition: a tick per output frame on each track's path and an arrowhead at its end.
 
 Drawn inside the plan overlay (``overlay._draw`` calls :func:`draw`) from the server's plan, so
-the spacing seen is the spacing generated: close ticks are slow frames, a pile of ticks a hold. Ticks sit on the path of the
-track's mean sampled point (parallel to its arrow: every point moves by the same offset).
+the spacing seen is the spacing generated: close ticks are slow frames, a pile of ticks a hold.
+Ticks sit on the path of the track's mean sampled point (parallel to its arrow: every point
+moves by the same offset).
 """
 from __future__ import annotations
 
