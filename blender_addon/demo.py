@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import blender_addon
     from blender_addon import demo_scene
-    from blender_addon.blender import compat, preferences, session, strips
+    from blender_addon.blender import compat, preferences, session, takes
 
     address, server = start_server(py, backend)
 
@@ -175,6 +175,12 @@ def main(argv: list[str] | None = None) -> int:
         log(st.status)
         bpy.ops.trackgo.auto_pair()
         log("tracks: " + ", ".join(f"{t.name} → {t.arrow}" for t in st.tracks))
+        # Each track's speed curve spans a shot of two parts: Take 1 walks half of each arrow,
+        # its extension the other half (the parts share one frame).
+        for i, t in enumerate(st.tracks):
+            st.track_index = i
+            t.timing.start_frame, t.timing.end_frame = 1, 2 * args.frames - 1
+            bpy.ops.trackgo.timing_preset(preset="ease-in-out")
 
         bpy.ops.trackgo.preview_points()
         demo_scene.drive(lambda: scene.name in session.SESSION.plans or bool(st.error), 60, state)
@@ -191,7 +197,17 @@ def main(argv: list[str] | None = None) -> int:
         if not st.progress_text.startswith("Done"):
             raise SystemExit(f"demo: generation ended without success: {state()}")
         log(st.status)
-        strip = [s for s in compat.strips(scene.sequence_editor) if strips.PROP_JOB in s][0]
+        # Iterating: a second take with another seed, then Take 1 chosen and extended.
+        st.seed = args.seed + 1
+        bpy.ops.trackgo.generate()
+        demo_scene.drive(lambda: not st.busy, args.timeout, state)
+        scene.trackgo_take_index = 0
+        bpy.ops.trackgo.take_extend()
+        demo_scene.drive(lambda: not st.busy, args.timeout, state)
+        if scene.trackgo_takes[-1].state != "done":
+            raise SystemExit(f"demo: the extension ended without success: {state()}")
+        log("takes: " + ", ".join(f"{t.name} (seed {t.seed}, {t.state})" for t in scene.trackgo_takes))
+        strip = takes.strip_of(scene, scene.trackgo_takes[0])
         frames_dir = Path(bpy.path.abspath(strip.directory))
         stats = session.SESSION.stats
         bpy.ops.wm.save_mainfile()

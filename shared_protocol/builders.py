@@ -38,6 +38,7 @@ class TrackInput:
     easing: str = m.DEFAULT_EASING
     name: str | None = None
     points: "PointTrackPayload | None" = None   # explicit point tracks instead of the arrow (1.1)
+    progress: list | None = None   # 1.1: per-frame share of the arrow covered (overrides easing)
 
 
 @dataclass(frozen=True)
@@ -64,10 +65,13 @@ def raw_image(data: bytes, width: int, height: int, channels: int) -> ImagePaylo
     return ImagePayload("raw", bytes(data), int(width), int(height), int(channels))
 
 
-def track(mask, arrow, easing: str = m.DEFAULT_EASING, name: str | None = None) -> TrackInput:
+def track(mask, arrow, easing: str = m.DEFAULT_EASING, name: str | None = None,
+          progress=None) -> TrackInput:
     """A track: `mask` is an ImagePayload (nonzero = inside) or polygons [[[x, y], ...], ...];
-    `arrow` is [[x, y], ...] in reference pixels, tail first."""
-    return TrackInput(mask=mask, arrow=[[float(x), float(y)] for x, y in arrow], easing=easing, name=name)
+    `arrow` is [[x, y], ...] in reference pixels, tail first; `progress` (1.1) one value in
+    [0, 1] per frame."""
+    return TrackInput(mask=mask, arrow=[[float(x), float(y)] for x, y in arrow], easing=easing, name=name,
+                      progress=None if progress is None else [float(u) for u in progress])
 
 
 def point_track(mask, positions, visible=None, name: str | None = None) -> TrackInput:
@@ -126,6 +130,8 @@ def job_body(reference: ImagePayload, tracks, params: dict | None = None) -> tup
             body = {"mask": mask, "arrow": {"points": item.arrow}, "easing": item.easing}
         if item.name is not None:
             body["name"] = item.name
+        if item.progress is not None:
+            body["progress"] = list(item.progress)
         track_bodies.append(body)
     return {"reference": ref, "tracks": track_bodies, "params": dict(params or {})}, payloads
 

@@ -83,6 +83,7 @@ class Track:
     easing: str = DEFAULT_EASING
     name: str | None = None
     points: PointTracks | None = None
+    progress: tuple[float, ...] | None = None   # 1.1: share of the arrow covered, one per frame
 
 
 @dataclass(frozen=True)
@@ -300,7 +301,11 @@ def _track(value, path: str, reference: ImageSpec, payloads: list, limits: Limit
     name = value.get("name")
     if name is not None and (type(name) is not str or len(name) > MAX_NAME_LENGTH):
         raise _invalid(f"{path}.name", f"a string of at most {MAX_NAME_LENGTH} characters or nil", name)
-    return Track(mask=mask, arrow=arrow, easing=easing, name=name, points=point_tracks)
+    progress = _progress(value.get("progress"), f"{path}.progress")
+    if progress is not None and len(progress) != frames:
+        raise ProtocolError(errors.INVALID_FIELD, f"expected one progress value per frame ({frames}, "
+                            f"params.frames), got {len(progress)}", f"{path}.progress")
+    return Track(mask=mask, arrow=arrow, easing=easing, name=name, points=point_tracks, progress=progress)
 
 
 def _point_tracks(value: dict, path: str, reference: ImageSpec, payloads: list, limits: Limits,
@@ -358,6 +363,21 @@ def _point_tracks_checked(value: dict, path: str, index: int, count: int, length
             raise _invalid(f"{path}.visible", f"binary of {count} x {length} = {count * length} bytes "
                            "(nonzero = visible) or nil", visible)
     return PointTracks(payload=index, count=count, frames=length, data=data, visible=visible)
+
+
+def _progress(value, path: str) -> tuple[float, ...] | None:
+    """1.1 per-track timing: nil, or an array of finite numbers in [0, 1] (the caller checks its
+    length against params.frames)."""
+    if value is None:
+        return None
+    if type(value) is not list or not value:
+        raise _invalid(path, "an array of numbers in [0, 1], one per frame", value)
+    out = []
+    for index, item in enumerate(value):
+        if type(item) not in (int, float) or not math.isfinite(item) or not 0.0 <= item <= 1.0:
+            raise _invalid(f"{path}[{index}]", "a finite number in [0, 1] (share of the arrow covered)", item)
+        out.append(float(item))
+    return tuple(out)
 
 
 def _points(value, path: str, minimum: int, limits: Limits) -> tuple:

@@ -3,11 +3,14 @@ from __future__ import annotations
 
 import bpy
 
-from . import (operators, operators_scene, overlay, panels, panels_scene, preferences, properties, properties_scene,
-               session)
+from . import (operators, operators_review, operators_scene, operators_takes, operators_timing, overlay, panels,
+               panels_scene, panels_takes, panels_timing, preferences, properties, properties_scene, session, takes,
+               timing)
 
 CLASSES = (preferences.CLASSES + operators.CLASSES + panels.CLASSES
-           + operators_scene.CLASSES + panels_scene.CLASSES)       # scene / tracker sources (issue 14)
+           + operators_scene.CLASSES + panels_scene.CLASSES       # scene / tracker sources (issue 14)
+           + operators_takes.CLASSES + operators_timing.CLASSES + operators_review.CLASSES
+           + panels_takes.CLASSES + panels_timing.CLASSES)
 
 
 @bpy.app.handlers.persistent
@@ -32,6 +35,8 @@ def _on_load_post(*_args):
 def register():
     properties.register()
     properties_scene.register()
+    takes.register()
+    timing.register()
     for cls in CLASSES:
         bpy.utils.register_class(cls)
     bpy.app.handlers.load_pre.append(_on_load_pre)
@@ -47,5 +52,7 @@ def unregister():
         bpy.app.handlers.load_post.remove(_on_load_post)
     for cls in reversed(CLASSES):
         bpy.utils.unregister_class(cls)
+    timing.unregister()
+    takes.unregister()
     properties_scene.unregister()
     properties.unregister()

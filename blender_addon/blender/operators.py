@@ -179,6 +179,10 @@ def _build(context, seed_override=None, params_override=None):
     params = params_override or inputs.generation_params(st, seed_override)
     limits = session.SESSION.client.limits if session.SESSION.client is not None else None
     body, payloads = build_job(ref, tracks, params, limits)
+    from ..io.job import check
+    from . import timing  # timing hook: each keyed track's speed curve, one value per frame
+    if timing.apply_to_job(context.scene, body):
+        check(body, payloads, limits)
     return body, payloads, [t.name for t in tracks], meta
 
 
@@ -204,7 +208,8 @@ class TRACKGO_OT_generate(bpy.types.Operator):
     @reports_errors
     def execute(self, context):
         body, payloads, names, meta = _build(context)
-        session.submit(context.scene.name, body, payloads, names, meta, context.scene.frame_current)
+        from . import takes  # take hook: the job as sent becomes a take of this shot
+        takes.submit(context, body, payloads, names, meta, context.scene.frame_current)
         self.report({"INFO"}, f"TrackGo job submitted ({len(names)} tracks)")
         return {"FINISHED"}
 
@@ -239,7 +244,8 @@ class TRACKGO_OT_regenerate(bpy.types.Operator):
         if self.new_seed:
             params["seed"] = None
         body, payloads, names, meta = _build(context, params_override=params)
-        session.submit(context.scene.name, body, payloads, names, meta, int(compat.strip_content_start(strip)))
+        from . import takes  # take hook
+        takes.submit(context, body, payloads, names, meta, int(compat.strip_content_start(strip)))
         self.report({"INFO"}, "TrackGo job submitted")
         return {"FINISHED"}
 

@@ -64,6 +64,8 @@ def _draw():
         shader.uniform_float("color", rgba)
         if dots:
             batch_for_shader(shader, "POINTS", {"pos": dots}).draw(shader)
+    from . import overlay_timing  # timing hook: a tick per output frame, an arrowhead
+    overlay_timing.draw(v2d, plan, shader, batch_for_shader)
     gpu.state.point_size_set(1.0)
     gpu.state.blend_set("NONE")
 

@@ -277,6 +277,8 @@ def _create_strip(job: ActiveJob, width: int, height: int):
     strips.fit_to_render(strip, scene, width, height)
     strips.store_job(strip, job.job_id, job.params, job.seed, job.tracks_meta, "streaming")
     job.strip_name = strip.name
+    from . import takes
+    takes.on_strip(job, strip)  # take hook: tag the strip with its take
     return strip
 
 
@@ -309,6 +311,8 @@ def _finish(job: ActiveJob, state: str, message: str) -> None:
     strip = _strip(job)
     if strip is not None:
         strips.store_job(strip, job.job_id, job.params, job.seed, job.tracks_meta, state)
+    from . import takes
+    takes.on_finish(job, state)  # take hook: state, frames, seed
     scene, st = _settings(job.scene_name)
     if st is None:
         return

@@ -56,6 +56,20 @@ def eased_times(frames: int, easing: str = "linear", field: str = "easing") -> n
     return u
 
 
+def check_progress(progress, frames: int, field: str = "progress") -> np.ndarray:
+    """Explicit per-frame timing (protocol 1.1): one finite share of the arrow in [0, 1] per
+    frame, float64, or an error naming ``field``."""
+    try:
+        u = np.asarray(progress, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise MotionInputError(field, f"expected {frames} numbers in [0, 1], got {progress!r}") from None
+    if u.shape != (frames,):
+        raise MotionInputError(field, f"expected one value per frame ({frames}), got shape {u.shape}")
+    if not np.isfinite(u).all() or (u < 0).any() or (u > 1).any():
+        raise MotionInputError(field, "expected finite values in [0, 1] (share of the arrow covered)")
+    return u
+
+
 def check_frames(frames: int, field: str = "frames") -> int:
     try:
         ok = not isinstance(frames, bool) and int(frames) == frames and frames >= 1
@@ -101,8 +115,15 @@ class ArrowPath:
         y = np.interp(s, self.cumulative, self.points[:, 1])
         return np.stack([x, y], axis=-1)
 
-    def displacements(self, frames: int, easing: str = "linear") -> np.ndarray:
-        """(L, 2) float64 offsets from the tail; row 0 is 0 and row L-1 is head - tail exactly."""
+    def displacements(self, frames: int, easing: str = "linear", progress=None) -> np.ndarray:
+        """(L, 2) float64 offsets from the tail; row 0 is 0 and row L-1 is head - tail exactly.
+
+        ``progress`` (one share in [0, 1] per frame) replaces the easing: frame i sits at arc
+        length progress[i] * length, as an offset from where frame 0 sits (the reference shows
+        the region where its mask is), so holds and late starts are exact."""
+        if progress is not None:
+            u = check_progress(progress, check_frames(frames), self.field.rsplit(".arrow", 1)[0] + ".progress")
+            return self.point_at(u * self.length) - self.point_at(u[0] * self.length)
         u = eased_times(frames, easing, f"{self.field}.easing")
         disp = self.point_at(u * self.length) - self.tail
         disp[0] = 0.0

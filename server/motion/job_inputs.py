@@ -33,6 +33,7 @@ class MotionInputs:
     height: int
     reference_size: tuple        # (width, height) of the reference image
     explicit: list | None = None  # per track None or (positions (L, K, 2) output px, visible (L, K))
+    progress: list | None = None  # per track explicit per-frame timing or None (protocol 1.1)
 
 
 def _to_rgb8(image: np.ndarray, field: str) -> np.ndarray:
@@ -132,15 +133,17 @@ def motion_inputs_for_job(job) -> MotionInputs:
             explicit.append(None)
         easings.append(track.easing)
         fields.append(field)
+    progress = [getattr(track, "progress", None) for track in job.tracks]
     return MotionInputs(np.ascontiguousarray(reference), masks, arrows, easings, fields,
-                        int(job.params.frames), float(job.params.tau), width, height, ref_size, explicit)
+                        int(job.params.frames), float(job.params.tau), width, height, ref_size, explicit,
+                        progress)
 
 
 def trajectories_for_job(job, seed: int, inputs: MotionInputs | None = None) -> Trajectories:
     """The job's point trajectories at the output size: what every backend moves / encodes."""
     inputs = inputs or motion_inputs_for_job(job)
     return trajectories_from_arrows(inputs.masks, inputs.arrows, inputs.easings, inputs.frames, seed,
-                                    fields=inputs.fields, explicit=inputs.explicit)
+                                    fields=inputs.fields, explicit=inputs.explicit, progress=inputs.progress)
 
 
 def plan_for_job(job, seed: int | None = None) -> dict:

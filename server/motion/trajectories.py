@@ -82,7 +82,8 @@ def _component_seed(seed: int, index: int) -> int:
 def trajectories_from_arrows(masks: Sequence[np.ndarray], arrows: Sequence, easings, frames: int,
                              seed: int, *, fields: Sequence[str] | None = None,
                              k: Sequence[int | None] | None = None,
-                             explicit: Sequence | None = None) -> Trajectories:
+                             explicit: Sequence | None = None,
+                             progress: Sequence | None = None) -> Trajectories:
     """Sample each mask's points (Eq. 10) and move them all by that mask's arrow, frame by frame.
 
     ``arrows`` are ArrowPath or (M, 2) point lists in the masks' pixel coordinates; ``easings`` is
@@ -90,6 +91,7 @@ def trajectories_from_arrows(masks: Sequence[np.ndarray], arrows: Sequence, easi
     ``tracks[i]``); ``k`` overrides Eq. 10 per track. Arrow points are all visible (the renderer
     clips what leaves the frame). ``explicit`` (per track None or ``(positions (L, K, 2),
     visible (L, K))``) gives a track's trajectories as they are: no sampling, no arrow.
+    ``progress`` (per track None or one value in [0, 1] per frame) times an arrow explicitly.
     """
     from .rendering import MAX_COMPONENTS
 
@@ -108,6 +110,10 @@ def trajectories_from_arrows(masks: Sequence[np.ndarray], arrows: Sequence, easi
         easings = [easings or "linear"] * n
     if len(easings) != n:
         raise MotionInputError("tracks", f"expected one easing per track, got {len(easings)} for {n}")
+    progresses = list(progress) if progress is not None else [None] * n
+    if len(progresses) != n:
+        raise MotionInputError("progress", f"expected one progress array (or None) per track, got "
+                                           f"{len(progresses)} for {n}")
     ks = list(k) if k is not None else [None] * n
     if len(ks) != n:
         raise MotionInputError("k", f"expected one point count (or None) per track, got {len(ks)} for {n}")
@@ -137,7 +143,7 @@ def trajectories_from_arrows(masks: Sequence[np.ndarray], arrows: Sequence, easi
         easing = check_easing(easings[j], f"{fields[j]}.arrow.easing")
         kj = ks[j] if ks[j] is not None else points_per_component(mask.mean())
         pts = sample_points(mask, kj, _component_seed(seed, j), field=f"{fields[j]}.mask")
-        disp = arrow.displacements(frames, easing)                     # (L, 2)
+        disp = arrow.displacements(frames, easing, progresses[j])      # (L, 2)
         positions.append(pts[None, :, :] + disp[:, None, :])
         visible.append(np.ones((frames, len(pts)), dtype=bool))
         component.append(np.full(len(pts), j, dtype=np.int32))

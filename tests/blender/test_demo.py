@@ -22,18 +22,25 @@ def test_demo_makes_blend_frames_video_and_contact_sheet(tmp_path):
     for label in (".blend", "frames", "video", "contact sheet"):
         assert f"  {label}" in printed
     blend = out / "trackgo_demo.blend"
-    frames = sorted((out / "trackgo" / "Scene").glob("*/*.png"))
-    assert blend.is_file() and [f.name for f in frames] == ["0001.png", "0002.png", "0003.png", "0004.png"]
+    # Two takes: Take 1 extended (4 + 3 frames, the shared frame once) and Take 2 (4 frames).
+    folders = {}
+    for f in sorted((out / "trackgo" / "Scene").glob("*/*.png")):
+        folders.setdefault(f.parent, []).append(f.name)
+    assert blend.is_file() and sorted(len(v) for v in folders.values()) == [4, 7]
+    take1 = next(p for p, v in folders.items() if len(v) == 7)
+    assert folders[take1] == [f"{i:04d}.png" for i in range(1, 8)]
+    assert "takes: Take 1" in printed and "(extends Take 1)" in printed
     assert (out / "trackgo_demo.mp4").stat().st_size > 1000
     assert (out / "contact_sheet.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert str(blend) in printed and str(out / "trackgo_demo.mp4") in printed
     # The saved .blend reopens with the strip over the frames on disk.
     check = (f"import bpy; bpy.ops.wm.open_mainfile(filepath={str(blend)!r}); "
-             "se = bpy.context.scene.sequence_editor; s = list(getattr(se, 'strips', None) or se.sequences)[0]; "
+             "se = bpy.context.scene.sequence_editor; s = [s for s in (getattr(se, 'strips', None) or se.sequences) "
+             "if len(s.elements) == 7][0]; "
              "print('STRIP', len(s.elements), s['trackgo_state'], bpy.path.abspath(s.directory))")
     reopened = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=120)
     line = [l for l in reopened.stdout.splitlines() if l.startswith("STRIP")][0]
-    assert line.split()[1:3] == ["4", "done"] and Path(line.split()[3]) == frames[0].parent
+    assert line.split()[1:3] == ["7", "done"] and Path(line.split()[3]) == take1
 
 
 def test_run_and_exit_turns_an_unexpected_error_into_status_1(monkeypatch, capsys):
