@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..io import coords, raster
+from ..io import coords, framing, prepare, raster
 from . import compat
 
 MAX_ARROW_POINTS = 256
@@ -28,40 +28,39 @@ class CaptureError(ValueError):
     """Input the add-on cannot use; the message names the thing at fault."""
 
 
-def image_rgba(image) -> np.ndarray:
-    """(H, W, 4) float32, top row first, values as Blender stores them (0–1)."""
+def image_pixels(image) -> tuple[np.ndarray, int, int]:
+    """(flat float32 RGBA bottom row first, width, height): the one copy out of Blender.
+    Everything else (flip, sRGB, resize) happens on plain arrays, off the main thread."""
     w, h = image.size
     if w == 0 or h == 0:
         raise CaptureError(f"image {image.name!r}: expected pixels, got an empty or missing image "
                            f"({image.filepath or 'no file'})")
     buf = np.empty(w * h * 4, dtype=np.float32)
     image.pixels.foreach_get(buf)
+    return buf, w, h
+
+
+def image_rgba(image) -> np.ndarray:
+    """(H, W, 4) float32, top row first, values as Blender stores them (0–1)."""
+    buf, w, h = image_pixels(image)
     return buf.reshape(h, w, 4)[::-1]
 
 
 def reference_rgb(image) -> np.ndarray:
     """The reference image as (H, W, 3) uint8 sRGB."""
-    rgba = image_rgba(image)
-    rgb = rgba[..., :3]
-    if image.is_float:  # float buffers are scene-linear: encode to sRGB for the model
-        rgb = np.where(rgb <= 0.0031308, rgb * 12.92, 1.055 * np.power(np.clip(rgb, 0, None), 1 / 2.4) - 0.055)
-    return np.clip(np.rint(rgb * 255.0), 0, 255).astype(np.uint8)
+    buf, w, h = image_pixels(image)
+    return prepare.reference_srgb8(buf, w, h, image.is_float)
 
 
-def _resize_nearest(arr: np.ndarray, width: int, height: int) -> np.ndarray:
-    h, w = arr.shape[:2]
-    if (w, h) == (width, height):
-        return arr
-    rows = np.minimum((np.arange(height) + 0.5) * h / height, h - 1).astype(int)
-    cols = np.minimum((np.arange(width) + 0.5) * w / width, w - 1).astype(int)
-    return arr[rows][:, cols]
+def painted_source(image) -> prepare.PaintedMask:
+    return prepare.PaintedMask(*image_pixels(image))
 
 
 def painted_mask(image, width: int, height: int) -> np.ndarray:
-    """A painted mask image → uint8 (H, W): white (and opaque) is inside."""
-    rgba = image_rgba(image)
-    value = rgba[..., :3].mean(axis=-1) * rgba[..., 3]
-    return raster.to_uint8(_resize_nearest(value, width, height))
+    """A painted mask image → uint8 (H, W) at ``width`` x ``height``: white (and opaque) is inside."""
+    pm = painted_source(image)
+    fr = framing.framing(pm.width, pm.height, width, height, "stretch")
+    return raster.to_uint8(framing.resample(pm.coverage(), fr, nearest=True))
 
 
 def mask_layer_data(layer, width: int, height: int) -> raster.Layer:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..io import pairing
-from ..io.job import TrackInput
+from ..io import prepare
 from . import capture, compat
 from .properties import PALETTE
 
@@ -46,16 +46,6 @@ def all_arrows(context, settings, width: int, height: int) -> dict[str, np.ndarr
 
 def mask_layers(settings) -> list:
     return list(settings.mask.layers) if settings.mask is not None else []
-
-
-def track_mask(settings, track, width: int, height: int) -> np.ndarray:
-    if track.mask_image is not None:
-        return capture.painted_mask(track.mask_image, width, height)
-    layer = settings.mask.layers.get(track.mask_layer) if settings.mask is not None else None
-    if layer is None:
-        raise InputError(f"track {track.name!r}: mask layer {track.mask_layer!r} not found "
-                         f"in mask {getattr(settings.mask, 'name', '(none)')!r}")
-    return capture.rasterize_mask_layer(layer, width, height)
 
 
 def refresh_sources(context, settings) -> dict[str, np.ndarray]:
@@ -135,11 +125,21 @@ def generation_params(settings, seed_override=None) -> dict:
     return params
 
 
-def collect(context, settings) -> tuple[np.ndarray, list[TrackInput], list[dict]]:
-    """(reference RGB, enabled tracks, track metadata to store on the strip)."""
+def _track_source(settings, track, width: int, height: int):
+    if track.mask_image is not None:
+        return capture.painted_source(track.mask_image)
+    layer = settings.mask.layers.get(track.mask_layer) if settings.mask is not None else None
+    if layer is None:
+        raise InputError(f"track {track.name!r}: mask layer {track.mask_layer!r} not found "
+                         f"in mask {getattr(settings.mask, 'name', '(none)')!r}")
+    return capture.mask_layer_data(layer, width, height)
+
+
+def snapshot(context, settings, params: dict | None = None) -> prepare.JobSource:
+    """Copy what a job needs out of Blender (main thread, short): the reference pixels, mask
+    splines, arrow points, settings. :func:`io.prepare.prepare` does the rest in a worker."""
     img = reference_image(settings)
     w, h = img.size
-    ref = capture.reference_rgb(img)
     arrows = all_arrows(context, settings, w, h)
     tracks, meta = [], []
     for t in settings.tracks:
@@ -148,11 +148,18 @@ def collect(context, settings) -> tuple[np.ndarray, list[TrackInput], list[dict]
         if t.arrow not in arrows:
             raise InputError(f"track {t.name!r}: arrow {t.arrow or '(none)'!r} not found — draw an arrow "
                              f"or pick one in the Motion Tracks list")
-        mask = track_mask(settings, t, w, h)
-        tracks.append(TrackInput(t.name, mask, arrows[t.arrow], t.easing))
+        tracks.append(prepare.TrackSource(t.name, _track_source(settings, t, w, h), arrows[t.arrow], t.easing))
         meta.append({"name": t.name, "mask_layer": t.mask_layer,
                      "mask_image": t.mask_image.name if t.mask_image else "", "arrow": t.arrow,
                      "easing": t.easing})
     if not tracks:
         raise InputError("Motion tracks: expected at least one enabled track (run Auto-Pair)")
-    return ref, tracks, meta
+    pixels, w, h = capture.image_pixels(img)
+    stored = params is not None and params.get("width") and params.get("height")
+    params = dict(params or generation_params(settings))
+    if stored:  # Regenerate: the size the strip was made at
+        size = (int(params["width"]), int(params["height"]))
+    else:
+        size = None if settings.size_mode == "AUTO" else (int(settings.width), int(settings.height))
+    return prepare.JobSource(pixels, w, h, bool(img.is_float), tracks, params,
+                             fit=settings.fit.lower(), size=size, meta=meta)

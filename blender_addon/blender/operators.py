@@ -11,7 +11,7 @@ import tempfile
 import bpy
 from bpy.props import BoolProperty
 
-from ..io.job import JobInputError, build_job
+from ..io.job import JobInputError
 from . import compat, inputs, overlay, session, strips
 from .capture import CaptureError
 from .properties import PALETTE
@@ -173,13 +173,12 @@ class TRACKGO_OT_track_remove(bpy.types.Operator):
         return {"FINISHED"}
 
 
-def _build(context, seed_override=None, params_override=None):
+def _prepare(context, kind: str, frame_start: int = 0, params=None) -> int:
+    """Read the scene (main thread, short) and hand the job to the worker; returns the track count."""
     st = context.scene.trackgo
-    ref, tracks, meta = inputs.collect(context, st)
-    params = params_override or inputs.generation_params(st, seed_override)
-    limits = session.SESSION.client.limits if session.SESSION.client is not None else None
-    body, payloads = build_job(ref, tracks, params, limits)
-    return body, payloads, [t.name for t in tracks], meta
+    source = inputs.snapshot(context, st, params)
+    session.prepare(context.scene.name, source, kind, frame_start)
+    return len(source.tracks)
 
 
 class TRACKGO_OT_preview_points(bpy.types.Operator):
@@ -189,8 +188,7 @@ class TRACKGO_OT_preview_points(bpy.types.Operator):
 
     @reports_errors
     def execute(self, context):
-        body, payloads, _, _ = _build(context)
-        session.request_plan(context.scene.name, body, payloads)
+        _prepare(context, "plan")
         context.scene.trackgo.show_overlay = True
         overlay.enable()
         return {"FINISHED"}
@@ -203,9 +201,8 @@ class TRACKGO_OT_generate(bpy.types.Operator):
 
     @reports_errors
     def execute(self, context):
-        body, payloads, names, meta = _build(context)
-        session.submit(context.scene.name, body, payloads, names, meta, context.scene.frame_current)
-        self.report({"INFO"}, f"TrackGo job submitted ({len(names)} tracks)")
+        n = _prepare(context, "submit", context.scene.frame_current)
+        self.report({"INFO"}, f"TrackGo job preparing ({n} tracks)")
         return {"FINISHED"}
 
 
@@ -238,8 +235,7 @@ class TRACKGO_OT_regenerate(bpy.types.Operator):
         params = strips.stored_params(strip)
         if self.new_seed:
             params["seed"] = None
-        body, payloads, names, meta = _build(context, params_override=params)
-        session.submit(context.scene.name, body, payloads, names, meta, int(strip.frame_start))
+        _prepare(context, "submit", int(strip.frame_start), params)
         self.report({"INFO"}, "TrackGo job submitted")
         return {"FINISHED"}
 

@@ -27,6 +27,30 @@ def _redraw(self, context):
                 area.tag_redraw()
 
 
+SIZE_MODES = [("AUTO", "From Reference", "The reference's shape, at the size the model works at, in "
+                                           "multiples of 64 within the server's limits"),
+              ("CUSTOM", "Custom", "The width and height given below")]
+FIT_MODES = [("CROP", "Crop", "Fill the frame and cut what overflows (no distortion)"),
+             ("PAD", "Pad", "Show the whole reference with bars around it (no distortion)"),
+             ("STRETCH", "Stretch", "Scale each side on its own (distorts when the shapes differ)")]
+
+
+def _custom_size(self, context):
+    """Typing a width or height means choosing the size yourself."""
+    if self.size_mode != "CUSTOM":
+        self.size_mode = "CUSTOM"
+
+
+def set_frames_max(max_frames: int) -> None:
+    """The Frames field's maximum follows the connected server's ``max_frames``."""
+    settings = TRACKGO_PG_settings
+    prop = settings.bl_rna.properties.get("frames")
+    if prop is not None and prop.hard_max == max_frames:
+        return
+    settings.frames = IntProperty(name="Frames", default=min(25, max_frames), min=2, max=max_frames,
+                                  description=f"Frames to generate (this server makes at most {max_frames})")
+
+
 class TRACKGO_PG_source(bpy.types.PropertyGroup):
     """One captured mask or arrow the tracks can point at (name is its key)."""
     label: StringProperty()
@@ -79,8 +103,14 @@ class TRACKGO_PG_settings(bpy.types.PropertyGroup):
                        description="0 lets the unspecified area move freely, -10000 freezes it")
     alpha: FloatProperty(name="α", default=0.2, min=0.001, max=0.999,
                          description="Attention threshold of the TrackAdapter mask")
-    width: IntProperty(name="Width", default=1024, min=64, max=4096, step=64)
-    height: IntProperty(name="Height", default=576, min=64, max=4096, step=64)
+    size_mode: EnumProperty(name="Output Size", default="AUTO", items=SIZE_MODES,
+                            description="How the size of the generated frames is chosen")
+    fit: EnumProperty(name="Fit", default="CROP", items=FIT_MODES,
+                      description="How the reference fills the output frame when their shapes differ")
+    width: IntProperty(name="Width", default=1024, min=64, max=4096, step=64, update=_custom_size,
+                       description="Output width in pixels (a multiple of 64)")
+    height: IntProperty(name="Height", default=576, min=64, max=4096, step=64, update=_custom_size,
+                        description="Output height in pixels (a multiple of 64)")
     backend: StringProperty(name="Backend", default="", description="Empty: the server's default backend")
 
     # Status shown in the panels (written by the session)

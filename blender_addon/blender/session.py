@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 import bpy
 
 from ..io import client as io_client
+from ..io import prepare as io_prepare
 from ..io.frames import BackgroundWriter, FrameWriter, check_png
 from ..io.launcher import LocalServer
-from . import preferences, strips
+from . import preferences, properties, strips
 
 TICK_BUDGET_S = 0.003
 ACTIVE_INTERVAL_S = 0.02
@@ -44,12 +45,22 @@ class ActiveJob:
     seed: int | None = None
     job_id: str = ""
     writer: BackgroundWriter | None = None
+    framing: object = None                 # io.framing.Framing: reference → output pixels
     cancel_requested: bool = False
     final: tuple[str, str] | None = None   # (state, message) once the server ended the job
 
     @property
     def appended_folder(self) -> str:
         return str(self.writer.folder) if self.writer is not None else "(no frames yet)"
+
+
+@dataclass
+class Preparing:
+    """A job or plan the worker is building; the timer sends it once it is ready."""
+    future: object
+    scene_name: str
+    kind: str              # "submit" or "plan"
+    frame_start: int = 0
 
 
 @dataclass
@@ -71,16 +82,25 @@ class Session:
         self.pending: dict[str, ActiveJob] = {}    # submit request id → job (before `accepted`)
         self.plans: dict[str, dict] = {}        # scene name → plan_result body
         self.pending_plans: dict[str, str] = {}  # request id → scene name
+        self.plan_framing: dict[str, object] = {}  # scene name → Framing of its last plan request
         self.stats = TickStats()
         self.scene_name = ""
         self.log: list[str] = []
         self.io_pool: ThreadPoolExecutor | None = None
+        self.prep_pool: ThreadPoolExecutor | None = None
+        self.preparing: list[Preparing] = []     # jobs / plans being built in the worker
 
     def pool(self) -> ThreadPoolExecutor:
         """One disk thread: frames are written in arrival order, off Blender's main thread."""
         if self.io_pool is None:
             self.io_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trackgo-frames")
         return self.io_pool
+
+    def prep(self) -> ThreadPoolExecutor:
+        """One worker builds jobs (resize, rasterise, encode) so Blender's main thread never does."""
+        if self.prep_pool is None:
+            self.prep_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trackgo-prepare")
+        return self.prep_pool
 
     def reset(self):
         if self.client is not None:
@@ -95,6 +115,12 @@ class Session:
         if self.io_pool is not None:
             self.io_pool.shutdown(wait=True)
             self.io_pool = None
+        for task in self.preparing:
+            task.future.cancel()
+        self.preparing.clear()
+        if self.prep_pool is not None:
+            self.prep_pool.shutdown(wait=False)
+            self.prep_pool = None
         self.jobs.clear()
         self.pending.clear()
         self.plans.clear()
@@ -205,7 +231,7 @@ def ensure_timer() -> None:
 
 # ---- jobs --------------------------------------------------------------------------------
 def submit(scene_name: str, body: dict, payloads: list[bytes], track_names: list[str],
-           tracks_meta: list[dict], frame_start: int) -> ActiveJob:
+           tracks_meta: list[dict], frame_start: int, framing=None) -> ActiveJob:
     client = SESSION.client
     if client is None or not client.ready:
         raise ConnectionError("not connected to a TrackGo server: press Connect first"
@@ -216,7 +242,7 @@ def submit(scene_name: str, body: dict, payloads: list[bytes], track_names: list
     params = dict(body.get("params", {}))
     job = ActiveJob(request_id=request_id, scene_name=scene_name, root=root, params=params,
                     track_names=track_names, tracks_meta=tracks_meta, frame_start=frame_start,
-                    total=int(params.get("frames", 25)), seed=params.get("seed"))
+                    total=int(params.get("frames", 25)), seed=params.get("seed"), framing=framing)
     SESSION.pending[request_id] = job
     scene.sequence_editor_create()  # first-time set-up costs ~20 ms: here, not in the timer
     st = scene.trackgo
@@ -227,6 +253,53 @@ def submit(scene_name: str, body: dict, payloads: list[bytes], track_names: list
     st.status = "Job submitted"
     ensure_timer()
     return job
+
+
+def prepare(scene_name: str, source, kind: str, frame_start: int = 0) -> None:
+    """Check ``source`` at once (main thread, milliseconds), then build the job in the worker;
+    :func:`tick` sends it when it is ready. Raises for what the user must fix first."""
+    client = SESSION.client
+    if client is None or not client.ready:
+        raise ConnectionError("not connected to a TrackGo server: press Connect first"
+                              + (f" ({client.reason})" if client is not None and client.reason else ""))
+    limits = client.limits
+    io_prepare.precheck(source, limits)
+    future = SESSION.prep().submit(io_prepare.prepare, source, limits)
+    SESSION.preparing.append(Preparing(future, scene_name, kind, frame_start))
+    scene, st = _settings(scene_name)
+    if kind == "submit" and st is not None:
+        st.busy = True
+        st.progress = 0.0
+        st.progress_text = "Preparing the reference and masks…"
+        st.error = output_root()[1]
+    ensure_timer()
+
+
+def _collect_prepared() -> None:
+    """Jobs the worker finished are sent now (on the main thread, from the timer)."""
+    for task in [t for t in SESSION.preparing if t.future.done()]:
+        SESSION.preparing.remove(task)
+        scene, st = _settings(task.scene_name)
+        try:
+            job = task.future.result()
+            if task.kind == "plan":
+                request_plan(task.scene_name, job.body, job.payloads, job.framing)
+            else:
+                submit(task.scene_name, job.body, job.payloads, job.track_names, job.meta,
+                       task.frame_start, job.framing)
+        except Exception as exc:  # JobInputError, ConnectionError: the user's to fix, said in the panel
+            if st is not None and task.kind == "submit":
+                st.busy = bool(_all_jobs_of(task.scene_name) or _preparing_of(task.scene_name))
+                st.progress_text = ""
+            set_status(task.scene_name, error=str(exc) or type(exc).__name__)
+
+
+def _all_jobs_of(scene_name: str) -> list:
+    return [j for j in _all_jobs() if j.scene_name == scene_name]
+
+
+def _preparing_of(scene_name: str) -> list:
+    return [t for t in SESSION.preparing if t.scene_name == scene_name and t.kind == "submit"]
 
 
 def cancel(scene_name: str) -> int:
@@ -246,12 +319,13 @@ def _all_jobs() -> list[ActiveJob]:
     return list(SESSION.pending.values()) + list(SESSION.jobs.values())
 
 
-def request_plan(scene_name: str, body: dict, payloads: list[bytes]) -> str:
+def request_plan(scene_name: str, body: dict, payloads: list[bytes], framing=None) -> str:
     client = SESSION.client
     if client is None or not client.ready:
         raise ConnectionError("not connected to a TrackGo server: press Connect first")
     req = client.plan(body, payloads)
     SESSION.pending_plans[req] = scene_name
+    SESSION.plan_framing[scene_name] = framing
     ensure_timer()
     return req
 
@@ -274,7 +348,7 @@ def _create_strip(job: ActiveJob, width: int, height: int):
     if bpy.data.filepath:
         path = bpy.path.relpath(path)
     strip = strips.create(scene, f"TrackGo {job.job_id[:6]}", path, job.frame_start, job.total)
-    strips.fit_to_render(strip, scene, width, height)
+    strips.fit_to_render(strip, scene, width, height, job.framing)
     strips.store_job(strip, job.job_id, job.params, job.seed, job.tracks_meta, "streaming")
     job.strip_name = strip.name
     return strip
@@ -328,6 +402,7 @@ def _finish(job: ActiveJob, state: str, message: str) -> None:
 
 def _handle(ev) -> None:
     if ev.kind == "connected":
+        properties.set_frames_max(SESSION.client.limits.max_frames)
         scene, st = _settings(SESSION.scene_name)
         if st is not None:
             st.connected = True
@@ -464,6 +539,7 @@ def tick(budget_s: float = TICK_BUDGET_S):
     streaming = False
     try:
         _local_server_step()
+        _collect_prepared()
         _collect_writes()
         client = SESSION.client
         if client is None:
@@ -502,7 +578,8 @@ def tick(budget_s: float = TICK_BUDGET_S):
         return ACTIVE_INTERVAL_S if _all_jobs() else None  # finish writing what arrived
     if more:
         return 0.0
-    waiting = SESSION.jobs or SESSION.pending or SESSION.pending_plans or client.state != "ready"
+    waiting = (SESSION.jobs or SESSION.pending or SESSION.pending_plans or SESSION.preparing
+               or client.state != "ready")
     return ACTIVE_INTERVAL_S if waiting else IDLE_INTERVAL_S
 
 

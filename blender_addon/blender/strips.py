@@ -42,14 +42,22 @@ def create(scene, name: str, first_frame_path: str, frame_start: int, expected_l
     return strip
 
 
-def fit_to_render(strip, scene, width: int, height: int) -> None:
-    """Scale like Blender's "Scale to Fit" (the strip is made before its file can be read)."""
+def fit_to_render(strip, scene, width: int, height: int, framing=None) -> None:
+    """Scale like Blender's "Scale to Fit" (the strip is made before its file can be read).
+
+    With the job's ``framing`` the strip lines up with the reference plate as the sequencer
+    shows it (fitted to the render size): a cropped or padded output keeps the plate's scale,
+    a stretched one is drawn back at the plate's shape."""
     if width <= 0 or height <= 0:
         return
     r = scene.render
     rw, rh = r.resolution_x, r.resolution_y
-    scale = min(rw / width, rh / height)
-    strip.transform.scale_x = strip.transform.scale_y = scale
+    if framing is None:
+        strip.transform.scale_x = strip.transform.scale_y = min(rw / width, rh / height)
+        return
+    plate = min(rw / framing.ref_w, rh / framing.ref_h)   # the reference fitted to the render
+    strip.transform.scale_x = plate / framing.sx
+    strip.transform.scale_y = plate / framing.sy
 
 
 def remove(scene, strip) -> None:
