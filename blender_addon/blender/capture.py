@@ -8,6 +8,7 @@ this module only walks Blender data.
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,8 +21,39 @@ MAX_ARROW_POINTS = 256
 
 @dataclass(frozen=True)
 class CapturedArrow:
-    key: str                 # "annotation:<layer>:<i>" or "object:<name>:<layer>:<i>"
+    key: str                 # identity: "annotation:<layer>#<digest>" or "object:<name>:<layer>#<digest>"
     points: np.ndarray       # (N, 2) float pixels, tail first
+    label: str = ""          # what the user reads: "<layer> stroke <n>"
+
+
+def stroke_digest(points) -> str:
+    """A stroke's identity: a digest of its own points (as Blender stores them), so it survives
+    other strokes being erased or drawn, and changes when the stroke itself is edited."""
+    arr = np.round(np.asarray([tuple(p) for p in points], dtype=np.float64), 5) + 0.0  # no -0.0
+    return hashlib.sha1(arr.tobytes()).hexdigest()[:10]
+
+
+def stroke_keys(prefix: str, strokes) -> list[tuple[str, str, int, list]]:
+    """(key, label, index, points) per stroke; identical strokes in a layer are told apart by order."""
+    out, seen = [], {}
+    for layer, i, pts in strokes:
+        if len(pts) < 2:
+            continue
+        key = f"{prefix}:{layer}#{stroke_digest(pts)}"
+        seen[key] = seen.get(key, 0) + 1
+        if seen[key] > 1:
+            key += f"~{seen[key]}"
+        out.append((key, f"{layer} stroke {i + 1}", i, pts))
+    return out
+
+
+def annotation_keys(annotation) -> set[str]:
+    """The identities of an annotation's strokes, without converting any point (panel drawing)."""
+    return {k for k, _, _, _ in stroke_keys("annotation", compat.annotation_strokes(annotation))}
+
+
+def object_keys(obj) -> set[str]:
+    return {k for k, _, _, _ in stroke_keys(f"object:{obj.name}", compat.object_strokes(obj))}
 
 
 class CaptureError(ValueError):
@@ -103,11 +135,8 @@ def arrow_from_points(points, width: int, height: int, space: str = "normalized"
 
 def annotation_arrows(annotation, width: int, height: int) -> list[CapturedArrow]:
     """Arrows from Image Editor annotation strokes (4.x legacy data or 5.0 Annotation)."""
-    out = []
-    for layer, i, pts in compat.annotation_strokes(annotation):
-        if len(pts) >= 2:
-            out.append(CapturedArrow(f"annotation:{layer}:{i}", arrow_from_points(pts, width, height)))
-    return out
+    return [CapturedArrow(key, arrow_from_points(pts, width, height), label)
+            for key, label, _, pts in stroke_keys("annotation", compat.annotation_strokes(annotation))]
 
 
 def camera_arrows(obj, scene, width: int, height: int) -> list[CapturedArrow]:
@@ -130,13 +159,12 @@ def camera_arrows(obj, scene, width: int, height: int) -> list[CapturedArrow]:
                            f"expected the same aspect ratio, or the arrows would be stretched")
     mw = obj.matrix_world
     out = []
-    for layer, i, pts in compat.object_strokes(obj):
-        if len(pts) < 2:
-            continue
+    for key, label, i, pts in stroke_keys(f"object:{obj.name}", compat.object_strokes(obj)):
+        layer = label.rsplit(" stroke ", 1)[0]
         projected = [world_to_camera_view(scene, cam, mw @ Vector(p)) for p in pts]
         if any(v.z < 0.0 or (v.z == 0.0 and cam.data.type != "ORTHO") for v in projected):
             raise CaptureError(f"arrows object {obj.name!r}: stroke {layer}:{i} is (partly) behind the "
                                f"camera {cam.name!r}; expected strokes in front of it")
         view = [tuple(v)[:2] for v in projected]
-        out.append(CapturedArrow(f"object:{obj.name}:{layer}:{i}", arrow_from_points(view, width, height)))
+        out.append(CapturedArrow(key, arrow_from_points(view, width, height), label))
     return out

@@ -4,6 +4,8 @@ Also the source listing and the automatic pairing the Motion Tracks list offers.
 """
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
 from ..io import pairing
@@ -34,14 +36,35 @@ def annotation_source(context, settings):
     return found or compat.scene_annotation(context.scene)
 
 
-def all_arrows(context, settings, width: int, height: int) -> dict[str, np.ndarray]:
-    arrows = {}
-    for a in capture.annotation_arrows(annotation_source(context, settings), width, height):
-        arrows[a.key] = a.points
+def captured_arrows(context, settings, width: int, height: int) -> list:
+    out = list(capture.annotation_arrows(annotation_source(context, settings), width, height))
     if settings.arrows_object is not None:
-        for a in capture.camera_arrows(settings.arrows_object, context.scene, width, height):
-            arrows[a.key] = a.points
-    return arrows
+        out += capture.camera_arrows(settings.arrows_object, context.scene, width, height)
+    return out
+
+
+def all_arrows(context, settings, width: int, height: int) -> dict[str, np.ndarray]:
+    return {a.key: a.points for a in captured_arrows(context, settings, width, height)}
+
+
+def current_arrow_keys(context, settings) -> set[str]:
+    """The identities of the strokes there are now (cheap: no point is converted)."""
+    keys = capture.annotation_keys(annotation_source(context, settings))
+    if settings.arrows_object is not None:
+        keys |= capture.object_keys(settings.arrows_object)
+    return keys
+
+
+ARROW_CHANGED = "arrow changed — re-pair?"
+
+
+def arrow_problem(track, keys: set[str]) -> str:
+    """'' when the track's own arrow is there; otherwise what the panel and Generate say."""
+    if not track.arrow:
+        return "no arrow"
+    if track.arrow in keys:
+        return ""
+    return ARROW_CHANGED if track.arrow_points else "arrow not found"
 
 
 def mask_layers(settings) -> list:
@@ -57,17 +80,19 @@ def refresh_sources(context, settings) -> dict[str, np.ndarray]:
         item = settings.masks.add()
         item.name = layer.name
         item.label = layer.name
-    arrows = all_arrows(context, settings, w, h)
+    captured = captured_arrows(context, settings, w, h)
     settings.arrows.clear()
-    for key, pts in arrows.items():
+    for a in captured:
         item = settings.arrows.add()
-        item.name = key
-        item.label = key.split(":", 1)[1]
-        item.tail_x, item.tail_y = float(pts[0][0]), float(pts[0][1])
-    return arrows
+        item.name = a.key
+        item.label = a.label
+        item.tail_x, item.tail_y = float(a.points[0][0]), float(a.points[0][1])
+        item.points = json.dumps(np.round(a.points, 3).tolist())
+    return {a.key: a.points for a in captured}
 
 
-_TRACK_FIELDS = ("name", "enabled", "mask_layer", "mask_image", "arrow", "color", "easing", "manual")
+_TRACK_FIELDS = ("name", "enabled", "mask_layer", "mask_image", "arrow", "arrow_points", "color", "easing",
+                 "manual")
 
 
 def _snapshot(track) -> dict:
@@ -106,7 +131,7 @@ def auto_pair(context, settings) -> int:
         t.mask_layer = layer.name
         t.color = PALETTE[i % len(PALETTE)]
         j = auto_layers.index(layer)
-        t.arrow = free_keys[pairs[j]] if j in pairs else ""
+        t.arrow = free_keys[pairs[j]] if j in pairs else ""  # its update keeps a copy of the points
     for k, m in enumerate(manual):  # painted-mask tracks, tracks whose layer is gone, more on one layer
         if k not in restored:
             _restore(settings.tracks.add(), m)
@@ -145,7 +170,11 @@ def snapshot(context, settings, params: dict | None = None) -> prepare.JobSource
     for t in settings.tracks:
         if not t.enabled:
             continue
-        if t.arrow not in arrows:
+        problem = arrow_problem(t, set(arrows))
+        if problem == ARROW_CHANGED:
+            raise InputError(f"track {t.name!r}: {ARROW_CHANGED} The stroke it followed was erased or "
+                             f"edited: run Auto-Pair or pick its arrow again")
+        if problem:
             raise InputError(f"track {t.name!r}: arrow {t.arrow or '(none)'!r} not found — draw an arrow "
                              f"or pick one in the Motion Tracks list")
         tracks.append(prepare.TrackSource(t.name, _track_source(settings, t, w, h), arrows[t.arrow], t.easing))

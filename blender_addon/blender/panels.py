@@ -2,6 +2,7 @@
 
 import bpy
 
+from . import inputs
 
 
 class TRACKGO_UL_tracks(bpy.types.UIList):
@@ -13,7 +14,19 @@ class TRACKGO_UL_tracks(bpy.types.UIList):
         row.prop(item, "enabled", text="")
         row.prop(item, "color", text="")
         row.prop(item, "name", text="", emboss=False)
-        row.label(text=item.arrow.split(":", 1)[-1] or "no arrow", icon="FORWARD")
+        problem = inputs.arrow_problem(item, _arrow_keys(context, data))
+        if problem:
+            row.label(text=problem, icon="ERROR")
+        else:
+            source = data.arrows.get(item.arrow)
+            row.label(text=source.label if source is not None else item.arrow, icon="FORWARD")
+
+
+def _arrow_keys(context, settings) -> set[str]:
+    try:
+        return inputs.current_arrow_keys(context, settings)
+    except Exception:  # noqa: BLE001 - drawing must never raise; Generate reports the cause
+        return set()
 
 
 class _Base:

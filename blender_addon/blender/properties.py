@@ -56,6 +56,17 @@ class TRACKGO_PG_source(bpy.types.PropertyGroup):
     label: StringProperty()
     tail_x: FloatProperty()
     tail_y: FloatProperty()
+    points: StringProperty()     # JSON [[x, y], ...] reference pixels (arrows)
+
+
+def _arrow_picked(self, context):
+    """Keep a copy of the chosen arrow's points with the track: if its stroke is erased or
+    edited later, the track says so instead of following another stroke."""
+    settings = getattr(self.id_data, "trackgo", None)
+    item = settings.arrows.get(self.arrow) if settings is not None and self.arrow else None
+    points = item.points if item is not None else ""
+    if self.arrow_points != points:
+        self.arrow_points = points
 
 
 class TRACKGO_PG_track(bpy.types.PropertyGroup):
@@ -64,7 +75,10 @@ class TRACKGO_PG_track(bpy.types.PropertyGroup):
     mask_layer: StringProperty(name="Mask", description="Layer of the Mask datablock that selects what moves")
     mask_image: PointerProperty(type=bpy.types.Image, name="Painted Mask",
                                 description="A painted mask image (white = moves); overrides the mask layer")
-    arrow: StringProperty(name="Arrow", description="The stroke the mask follows (its start is the tail)")
+    arrow: StringProperty(name="Arrow", description="The stroke the mask follows (its start is the tail)",
+                          update=_arrow_picked)
+    arrow_points: StringProperty(name="Arrow Points", description="A copy of the arrow's points when it "
+                                 "was paired (JSON, reference pixels)")
     color: FloatVectorProperty(name="Colour", subtype="COLOR", size=3, min=0.0, max=1.0, default=PALETTE[0])
     easing: EnumProperty(name="Easing", items=EASINGS, default="linear")
     manual: BoolProperty(name="Manual Pairing", default=False,
