@@ -28,12 +28,27 @@ def reference_image(settings):
     return img
 
 
+def _image_editor_spaces(context):
+    """The Image Editors of every open window, the current one first."""
+    space = getattr(context, "space_data", None)
+    if space is not None and getattr(space, "type", "") == "IMAGE_EDITOR":
+        yield space
+    for window in getattr(getattr(context, "window_manager", None), "windows", ()) or ():
+        for area in getattr(window.screen, "areas", ()):
+            if area.type == "IMAGE_EDITOR" and area.spaces.active is not space:
+                yield area.spaces.active
+
+
 def annotation_source(context, settings):
+    """Where the arrows are, the same from every panel (Image Editor or Sequencer preview):
+    the chosen annotation, else one drawn in an Image Editor (one showing the reference first),
+    else the scene's annotation."""
     if settings.annotation is not None:
         return settings.annotation
-    space = getattr(context, "space_data", None)
-    found = compat.space_annotation(space) if space is not None and space.type == "IMAGE_EDITOR" else None
-    return found or compat.scene_annotation(context.scene)
+    drawn = [(getattr(sp, "image", None) == settings.reference, compat.space_annotation(sp))
+             for sp in _image_editor_spaces(context)]
+    drawn = [a for showing, a in sorted(drawn, key=lambda d: not d[0]) if a is not None]
+    return drawn[0] if drawn else compat.scene_annotation(context.scene)
 
 
 def captured_arrows(context, settings, width: int, height: int) -> list:
@@ -81,6 +96,9 @@ def refresh_sources(context, settings) -> dict[str, np.ndarray]:
         item.name = layer.name
         item.label = layer.name
     captured = captured_arrows(context, settings, w, h)
+    source = annotation_source(context, settings)
+    if settings.annotation is None and source is not None and captured:
+        settings.annotation = source  # pinned: every panel now reads the same strokes
     settings.arrows.clear()
     for a in captured:
         item = settings.arrows.add()
