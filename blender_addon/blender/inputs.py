@@ -179,8 +179,8 @@ def _track_source(settings, track, width: int, height: int):
 
 
 def snapshot(context, settings, params: dict | None = None) -> prepare.JobSource:
-    """Copy what a job needs out of Blender (main thread, short): the reference pixels, mask
-    splines, arrow points, settings. :func:`io.prepare.prepare` does the rest in a worker."""
+    """Copy what a job needs out of Blender (main thread, short): mask splines, arrow points,
+    settings, the reference's name and size. :func:`io.prepare.prepare` does the rest in a worker."""
     img = reference_image(settings)
     w, h = img.size
     arrows = all_arrows(context, settings, w, h)
@@ -201,12 +201,13 @@ def snapshot(context, settings, params: dict | None = None) -> prepare.JobSource
                      "easing": t.easing})
     if not tracks:
         raise InputError("Motion tracks: expected at least one enabled track (run Auto-Pair)")
-    pixels, w, h = capture.image_pixels(img)
     stored = params is not None and params.get("width") and params.get("height")
     params = dict(params or generation_params(settings))
     if stored:  # Regenerate: the size the strip was made at
         size = (int(params["width"]), int(params["height"]))
     else:
         size = None if settings.size_mode == "AUTO" else (int(settings.width), int(settings.height))
-    return prepare.JobSource(pixels, w, h, bool(img.is_float), tracks, params,
-                             fit=settings.fit.lower(), size=size, meta=meta)
+    # The pixels are copied by the timer in a call of their own (session.prepare): this one
+    # stays short, and the buffer they land in is made ready off the main thread.
+    return prepare.JobSource(None, w, h, bool(img.is_float), tracks, params,
+                             fit=settings.fit.lower(), size=size, meta=meta, image_name=img.name)

@@ -56,11 +56,15 @@ class ActiveJob:
 
 @dataclass
 class Preparing:
-    """A job or plan the worker is building; the timer sends it once it is ready."""
+    """A job or plan on its way: the worker readies a pixel buffer, the timer copies the
+    reference into it (one short call), the worker builds the job, the timer sends it."""
     future: object
     scene_name: str
     kind: str              # "submit" or "plan"
     frame_start: int = 0
+    source: object = None  # io.prepare.JobSource
+    limits: object = None
+    stage: str = "buffer"  # "buffer" → "building"
 
 
 @dataclass
@@ -264,8 +268,12 @@ def prepare(scene_name: str, source, kind: str, frame_start: int = 0) -> None:
                               + (f" ({client.reason})" if client is not None and client.reason else ""))
     limits = client.limits
     io_prepare.precheck(source, limits)
-    future = SESSION.prep().submit(io_prepare.prepare, source, limits)
-    SESSION.preparing.append(Preparing(future, scene_name, kind, frame_start))
+    if source.pixels is None:
+        future = SESSION.prep().submit(io_prepare.pixel_buffer, source.width, source.height)
+        stage = "buffer"
+    else:
+        future, stage = SESSION.prep().submit(io_prepare.prepare, source, limits), "building"
+    SESSION.preparing.append(Preparing(future, scene_name, kind, frame_start, source, limits, stage))
     scene, st = _settings(scene_name)
     if kind == "submit" and st is not None:
         st.busy = True
@@ -278,9 +286,12 @@ def prepare(scene_name: str, source, kind: str, frame_start: int = 0) -> None:
 def _collect_prepared() -> None:
     """Jobs the worker finished are sent now (on the main thread, from the timer)."""
     for task in [t for t in SESSION.preparing if t.future.done()]:
-        SESSION.preparing.remove(task)
         scene, st = _settings(task.scene_name)
         try:
+            if task.stage == "buffer":
+                _read_reference(task)
+                return  # one pixel copy per timer call
+            SESSION.preparing.remove(task)
             job = task.future.result()
             if task.kind == "plan":
                 request_plan(task.scene_name, job.body, job.payloads, job.framing)
@@ -288,10 +299,26 @@ def _collect_prepared() -> None:
                 submit(task.scene_name, job.body, job.payloads, job.track_names, job.meta,
                        task.frame_start, job.framing)
         except Exception as exc:  # JobInputError, ConnectionError: the user's to fix, said in the panel
+            if task in SESSION.preparing:
+                SESSION.preparing.remove(task)
             if st is not None and task.kind == "submit":
                 st.busy = bool(_all_jobs_of(task.scene_name) or _preparing_of(task.scene_name))
                 st.progress_text = ""
             set_status(task.scene_name, error=str(exc) or type(exc).__name__)
+
+
+def _read_reference(task: Preparing) -> None:
+    """The one main-thread copy of the reference pixels, into the buffer the worker readied."""
+    src = task.source
+    buf = task.future.result()
+    image = bpy.data.images.get(src.image_name)
+    if image is None or tuple(image.size) != (src.width, src.height):
+        raise ValueError(f"Reference: image {src.image_name!r} changed or was removed while the job "
+                         f"was being prepared; press Generate again")
+    image.pixels.foreach_get(buf)
+    src.pixels = buf
+    task.future = SESSION.prep().submit(io_prepare.prepare, src, task.limits)
+    task.stage = "building"
 
 
 def _all_jobs_of(scene_name: str) -> list:

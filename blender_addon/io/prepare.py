@@ -43,7 +43,7 @@ class PaintedMask:
 @dataclass
 class JobSource:
     """Plain copies of Blender data: safe to hand to another thread."""
-    pixels: np.ndarray       # flat float32 RGBA, bottom row first (as ``Image.pixels``)
+    pixels: np.ndarray | None  # flat float32 RGBA, bottom row first (as ``Image.pixels``)
     width: int
     height: int
     is_float: bool
@@ -52,6 +52,15 @@ class JobSource:
     fit: str = "crop"
     size: tuple | None = None   # (w, h) chosen by the user; None: follow the reference's aspect
     meta: list = field(default_factory=list)
+    image_name: str = ""        # the reference image, whose pixels the main thread copies in
+
+
+def pixel_buffer(width: int, height: int) -> np.ndarray:
+    """An RGBA float32 buffer with every page already touched (done in a worker: the main
+    thread's copy into it then costs only the copy, not 256 MB of page faults at 4096²)."""
+    buf = np.empty(width * height * 4, dtype=np.float32)
+    buf.fill(0.0)
+    return buf
 
 
 @dataclass
