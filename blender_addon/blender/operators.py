@@ -59,6 +59,7 @@ class TRACKGO_OT_use_editor_image(bpy.types.Operator):
     """Use the image shown in this Image Editor as the reference frame"""
     bl_idname = "trackgo.use_editor_image"
     bl_label = "Use Displayed Image"
+    bl_options = {"REGISTER", "UNDO"}
 
     @classmethod
     def poll(cls, context):
@@ -74,6 +75,7 @@ class TRACKGO_OT_grab_sequencer_frame(bpy.types.Operator):
     """Render the sequencer at the playhead and use that picture as the reference frame"""
     bl_idname = "trackgo.grab_sequencer_frame"
     bl_label = "Grab Sequencer Frame"
+    bl_options = {"REGISTER", "UNDO"}
 
     @reports_errors
     def execute(self, context):
@@ -115,6 +117,7 @@ class TRACKGO_OT_refresh_sources(bpy.types.Operator):
     """Re-read the mask layers and arrow strokes the tracks can use"""
     bl_idname = "trackgo.refresh_sources"
     bl_label = "Refresh Masks and Arrows"
+    bl_options = {"REGISTER", "UNDO"}
 
     @reports_errors
     def execute(self, context):
@@ -128,6 +131,7 @@ class TRACKGO_OT_auto_pair(bpy.types.Operator):
     """One track per mask layer, paired with the nearest arrow whose start lies inside it"""
     bl_idname = "trackgo.auto_pair"
     bl_label = "Auto-Pair"
+    bl_options = {"REGISTER", "UNDO"}
 
     @reports_errors
     def execute(self, context):
@@ -146,6 +150,7 @@ class TRACKGO_OT_track_add(bpy.types.Operator):
     """Add a motion track to pair by hand"""
     bl_idname = "trackgo.track_add"
     bl_label = "Add Track"
+    bl_options = {"REGISTER", "UNDO"}
 
     def execute(self, context):
         st = context.scene.trackgo
@@ -161,6 +166,7 @@ class TRACKGO_OT_track_remove(bpy.types.Operator):
     """Remove the active motion track"""
     bl_idname = "trackgo.track_remove"
     bl_label = "Remove Track"
+    bl_options = {"REGISTER", "UNDO"}
 
     @classmethod
     def poll(cls, context):
@@ -198,6 +204,7 @@ class TRACKGO_OT_generate(bpy.types.Operator):
     """Generate the shot: frames stream into a new sequencer strip as they arrive"""
     bl_idname = "trackgo.generate"
     bl_label = "Generate"
+    bl_options = {"REGISTER", "UNDO"}
 
     @reports_errors
     def execute(self, context):
@@ -222,6 +229,7 @@ class TRACKGO_OT_regenerate(bpy.types.Operator):
     """Generate again with the parameters stored on the active TrackGo strip"""
     bl_idname = "trackgo.regenerate"
     bl_label = "Regenerate"
+    bl_options = {"REGISTER", "UNDO"}
 
     new_seed: BoolProperty(name="New Seed", default=False,
                            description="Same parameters, a fresh random seed")

@@ -46,6 +46,7 @@ class ActiveJob:
     job_id: str = ""
     writer: BackgroundWriter | None = None
     framing: object = None                 # io.framing.Framing: reference → output pixels
+    frame_size: tuple = (0, 0)
     cancel_requested: bool = False
     final: tuple[str, str] | None = None   # (state, message) once the server ended the job
 
@@ -378,24 +379,41 @@ def _create_strip(job: ActiveJob, width: int, height: int):
     strips.fit_to_render(strip, scene, width, height, job.framing)
     strips.store_job(strip, job.job_id, job.params, job.seed, job.tracks_meta, "streaming")
     job.strip_name = strip.name
+    job.frame_size = (width, height)
     return strip
 
 
+_TIMER_CALL = {"active": False}
+
+
+def _undo_push(message: str) -> None:
+    """The finished strip is an undo step of its own: one Ctrl+Z removes the take, and only it."""
+    try:
+        bpy.ops.ed.undo_push(message=message)
+    except (RuntimeError, AttributeError):  # no undo in this context (e.g. while quitting)
+        pass
+
+
 def _grow_strip(job: ActiveJob) -> None:
-    """Show every contiguous frame on disk (the strip starts with frame 1)."""
-    if job.writer is None:
-        return
-    strip = _strip(job)
-    if strip is None:
+    """Show every contiguous frame on disk (the strip starts with frame 1).
+
+    Undo while a job runs: Ctrl+Z may take the strip back to an earlier state (fewer frames) or
+    remove it (back to before Generate). The job goes on, so the strip is brought back in step
+    with the files on disk: re-made if it is gone, grown from the frames it still shows."""
+    if job.writer is None or not job.strip_name:
         return
     ready = job.writer.contiguous_count()
-    if ready <= job.appended:
-        return
-    if job.appended == 0:
-        job.appended = 1  # frame 1 is the strip's own first element
-    for index in range(job.appended, ready):
+    strip = _strip(job)
+    if strip is None:
+        if ready == 0:
+            return
+        strip = _create_strip(job, *job.frame_size)
+        if strip is None:
+            return
+    for index in range(len(strip.elements), ready):
         strips.append(strip, str(job.writer.path_for(index)))
-    job.appended = ready
+    if ready:
+        job.appended = ready
 
 
 def _finish(job: ActiveJob, state: str, message: str) -> None:
@@ -410,6 +428,8 @@ def _finish(job: ActiveJob, state: str, message: str) -> None:
     strip = _strip(job)
     if strip is not None:
         strips.store_job(strip, job.job_id, job.params, job.seed, job.tracks_meta, state)
+        if _TIMER_CALL["active"]:  # not from inside another operator (Disconnect, file load)
+            _undo_push(f"TrackGo: {strip.name} ({state})")
     scene, st = _settings(job.scene_name)
     if st is None:
         return
@@ -546,6 +566,29 @@ def _drop_empty_strip(job: ActiveJob) -> None:
         job.strip_name = ""
 
 
+def is_connected() -> bool:
+    return SESSION.client is not None and SESSION.client.ready
+
+
+def is_busy(scene_name: str) -> bool:
+    return bool(_all_jobs_of(scene_name) or _preparing_of(scene_name))
+
+
+def _sync_live_state() -> None:
+    """The scene's status fields follow the session, whatever undo, a reload or a reopened file
+    put back into them: busy while a job of the scene runs, connected while the socket is."""
+    connected = is_connected()
+    for scene in bpy.data.scenes:
+        st = getattr(scene, "trackgo", None)
+        if st is None:
+            continue
+        busy = is_busy(scene.name)
+        if st.busy != busy:
+            st.busy = busy
+        if st.connected != connected:
+            st.connected = connected
+
+
 def _local_server_step() -> None:
     srv = SESSION.server
     if srv is None or SESSION.client is None or SESSION.client.state != "idle":
@@ -564,6 +607,7 @@ def tick(budget_s: float = TICK_BUDGET_S):
     """The timer callback. Returns the delay before the next call, or None to stop."""
     t0, c0 = time.perf_counter(), time.thread_time()
     streaming = False
+    _TIMER_CALL["active"] = True
     try:
         _local_server_step()
         _collect_prepared()
@@ -583,6 +627,7 @@ def tick(budget_s: float = TICK_BUDGET_S):
             if not events or events[-1].kind == "frame" or time.perf_counter() - t0 > budget_s:
                 break
         _collect_writes()
+        _sync_live_state()
         if SESSION.jobs or SESSION.pending or events:
             _tag_redraw()
         more = bool(events)
@@ -590,6 +635,7 @@ def tick(budget_s: float = TICK_BUDGET_S):
         set_status(SESSION.scene_name, error=f"internal error in the TrackGo timer: {type(exc).__name__}: {exc}")
         more = False
     finally:
+        _TIMER_CALL["active"] = False
         dt = time.perf_counter() - t0
         s = SESSION.stats
         s.calls += 1
