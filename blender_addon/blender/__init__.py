@@ -20,11 +20,13 @@ def _on_load_post(*_args):
     the job ended with the old session: show "Not connected" and no running job."""
     for scene in bpy.data.scenes:
         st = getattr(scene, "trackgo", None)
-        if st is not None and (st.connected or st.busy):
-            if st.busy:
-                st.progress_text = "Interrupted: the file was saved while a job ran"
-            st.connected = st.busy = False
-            st.status = "Not connected"
+        if st is None:
+            continue
+        if st.busy:
+            st.progress_text = "Interrupted: the file was saved while a job ran"
+        st.connected = st.busy = False
+        st.status = "Not connected"
+        st.error = ""  # a message from another session
 
 
 def register():

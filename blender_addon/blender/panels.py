@@ -2,7 +2,7 @@
 
 import bpy
 
-from . import inputs
+from . import inputs, session
 
 
 class TRACKGO_UL_tracks(bpy.types.UIList):
@@ -53,13 +53,15 @@ def _panels(space: str, suffix: str):
 
         def draw(self, context):
             st = context.scene.trackgo
+            connected = session.is_connected()  # the live socket, not a saved flag
             col = self.layout.column()
             row = col.row(align=True)
-            if st.connected:
+            if connected or session.SESSION.client is not None:
                 row.operator("trackgo.disconnect", icon="UNLINKED")
-            else:
+            if not connected:
                 row.operator("trackgo.connect", icon="LINKED")
-            col.label(text=st.status, icon="CHECKMARK" if st.connected else "INFO")
+            status = st.status if connected or session.SESSION.client is not None else "Not connected"
+            col.label(text=status, icon="CHECKMARK" if connected else "INFO")
             if st.error:
                 box = col.box()
                 for i, line in enumerate(_wrap(st.error, 48)):
@@ -139,11 +141,12 @@ def _panels(space: str, suffix: str):
             row.prop(st, "show_overlay", text="", icon="OVERLAY")
             row = col.row(align=True)
             row.scale_y = 1.4
-            row.enabled = st.connected
+            busy = session.is_busy(context.scene.name)
+            row.enabled = session.is_connected()
             row.operator("trackgo.generate", icon="RENDER_ANIMATION")
-            if st.busy:
+            if busy:
                 row.operator("trackgo.cancel", icon="CANCEL", text="")
-            if st.busy or st.progress_text:
+            if busy or st.progress_text:
                 if hasattr(col, "progress"):
                     col.progress(factor=st.progress, type="BAR", text=st.progress_text)
                 else:

@@ -220,13 +220,26 @@ def _interrupt_jobs(why: str) -> None:
 
 
 def disconnect(scene_name: str) -> None:
+    """Messages of the old connection go; what interrupting its jobs says is the last word."""
+    for scene in bpy.data.scenes:
+        if getattr(scene, "trackgo", None) is not None:
+            scene.trackgo.error = ""
     _interrupt_jobs("disconnected before the job ended")
     SESSION.reset()
-    scene, st = _settings(scene_name)
-    if st is not None:
-        st.connected = False
-        st.busy = False
+    _clear_scenes(error=False)
+
+
+def _clear_scenes(error: bool) -> None:
+    """No session, so no connection and no running job in any scene (and, on Disconnect or a
+    newly opened file, no message from the old session)."""
+    for scene in bpy.data.scenes:
+        st = getattr(scene, "trackgo", None)
+        if st is None:
+            continue
+        st.connected = st.busy = False
         st.status = "Not connected"
+        if error:
+            st.error = ""
 
 
 def ensure_timer() -> None:
@@ -438,6 +451,10 @@ def _finish(job: ActiveJob, state: str, message: str) -> None:
         st.progress = 1.0
         st.progress_text = f"Done: {job.appended} frames"
         st.status = message
+    elif state == "cancelled" and job.cancel_requested:  # what the user asked for: no red error
+        st.progress_text = f"Cancelled: {job.appended} of {job.total} frames kept"
+        st.status = message
+        st.error = ""  # earlier messages were about the job now ended
     else:
         st.progress_text = f"{state.capitalize()}: {job.appended} of {job.total} frames kept"
         st.error = message
@@ -662,3 +679,7 @@ def shutdown() -> None:
         bpy.app.timers.unregister(tick)
     _interrupt_jobs("the add-on was stopped (disabled, reloaded or another file opened) before the job ended")
     SESSION.reset()
+    try:
+        _clear_scenes(error=False)
+    except (AttributeError, RuntimeError):  # bpy.data is read-only while a file loads
+        pass
