@@ -20,6 +20,7 @@ from ..io import client as io_client
 from ..io import prepare as io_prepare
 from ..io.frames import BackgroundWriter, FrameWriter, check_png
 from ..io.launcher import LocalServer
+from ..io.progress import JobProgress
 from . import preferences, properties, strips
 
 TICK_BUDGET_S = 0.003
@@ -46,6 +47,7 @@ class ActiveJob:
     job_id: str = ""
     writer: BackgroundWriter | None = None
     framing: object = None                 # io.framing.Framing: reference → output pixels
+    progress: JobProgress = field(default_factory=JobProgress)
     frame_size: tuple = (0, 0)
     cancel_requested: bool = False
     final: tuple[str, str] | None = None   # (state, message) once the server ended the job
@@ -429,6 +431,19 @@ def _grow_strip(job: ActiveJob) -> None:
         job.appended = ready
 
 
+def _show_progress(job: ActiveJob) -> None:
+    """The job's one progress, in the panel, Blender's status bar and on its strip."""
+    scene, st = _settings(job.scene_name)
+    p = job.progress
+    if st is not None:
+        st.progress = p.value
+        st.progress_text = p.text
+    _status_bar(f"TrackGo: {p.text}")
+    strip = _strip(job)
+    if strip is not None:
+        strip[strips.PROP_PROGRESS] = p.text
+
+
 def _finish(job: ActiveJob, state: str, message: str) -> None:
     # Placeholders filled now that every frame is on disk (replace, not format: server text
     # may hold braces).
@@ -441,6 +456,8 @@ def _finish(job: ActiveJob, state: str, message: str) -> None:
     strip = _strip(job)
     if strip is not None:
         strips.store_job(strip, job.job_id, job.params, job.seed, job.tracks_meta, state)
+        if strips.PROP_PROGRESS in strip:
+            del strip[strips.PROP_PROGRESS]  # done: the strip's state says the rest
         if _TIMER_CALL["active"]:  # not from inside another operator (Disconnect, file load)
             _undo_push(f"TrackGo: {strip.name} ({state})")
     scene, st = _settings(job.scene_name)
@@ -518,18 +535,14 @@ def _handle(ev) -> None:
     scene, st = _settings(job.scene_name)
     if ev.kind == "accepted":
         job.state = "queued" if not job.cancel_requested else job.state
-        if st is not None:
-            st.progress_text = f"Queued (position {ev.body.get('queue_position', 0)})"
+        if job.progress.queued(ev.body.get("queue_position", 0)):
+            _show_progress(job)
     elif ev.kind == "progress":
         job.state = "running" if job.state != "cancelling" else job.state
-        stage, step, total = ev.body.get("stage", ""), ev.body.get("step", 0), ev.body.get("total", 0)
-        eta = ev.body.get("eta_s")
-        text = f"{stage.capitalize()} {step}/{total}" + (f" · ETA {eta:.0f} s" if isinstance(eta, (int, float)) else "")
-        if st is not None:
-            st.progress_text = text
-            if total:
-                st.progress = min(1.0, step / total)
-        _status_bar(f"TrackGo: {text}")
+        b = ev.body
+        if job.progress.stage(str(b.get("stage", "")), int(b.get("step", 0) or 0), int(b.get("total", 0) or 0),
+                              b.get("eta_s")):
+            _show_progress(job)
     elif ev.kind == "frame":
         index, total = int(ev.body.get("index", -1)), int(ev.body.get("total", job.total))
         job.total = total
@@ -565,10 +578,8 @@ def _collect_writes() -> None:
                 if exc is not None:
                     set_status(job.scene_name, error=f"frame {index + 1}: not written ({exc})")
             _grow_strip(job)
-            scene, st = _settings(job.scene_name)
-            if st is not None and job.final is None and job.appended:
-                st.progress = min(1.0, job.appended / max(1, job.total))
-                st.progress_text = f"Frames {job.appended}/{job.total}"
+            if job.final is None and job.appended and job.progress.frames(job.appended, job.total):
+                _show_progress(job)
         if job.final is not None and (job.writer is None or not job.writer.busy):
             if job.appended == 0:
                 _drop_empty_strip(job)

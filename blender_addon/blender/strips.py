@@ -14,6 +14,7 @@ from . import compat
 MAX_CHANNEL = 128
 PROP_JOB = "trackgo_job"
 PROP_PARAMS = "trackgo_params"
+PROP_PROGRESS = "trackgo_progress"   # while the job runs: the same text as the panel
 PROP_SEED = "trackgo_seed"
 PROP_STATE = "trackgo_state"
 PROP_TRACKS = "trackgo_tracks"
