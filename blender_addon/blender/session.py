@@ -189,23 +189,24 @@ def connect(scene_name: str, context=None) -> None:
         raise ConnectionError(f"a TrackGo job is still running ({len(_all_jobs())}): cancel it or wait "
                               f"for it to end before connecting again")
     SESSION.scene_name = scene_name
-    if not io_client.is_loopback(prefs.server_address) and not getattr(bpy.app, "online_access", True):
-        raise ConnectionError(f"{prefs.server_address} is a remote server and Blender's online access is "
+    address = io_client.normalize_address(prefs.server_address)
+    if not io_client.is_loopback(address) and not getattr(bpy.app, "online_access", True):
+        raise ConnectionError(f"{address} is a remote server and Blender's online access is "
                               f"off: allow it in Preferences ▸ System ▸ Network, or use a local server")
     if SESSION.client is not None:
         SESSION.client.close()
     curve = io_client.curve_keys(prefs.server_public_key, prefs.client_public_key, prefs.client_secret_key)
-    SESSION.client = io_client.Client(prefs.server_address, timeout_s=prefs.timeout, curve=curve)
+    SESSION.client = io_client.Client(address, timeout_s=prefs.timeout, curve=curve)
     if prefs.start_local_server:
         if SESSION.server is None or SESSION.server.status().state in ("failed", "stopped"):
-            SESSION.server = LocalServer(bpy.path.abspath(prefs.server_python), prefs.server_address,
+            SESSION.server = LocalServer(bpy.path.abspath(prefs.server_python), address,
                                          backend=prefs.server_backend or None)
             SESSION.server.start()
             atexit.register(SESSION.server.stop)  # quitting Blender stops it too (stop is idempotent)
         set_status(scene_name, status="Starting the local server…", error="")
     else:
         SESSION.client.connect()
-        set_status(scene_name, status=f"Connecting to {prefs.server_address}…", error="")
+        set_status(scene_name, status=f"Connecting to {address}…", error="")
     ensure_timer()
 
 

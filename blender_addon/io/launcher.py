@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -19,6 +20,22 @@ from dataclasses import dataclass
 class LaunchStatus:
     state: str          # "stopped", "starting", "ready", "failed"
     message: str
+
+
+_WARNING = re.compile(r"(Warning\b|warnings\.warn|^\s+warn|^\s*$)")
+_EXCEPTION = re.compile(r"^[\w.]*(Error|Exception|Interrupt)\b.*")
+
+
+def failure_cause(lines: list[str]) -> str:
+    """The real cause of a failed start, first: the server's own ``error:`` line, else the
+    exception a traceback ended with, else the last line that is not a library warning."""
+    lines = [ln for ln in lines if ln.strip()]
+    for pick in (lambda ln: "trackgo-server: error:" in ln, lambda ln: bool(_EXCEPTION.match(ln)),
+                 lambda ln: not _WARNING.search(ln)):
+        found = [ln for ln in lines if pick(ln)]
+        if found:
+            return found[-1].split("trackgo-server: error: ", 1)[-1]
+    return lines[-1] if lines else "no output"
 
 
 class LocalServer:
@@ -76,8 +93,9 @@ class LocalServer:
             return LaunchStatus("stopped", "local server not started")
         code = self.proc.poll()
         if code is not None:
-            tail = " | ".join(list(self.lines)[-3:]) or "no output"
-            return LaunchStatus("failed", f"local server exited with code {code}: {tail}")
+            if self._reader is not None:
+                self._reader.join(1.0)  # the last lines, said before the process ended
+            return LaunchStatus("failed", f"local server exited with code {code}: {failure_cause(list(self.lines))}")
         if self._ready.is_set():
             return LaunchStatus("ready", f"local server ready on {self.address}")
         return LaunchStatus("starting", "local server starting…")
