@@ -19,7 +19,7 @@ import bpy
 from ..io import client as io_client
 from ..io import prepare as io_prepare
 from ..io.frames import BackgroundWriter, FrameWriter, check_png
-from ..io.launcher import LocalServer
+from ..io.launcher import LocalServer, free_local_port
 from ..io.progress import JobProgress
 from . import preferences, properties, strips
 
@@ -197,13 +197,21 @@ def connect(scene_name: str, context=None) -> None:
         SESSION.client.close()
     curve = io_client.curve_keys(prefs.server_public_key, prefs.client_public_key, prefs.client_secret_key)
     SESSION.client = io_client.Client(address, timeout_s=prefs.timeout, curve=curve)
+    note = ""
+    if prefs.start_local_server and (SESSION.server is None or SESSION.server.status().state in ("failed", "stopped")):
+        address, moved = free_local_port(address)
+        if moved:
+            note = (f"port {prefs.server_address.rsplit(':', 1)[-1]} is in use: the local server runs on "
+                    f"{address}")
+            SESSION.client.close()
+            SESSION.client = io_client.Client(address, timeout_s=prefs.timeout, curve=curve)
     if prefs.start_local_server:
         if SESSION.server is None or SESSION.server.status().state in ("failed", "stopped"):
             SESSION.server = LocalServer(bpy.path.abspath(prefs.server_python), address,
                                          backend=prefs.server_backend or None)
             SESSION.server.start()
             atexit.register(SESSION.server.stop)  # quitting Blender stops it too (stop is idempotent)
-        set_status(scene_name, status="Starting the local server…", error="")
+        set_status(scene_name, status="Starting the local server…" + (f" ({note})" if note else ""), error="")
     else:
         SESSION.client.connect()
         set_status(scene_name, status=f"Connecting to {address}…", error="")

@@ -38,6 +38,36 @@ def failure_cause(lines: list[str]) -> str:
     return lines[-1] if lines else "no output"
 
 
+def clean_environment(environ) -> dict:
+    """Blender's environment without its Python settings: the server's own interpreter must not
+    load Blender's modules (``PYTHONPATH`` pointed it at Blender's numpy 1.26, and the trackgo
+    backend failed) nor take Blender's ``PYTHONHOME``."""
+    return {k: v for k, v in environ.items() if not k.startswith("PYTHON") or k == "PYTHONUNBUFFERED"}
+
+
+def free_local_port(address: str) -> tuple[str, bool]:
+    """``address`` if its port can be bound on this machine, else the same host on a free port;
+    returns (address, changed). Only for tcp:// addresses of a local server."""
+    import socket
+
+    if not address.startswith("tcp://"):
+        return address, False
+    host, _, port = address[len("tcp://"):].rpartition(":")
+    host = host.strip("[]")
+    if host in ("*", "0.0.0.0", ""):
+        host = "127.0.0.1"
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((host, int(port)))
+            return address, False
+        except OSError:
+            s.bind((host, 0))
+            free = s.getsockname()[1]
+    shown = f"[{host}]" if family == socket.AF_INET6 else host
+    return f"tcp://{shown}:{free}", True
+
+
 class LocalServer:
     # The server prints exactly one line starting with this once it listens (server/cli.py).
     # Matching the prefix, not the word, keeps "address already in use" or a backend's
@@ -68,12 +98,13 @@ class LocalServer:
             return
         self._ready.clear()
         self.lines.clear()
-        env = dict(os.environ if self.env is None else self.env)
+        env = clean_environment(os.environ) if self.env is None else dict(self.env)
         env.setdefault("PYTHONUNBUFFERED", "1")
+        env["TRACKGO_WATCH_STDIN"] = "1"  # server/parent_watch.py: our end of stdin closing = we are gone
         try:
             self.proc = subprocess.Popen(
                 self.command(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, cwd=self.cwd, env=env, text=True, bufsize=1,
+                stdin=subprocess.PIPE, cwd=self.cwd, env=env, text=True, bufsize=1,
                 creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0) if sys.platform == "win32" else 0)
         except OSError as exc:
             self.proc = None
@@ -118,6 +149,11 @@ class LocalServer:
         proc, self.proc = self.proc, None
         if proc is None:
             return
+        if proc.stdin:
+            try:
+                proc.stdin.close()
+            except OSError:
+                pass
         if proc.poll() is None:
             proc.terminate()
             try:
