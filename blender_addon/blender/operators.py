@@ -71,8 +71,25 @@ class TRACKGO_OT_use_editor_image(bpy.types.Operator):
         return {"FINISHED"}
 
 
+def _shown_image_file(scene):
+    """The file of the image strip on top at the playhead (the picture as the sequencer shows
+    it, at its own resolution), or None when the top strip is no plain image strip."""
+    se = scene.sequence_editor
+    f = scene.frame_current
+    shown = [s for s in compat.strips(se) if not s.mute and s.frame_final_start <= f < s.frame_final_end]
+    if not shown:
+        return None
+    top = max(shown, key=lambda s: s.channel)
+    if top.type != "IMAGE" or not len(top.elements):
+        return None
+    index = min(max(0, f - int(top.frame_start)), len(top.elements) - 1)
+    path = bpy.path.abspath(os.path.join(top.directory, top.elements[index].filename), library=top.id_data.library)
+    return path if os.path.isfile(path) else None
+
+
 class TRACKGO_OT_grab_sequencer_frame(bpy.types.Operator):
-    """Render the sequencer at the playhead and use that picture as the reference frame"""
+    """Use the picture the sequencer shows at the playhead as the reference frame (an image
+    strip's own file at its own size; other strips are rendered)"""
     bl_idname = "trackgo.grab_sequencer_frame"
     bl_label = "Grab Sequencer Frame"
     bl_options = {"REGISTER", "UNDO"}
@@ -83,6 +100,14 @@ class TRACKGO_OT_grab_sequencer_frame(bpy.types.Operator):
         se = scene.sequence_editor
         if se is None or not len(compat.strips(se)):
             raise inputs.InputError("Sequencer: there is nothing to grab (no strips)")
+        shown = _shown_image_file(scene)
+        if shown is not None:  # the plate itself: no upscaling to the render size, no black bars
+            img = bpy.data.images.load(shown, check_existing=False)
+            img.name = f"TrackGo frame {scene.frame_current}"
+            img.pack()
+            scene.trackgo.reference = img
+            self.report({"INFO"}, f"Reference: sequencer frame {scene.frame_current} ({img.size[0]}x{img.size[1]})")
+            return {"FINISHED"}
         r, view = scene.render, scene.view_settings
         # 5.0: a scene set to render video has media type VIDEO, where "PNG" is no file format.
         media = getattr(r.image_settings, "media_type", None)
@@ -248,7 +273,26 @@ class TRACKGO_OT_regenerate(bpy.types.Operator):
         return {"FINISHED"}
 
 
-CLASSES = (TRACKGO_OT_connect, TRACKGO_OT_disconnect, TRACKGO_OT_use_editor_image,
+class TRACKGO_OT_match_scene_fps(bpy.types.Operator):
+    """Set the scene's frame rate to the one the take was generated for, so it plays at its speed"""
+    bl_idname = "trackgo.match_scene_fps"
+    bl_label = "Set Scene FPS"
+    bl_options = {"REGISTER", "UNDO"}
+
+    @classmethod
+    def poll(cls, context):
+        scene = context.scene
+        return strips.fps_mismatch(scene, strips.last_trackgo_strip(scene)) is not None
+
+    def execute(self, context):
+        scene = context.scene
+        fps, _ = strips.fps_mismatch(scene, strips.last_trackgo_strip(scene))
+        scene.render.fps, scene.render.fps_base = fps, 1.0
+        self.report({"INFO"}, f"Scene frame rate: {fps} fps")
+        return {"FINISHED"}
+
+
+CLASSES = (TRACKGO_OT_match_scene_fps, TRACKGO_OT_connect, TRACKGO_OT_disconnect, TRACKGO_OT_use_editor_image,
            TRACKGO_OT_grab_sequencer_frame, TRACKGO_OT_refresh_sources, TRACKGO_OT_auto_pair,
            TRACKGO_OT_track_add, TRACKGO_OT_track_remove, TRACKGO_OT_preview_points,
            TRACKGO_OT_generate, TRACKGO_OT_cancel, TRACKGO_OT_regenerate)

@@ -2,7 +2,7 @@
 
 import bpy
 
-from . import inputs, session
+from . import inputs, session, strips
 
 
 class TRACKGO_UL_tracks(bpy.types.UIList):
@@ -151,6 +151,11 @@ def _panels(space: str, suffix: str):
                     col.progress(factor=st.progress, type="BAR", text=st.progress_text)
                 else:
                     col.label(text=st.progress_text)
+            mismatch = strips.fps_mismatch(context.scene, strips.last_trackgo_strip(context.scene))
+            if mismatch:
+                box = col.box()
+                box.label(text=f"Made for {mismatch[0]} fps; the scene plays {mismatch[1]:g} fps", icon="ERROR")
+                box.operator("trackgo.match_scene_fps", icon="TIME")
             row = col.row(align=True)
             row.operator("trackgo.regenerate", text="Regenerate", icon="FILE_REFRESH").new_seed = False
             row.operator("trackgo.regenerate", text="New Seed", icon="SHADERFX").new_seed = True

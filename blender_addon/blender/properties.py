@@ -134,6 +134,7 @@ class TRACKGO_PG_settings(bpy.types.PropertyGroup):
     busy: BoolProperty(default=False)
     progress: FloatProperty(name="Progress", default=0.0, min=0.0, max=1.0, subtype="FACTOR", update=_redraw)
     progress_text: StringProperty(default="")
+    last_strip: StringProperty(default="", description="The strip of the last job that ended")
     show_overlay: BoolProperty(name="Show Points", default=True, update=_redraw)
 
 

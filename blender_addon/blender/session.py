@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import re
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -21,7 +22,7 @@ from ..io import prepare as io_prepare
 from ..io.frames import BackgroundWriter, FrameWriter, check_png
 from ..io.launcher import LocalServer, free_local_port
 from ..io.progress import JobProgress
-from . import preferences, properties, strips
+from . import compat, preferences, properties, strips
 
 TICK_BUDGET_S = 0.003
 ACTIVE_INTERVAL_S = 0.02
@@ -48,6 +49,7 @@ class ActiveJob:
     writer: BackgroundWriter | None = None
     framing: object = None                 # io.framing.Framing: reference → output pixels
     progress: JobProgress = field(default_factory=JobProgress)
+    take: int = 0
     frame_size: tuple = (0, 0)
     cancel_requested: bool = False
     final: tuple[str, str] | None = None   # (state, message) once the server ended the job
@@ -180,6 +182,39 @@ def output_root() -> tuple[str, str]:
     root = os.path.join(tempfile.gettempdir(), "trackgo")
     return root, (f"The .blend file is not saved: frames go to the temporary folder {root}. "
                   f"Save the file to keep them beside it.")
+
+
+def adopt_temp_frames(filepath: str = "") -> list[str]:
+    """Called as the file is saved: takes whose frames sit in the temporary folder move to
+    ``trackgo/`` beside the file (strips follow). A take still streaming stays where it is,
+    and the panel says where. Returns the folders moved to."""
+    blend = filepath or bpy.data.filepath
+    if not blend:
+        return []
+    temp_root = os.path.join(tempfile.gettempdir(), "trackgo")
+    new_root = os.path.join(os.path.dirname(os.path.abspath(blend)), "trackgo")
+    running = {job.strip_name for job in _all_jobs() if job.strip_name}
+    moved = []
+    for scene in bpy.data.scenes:
+        se = scene.sequence_editor
+        if se is None:
+            continue
+        for strip in list(compat.all_strips(se)):
+            if strips.PROP_JOB not in strip:
+                continue
+            if strip.name in running:
+                if os.path.realpath(bpy.path.abspath(strip.directory)).startswith(os.path.realpath(temp_root)):
+                    scene.trackgo.error = (f"{strip.name}: still streaming into {bpy.path.abspath(strip.directory)}; "
+                                           f"save again when it is done to move its frames beside the file")
+                continue
+            try:
+                target = strips.move_folder(strip, temp_root, new_root)
+            except OSError as exc:
+                scene.trackgo.error = f"{strip.name}: frames stay in {strip.directory} (could not move: {exc})"
+                continue
+            if target:
+                moved.append(target)
+    return moved
 
 
 # ---- connection --------------------------------------------------------------------------
@@ -387,6 +422,26 @@ def _strip(job: ActiveJob):
     return strips.find(scene, job.strip_name) if scene is not None and job.strip_name else None
 
 
+TAKE_RE = re.compile(r"^take_(\d+)$")
+
+
+def take_folder(take: int) -> str:
+    return f"take_{take:03d}"
+
+
+def _next_take(root: str, shot: str) -> int:
+    """Strips and folders are named after the shot and a take number: one more than any take
+    of this shot on disk or in this session."""
+    from ..io.frames import safe_name
+    used = [job.take for job in _all_jobs() if job.scene_name == shot]
+    try:
+        used += [int(m.group(1)) for name in os.listdir(os.path.join(root, safe_name(shot, "shot")))
+                 if (m := TAKE_RE.match(name))]
+    except OSError:
+        pass
+    return max(used, default=0) + 1
+
+
 def _create_strip(job: ActiveJob, width: int, height: int):
     """The strip, made just *before* frame 1 is written.
 
@@ -399,7 +454,7 @@ def _create_strip(job: ActiveJob, width: int, height: int):
     path = str(job.writer.path_for(0))
     if bpy.data.filepath:
         path = bpy.path.relpath(path)
-    strip = strips.create(scene, f"TrackGo {job.job_id[:6]}", path, job.frame_start, job.total)
+    strip = strips.create(scene, f"{job.scene_name} take {job.take}", path, job.frame_start, job.total)
     strips.fit_to_render(strip, scene, width, height, job.framing)
     strips.store_job(strip, job.job_id, job.params, job.seed, job.tracks_meta, "streaming")
     job.strip_name = strip.name
@@ -473,6 +528,8 @@ def _finish(job: ActiveJob, state: str, message: str) -> None:
     if st is None:
         return
     st.busy = any(j.scene_name == job.scene_name for j in _all_jobs())
+    if job.strip_name:
+        st.last_strip = job.strip_name
     if state == "done":
         st.progress = 1.0
         st.progress_text = f"Done: {job.appended} frames"
@@ -533,7 +590,8 @@ def _handle(ev) -> None:
         if ev.kind == "accepted" and ev.job:
             SESSION.pending.pop(ev.re)
             job.job_id = ev.job
-            job.writer = BackgroundWriter(FrameWriter(job.root, job.scene_name, ev.job[:12]), SESSION.pool())
+            job.take = _next_take(job.root, job.scene_name)
+            job.writer = BackgroundWriter(FrameWriter(job.root, job.scene_name, take_folder(job.take)), SESSION.pool())
             SESSION.jobs[ev.job] = job
             if job.cancel_requested:
                 SESSION.client.cancel(ev.job)

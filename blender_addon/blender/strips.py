@@ -93,3 +93,51 @@ def find(scene, name: str):
     if se is None:
         return None
     return compat.all_strips(se).get(name)
+
+
+def scene_fps(scene) -> float:
+    return scene.render.fps / (scene.render.fps_base or 1.0)
+
+
+def fps_mismatch(scene, strip) -> tuple[int, float] | None:
+    """(the job's fps, the scene's fps) when the strip would play at another speed than it was
+    generated for (image strips show one element per scene frame), else None."""
+    if strip is None or PROP_PARAMS not in strip:
+        return None
+    fps = json.loads(strip[PROP_PARAMS]).get("fps")
+    if not isinstance(fps, (int, float)) or fps <= 0 or abs(scene_fps(scene) - fps) < 1e-3:
+        return None
+    return int(fps), scene_fps(scene)
+
+
+def last_trackgo_strip(scene):
+    """The active strip if it is a TrackGo take, else the take of the last job that ended."""
+    se = scene.sequence_editor
+    if se is None:
+        return None
+    active = se.active_strip
+    if active is not None and PROP_PARAMS in active:
+        return active
+    name = getattr(getattr(scene, "trackgo", None), "last_strip", "")
+    return find(scene, name) if name else None
+
+
+def move_folder(strip, old_root: str, new_root: str) -> str | None:
+    """Move a strip's frames from under ``old_root`` to the same place under ``new_root`` and
+    point the strip there; returns the new folder (None when the strip is not under old_root)."""
+    import shutil
+
+    import bpy
+    folder = os.path.realpath(bpy.path.abspath(strip.directory))
+    old_root = os.path.realpath(old_root)
+    if not folder.startswith(old_root + os.sep):
+        return None
+    target = os.path.join(new_root, os.path.relpath(folder, old_root))
+    base, n = target, 2
+    while os.path.exists(target):
+        target = f"{base}_{n}"
+        n += 1
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    shutil.move(folder, target)
+    strip.directory = target + os.sep
+    return target
