@@ -29,6 +29,11 @@ def _arrow_keys(context, settings) -> set[str]:
         return set()
 
 
+# Shown only when the chosen backend honours them (welcome.backends[].params; all for 1.0 servers).
+GENERATION_SETTINGS = ("frames", "fps", "motion_bucket_id", "num_inference_steps", "noise_aug_strength",
+                       "min_guidance_scale", "max_guidance_scale", "tau", "alpha")
+
+
 class _Base:
     bl_region_type = "UI"
     bl_category = "TrackGo"
@@ -118,10 +123,16 @@ def _panels(space: str, suffix: str):
         def draw(self, context):
             st = context.scene.trackgo
             col = self.layout.column(align=True)
-            for name in ("frames", "fps", "motion_bucket_id", "num_inference_steps", "noise_aug_strength",
-                         "min_guidance_scale", "max_guidance_scale", "tau", "alpha", "width", "height",
-                         "backend"):
-                col.prop(st, name)
+            col.prop(st, "backend")
+            honoured = session.backend_params(st.backend)
+            for name in GENERATION_SETTINGS:
+                if honoured is None or name in honoured:
+                    col.prop(st, name)
+            col.prop(st, "size_mode")
+            if st.size_mode == "CUSTOM":
+                col.prop(st, "width")
+                col.prop(st, "height")
+            col.prop(st, "fit")
             row = col.row(align=True)
             row.prop(st, "random_seed", text="Random")
             sub = row.row(align=True)

@@ -104,19 +104,33 @@ class TRACKGO_PG_settings(bpy.types.PropertyGroup):
     track_index: IntProperty(name="Active Track", default=0)
 
     # Generation settings (defaults follow shared_protocol.messages.DEFAULT_PARAMS)
-    frames: IntProperty(name="Frames", default=25, min=2, max=256)
-    fps: IntProperty(name="FPS", default=7, min=1, max=60)
-    motion_bucket_id: IntProperty(name="Motion Bucket", default=127, min=0, max=255)
-    noise_aug_strength: FloatProperty(name="Noise Aug", default=0.02, min=0.0, max=1.0)
-    num_inference_steps: IntProperty(name="Steps", default=25, min=1, max=100)
-    min_guidance_scale: FloatProperty(name="Min Guidance", default=1.0, min=0.0, max=20.0)
-    max_guidance_scale: FloatProperty(name="Max Guidance", default=3.0, min=0.0, max=20.0)
-    seed: IntProperty(name="Seed", default=0, min=0)
-    random_seed: BoolProperty(name="Random Seed", default=True)
-    tau: FloatProperty(name="τ", default=0.0, min=-1e4, max=0.0,
-                       description="0 lets the unspecified area move freely, -10000 freezes it")
-    alpha: FloatProperty(name="α", default=0.2, min=0.001, max=0.999,
-                         description="Attention threshold of the TrackAdapter mask")
+    frames: IntProperty(name="Frames", default=25, min=2, max=256,
+                        description="How many frames to make (the connected server sets the maximum)")
+    fps: IntProperty(name="Frame Rate", default=7, min=1, max=60,
+                     description="Frames per second the model is told the clip plays at (its pace of motion)")
+    motion_bucket_id: IntProperty(name="Amount of Motion", default=127, min=0, max=255,
+                                  description="How much the whole picture moves: higher is more motion "
+                                              "(Stable Video Diffusion's motion bucket)")
+    noise_aug_strength: FloatProperty(name="Freedom from Reference", default=0.02, min=0.0, max=1.0,
+                                      description="How far the frames may drift from the reference picture: "
+                                                  "0 stays closest (noise augmentation)")
+    num_inference_steps: IntProperty(name="Quality", default=25, min=1, max=100,
+                                     description="More steps make cleaner frames and take longer (denoising steps)")
+    min_guidance_scale: FloatProperty(name="Follow Reference (first frames)", default=1.0, min=0.0, max=20.0,
+                                      description="How strongly the first frames keep to the reference "
+                                                  "(classifier-free guidance at the start)")
+    max_guidance_scale: FloatProperty(name="Follow Reference (last frames)", default=3.0, min=0.0, max=20.0,
+                                      description="How strongly the last frames keep to the reference "
+                                                  "(classifier-free guidance at the end)")
+    seed: IntProperty(name="Seed", default=0, min=0,
+                      description="The same seed with the same settings gives the same take")
+    random_seed: BoolProperty(name="Random Seed", default=True, description="A new take every time")
+    tau: FloatProperty(name="Hold Unpainted Areas", default=0.0, min=-1e4, max=0.0,
+                       description="0 lets the areas without a mask move freely; lower, down to -10000, "
+                                   "holds them still (the paper's tau)")
+    alpha: FloatProperty(name="Track Focus", default=0.2, min=0.001, max=0.999,
+                         description="How tightly the motion keeps to the painted masks "
+                                     "(attention threshold, the paper's alpha)")
     size_mode: EnumProperty(name="Output Size", default="AUTO", items=SIZE_MODES,
                             description="How the size of the generated frames is chosen")
     fit: EnumProperty(name="Fit", default="CROP", items=FIT_MODES,

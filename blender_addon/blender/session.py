@@ -661,6 +661,19 @@ def _drop_empty_strip(job: ActiveJob) -> None:
         job.strip_name = ""
 
 
+def backend_params(backend: str = "") -> set[str] | None:
+    """The job parameters the chosen backend (or the server's default) honours, from the
+    server's ``welcome.backends[].params``; None (show everything) when the server does not say."""
+    client = SESSION.client
+    welcome = client.welcome if client is not None else {}
+    name = backend or welcome.get("default_backend")
+    for entry in welcome.get("backends") or []:
+        if isinstance(entry, dict) and entry.get("name") == name:
+            params = entry.get("params")
+            return set(params) if isinstance(params, list) else None
+    return None
+
+
 def is_connected() -> bool:
     return SESSION.client is not None and SESSION.client.ready
 
