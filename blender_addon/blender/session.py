@@ -390,8 +390,18 @@ def _preparing_of(scene_name: str) -> list:
 
 
 def cancel(scene_name: str) -> int:
-    """Ask the server to cancel this scene's running jobs; returns how many."""
+    """Ask the server to cancel this scene's running jobs (a job still being prepared is simply
+    dropped: nothing was sent); returns how many."""
     n = 0
+    for task in _preparing_of(scene_name):
+        task.future.cancel()
+        SESSION.preparing.remove(task)
+        n += 1
+    if n:
+        scene, st = _settings(scene_name)
+        if st is not None:
+            st.busy = is_busy(scene_name)
+            st.progress_text = "Cancelled before it was sent"
     for job in _all_jobs():
         if job.scene_name == scene_name and job.state in ("submitted", "queued", "running"):
             if job.job_id:

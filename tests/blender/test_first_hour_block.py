@@ -51,3 +51,22 @@ def test_heavy_steps_run_off_the_main_thread(addon, server, monkeypatch):
         assert any(n == "job_body" and not main for n, main in calls)
     assert st.progress_text.startswith("Done"), (st.progress_text, st.error)
     assert reads == [st.reference.name] * 2  # one pixel copy per job, in a timer call of its own
+
+
+def test_cancel_while_preparing_sends_nothing(addon, server, monkeypatch):
+    bpy = addon
+    from .first_hour import sent_messages
+
+    sent = sent_messages(monkeypatch)
+    scene_with_tracks(bpy, 512, 512, 2)
+    st = connect(bpy, server.address)
+    bpy.ops.trackgo.auto_pair()
+    assert bpy.ops.trackgo.generate() == {"FINISHED"}
+    assert st.busy and st.progress_text.startswith("Preparing")
+    assert bpy.ops.trackgo.cancel() == {"FINISHED"}  # before the timer ran: still preparing
+    assert not st.busy and st.progress_text == "Cancelled before it was sent"
+    from blender_addon.blender import session
+    drive(lambda: not session.SESSION.preparing, 10)
+    for _ in range(20):
+        session.tick()
+    assert sent == []
