@@ -162,7 +162,8 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"demo: {st.error}")
         log(st.status)
         bpy.ops.trackgo.auto_pair()
-        log("tracks: " + ", ".join(f"{t.name} → {t.arrow}" for t in st.tracks))
+        log("tracks: " + ", ".join(f"{t.name} → {st.arrows[t.arrow].label if t.arrow in st.arrows else 'no arrow'}"
+                                   for t in st.tracks))
 
         bpy.ops.trackgo.preview_points()
         demo_scene.drive(lambda: scene.name in session.SESSION.plans or bool(st.error), 60, state)
