@@ -62,6 +62,23 @@ def media(py: str, *args: str) -> None:
         raise SystemExit(f"demo: {args[0]} failed: {(proc.stderr or proc.stdout).strip()[-800:]}")
 
 
+def start_server(py: str, backend: str):
+    """(address, LocalServer) of a model server started for the demo and ready."""
+    from blender_addon.io.launcher import LocalServer
+
+    address = free_address()
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    server = LocalServer(py, address, backend=backend, cwd=str(ROOT), env=env)
+    server.start()
+    log(f"starting the server ({backend} backend) on {address} …")
+    status = server.wait_ready(600)
+    if status.state != "ready":
+        server.stop()
+        raise SystemExit(f"demo: {status.message}")
+    log(status.message)
+    return address, server
+
+
 def build_shot(bpy, photo: Path, frames: int, seed: int):
     from blender_addon import demo_scene
 
@@ -84,9 +101,10 @@ def build_shot(bpy, photo: Path, frames: int, seed: int):
 
 def render_mp4(bpy, scene, strip, out: Path) -> Path:
     """The sequencer as the .blend holds it, rendered by Blender's own FFmpeg to H.264."""
+    from blender_addon.blender import compat
     r = scene.render
-    scene.frame_start = int(strip.frame_final_start)
-    scene.frame_end = int(strip.frame_final_end) - 1
+    scene.frame_start = int(compat.strip_left(strip))
+    scene.frame_end = int(compat.strip_right(strip)) - 1
     r.resolution_x = r.resolution_y = SIZE
     r.resolution_percentage = 100
     r.fps = scene.trackgo.fps
@@ -115,7 +133,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--frames", type=int, default=14, help="frames to generate (default 14)")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for the generation")
+    ap.add_argument("--previs", action="store_true", help="the blocked-3D-scene demo (blender_addon/demo_previs.py)")
     args = ap.parse_args(argv)
+    if args.previs:
+        from blender_addon import demo_previs
+        return demo_previs.main(args)
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     py = server_python()
@@ -131,18 +153,8 @@ def main(argv: list[str] | None = None) -> int:
     import blender_addon
     from blender_addon import demo_scene
     from blender_addon.blender import compat, preferences, session, strips
-    from blender_addon.io.launcher import LocalServer
 
-    address = free_address()
-    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    server = LocalServer(py, address, backend=backend, cwd=str(ROOT), env=env)
-    server.start()
-    log(f"starting the server ({backend} backend) on {address} …")
-    status = server.wait_ready(600)
-    if status.state != "ready":
-        server.stop()
-        raise SystemExit(f"demo: {status.message}")
-    log(status.message)
+    address, server = start_server(py, backend)
 
     try:
         bpy.ops.wm.read_factory_settings(use_empty=True)
@@ -209,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print("TrackGo demo: done in %.1f s (%s backend)" % (time.monotonic() - t_start, backend))
     print(f"  .blend          {blend}   (sequencer: strip {strip.name!r}, channel {strip.channel}, "
-          f"frames {strip.frame_final_start}–{strip.frame_final_end - 1})")
+          f"frames {compat.strip_left(strip)}–{compat.strip_right(strip) - 1})")
     print(f"  frames          {frames_dir}   ({len(strip.elements)} PNG)")
     print(f"  video           {mp4}   ({made_by})")
     print(f"  contact sheet   {sheet}")

@@ -11,7 +11,7 @@ except ImportError:  # development checkout: the repository root is on sys.path
     import shared_protocol as sp
 
 # Make the submodules the add-on uses attributes of `sp` whatever the package __init__ imports.
-for _name in ("errors", "images", "limits", "messages", "version", "codec", "validation"):
+for _name in ("errors", "images", "limits", "messages", "version", "codec", "validation", "point_count"):
     importlib.import_module(f"{sp.__name__}.{_name}")
 
 __all__ = ["sp"]

@@ -11,6 +11,7 @@ Heavy modules (zmq, OpenCV, the backend's torch) are imported only after the fla
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 
@@ -61,12 +62,35 @@ def build_service(cfg: ServerConfig):
 
     encoder = FrameEncoder(cfg.encoder_threads, cfg.png_compression)
     description = (getattr(backends[0], "description", "") or "") if backends else ""
+    runner = _cluster_runner(cfg, cfg.backend_name) if cfg.cluster else None
     service = Service(bind=cfg.bind, backends=backends, encoder=encoder, limits=limits,
                       queue_length=cfg.queue_length, heartbeat_interval=cfg.heartbeat_interval,
                       heartbeat_liveness=cfg.heartbeat_liveness, loaded=not cfg.lazy_load,
                       backend_descriptions={backends[0].name: description}, plan=_plan_function(),
-                      curve_keys=keys)
-    return service, backends
+                      curve_keys=keys, client_quota=cfg.client_quota, runner=runner)
+    # In cluster mode the replicas load the backend; this process only builds it to check the options.
+    return service, ([] if runner is not None else backends)
+
+
+def _cluster_runner(cfg: ServerConfig, backend_spec: str):
+    """``--cluster``: a RayRunner (the ``.[cluster]`` extra). Raises StartupError if Ray is missing."""
+    try:
+        import ray.serve  # noqa: F401  (fail here, with the remedy, rather than when the replicas start)
+
+        from server.cluster import ClusterSettings, RayRunner
+    except ImportError as exc:
+        raise StartupError(f"cluster: {exc.name or 'ray'} is not installed; "
+                           "install the cluster extra: pip install 'trackgo-blender[cluster]'") from None
+    options = {"svd_path": cfg.svd_path, "adapter_path": cfg.adapter_path, "device": "auto" if cfg.device == "auto"
+               else cfg.devices[0], "dtype": cfg.dtype, "cpu_offload": cfg.cpu_offload,
+               "decode_chunk_size": cfg.decode_chunk_size, "extra": dict(cfg.backend_options)}
+    settings = ClusterSettings(
+        address=cfg.cluster, replicas=cfg.cluster_replicas, min_replicas=cfg.cluster_min_replicas,
+        max_replicas=cfg.cluster_max_replicas, gpus_per_replica=cfg.cluster_gpus_per_replica,
+        cpus_per_replica=cfg.cluster_cpus_per_replica, local_cpus=cfg.cluster_local_cpus,
+        local_object_store_mb=cfg.cluster_object_store_mb, backend_options=options,
+        png_compression=cfg.png_compression)
+    return RayRunner(backend_spec, settings)
 
 
 def start(cfg: ServerConfig):
@@ -85,7 +109,11 @@ def start(cfg: ServerConfig):
             except Exception as exc:
                 service.abort()
                 raise StartupError(f"backend {backend.name!r} could not load: {exc}") from None
-    service.start_workers()
+    try:
+        service.start_workers()
+    except Exception as exc:   # a cluster that cannot be joined or deployed to
+        service.abort()
+        raise StartupError(f"cluster: cannot start the replicas: {exc}") from None
     return service
 
 
@@ -115,10 +143,27 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, stop)
     from server import parent_watch
     parent_watch.install(service.request_stop)  # started by Blender: stop when Blender goes away
-    print(f"{PROG} ready on {service.endpoint} (backend {service.backend_name})", flush=True)
+    say(f"{PROG} ready on {service.endpoint} (backend {service.backend_name})")
     service.serve()
-    print(f"{PROG} stopped", flush=True)
+    say(f"{PROG} stopped")
     return 0
+
+
+def say(line: str) -> None:
+    """One line on stdout; if nobody reads it any more (Blender went away), stay quiet and carry on.
+
+    stdout is pointed at /dev/null after the first broken pipe, so neither this nor the
+    interpreter's final flush raises BrokenPipeError and the exit status stays 0.
+    """
+    try:
+        print(line, flush=True)
+    except (BrokenPipeError, ValueError, OSError):
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+        except (OSError, ValueError):
+            pass
 
 
 if __name__ == "__main__":  # pragma: no cover

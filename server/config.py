@@ -47,8 +47,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("cpu_offload", "bool", False, "keep model parts on the CPU until needed (less VRAM, slower)"),
     Option("decode_chunk_size", "int", 8, "frames decoded by the VAE at once (lower = less VRAM)", minimum=1),
     Option("lazy_load", "bool", False, "load the model on the first job instead of at start-up"),
-    Option("queue_length", "int", 32, "jobs waiting at most (all clients together); more are rejected",
-           minimum=1, maximum=10_000),
+    Option("queue_length", "int", 32, "jobs queued or running at most, all clients together (announced "
+           "as welcome.limits.max_queue); more are rejected with queue_full", minimum=1, maximum=10_000),
+    Option("client_quota", "int", 8, "jobs queued or running at most per client, so one client cannot "
+           "take the whole queue (capped at queue_length)", minimum=1, maximum=10_000),
     Option("max_frames", "int", 0, "largest frame count a job may ask for (0: protocol default)", minimum=0),
     Option("max_width", "int", 0, "largest output width (0: protocol default)", minimum=0),
     Option("max_height", "int", 0, "largest output height (0: protocol default)", minimum=0),
@@ -64,6 +66,22 @@ OPTIONS: tuple[Option, ...] = (
     Option("allowed_clients", "path", None, "folder of allowed client public keys (*.key)"),
     Option("insecure", "bool", False, "allow a non-loopback bind without CURVE keys (anyone can connect)"),
     Option("log_level", "str", "info", "log verbosity (logs go to stderr)", choices=LOG_LEVELS),
+    # ---- cluster mode (docs/server.md, "Studio scale"): jobs run on Ray Serve replicas ----
+    Option("cluster", "str", "", "run jobs on a Ray cluster: 'ray' (the cluster this machine joined with "
+           "`ray start`, else a local one), 'local' (a private local Ray) or 'ray://HEAD:10001'; "
+           "empty: this process's devices"),
+    Option("cluster_replicas", "int", 1, "replicas of the backend (each loads it once)", minimum=1, maximum=10_000),
+    Option("cluster_min_replicas", "int", 0, "autoscaling: fewest replicas (with cluster_max_replicas)",
+           minimum=0, maximum=10_000),
+    Option("cluster_max_replicas", "int", 0, "autoscaling: most replicas; 0 = fixed cluster_replicas",
+           minimum=0, maximum=10_000),
+    Option("cluster_gpus_per_replica", "float", 1.0, "GPUs each replica reserves (0.5: two per GPU; "
+           "0 on CPU-only machines)", minimum=0.0, maximum=64),
+    Option("cluster_cpus_per_replica", "float", 1.0, "CPUs each replica reserves", minimum=0.0, maximum=1024),
+    Option("cluster_local_cpus", "int", 0, "with cluster 'local': CPUs its Ray may use (0: all)",
+           minimum=0, maximum=4096),
+    Option("cluster_object_store_mb", "int", 0, "with cluster 'local': its object store in MiB "
+           "(0: Ray decides)", minimum=0, maximum=1_000_000),
 )
 OPTION_BY_NAME = {o.name: o for o in OPTIONS}
 
@@ -80,6 +98,7 @@ class ServerConfig:
     decode_chunk_size: int = 8
     lazy_load: bool = False
     queue_length: int = 32
+    client_quota: int = 8
     max_frames: int = 0
     max_width: int = 0
     max_height: int = 0
@@ -92,6 +111,14 @@ class ServerConfig:
     allowed_clients: str | None = None
     insecure: bool = False
     log_level: str = "info"
+    cluster: str = ""
+    cluster_replicas: int = 1
+    cluster_min_replicas: int = 0
+    cluster_max_replicas: int = 0
+    cluster_gpus_per_replica: float = 1.0
+    cluster_cpus_per_replica: float = 1.0
+    cluster_local_cpus: int = 0
+    cluster_object_store_mb: int = 0
     backend_options: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -223,6 +250,12 @@ def load_config(argv: list[str] | None = None, environ: Mapping[str, str] | None
             raise ConfigError(f"--backend-option: expected KEY=VALUE, got {item!r}")
         backend_options[key] = value
 
+    cluster = values["cluster"]
+    if cluster and cluster not in ("ray", "local") and not cluster.startswith("ray://"):
+        raise ConfigError(f"cluster: expected 'ray', 'local' or 'ray://HEAD:PORT', got {cluster!r}")
+    if values["cluster_max_replicas"] and values["cluster_min_replicas"] > values["cluster_max_replicas"]:
+        raise ConfigError(f"cluster_min_replicas: expected at most cluster_max_replicas "
+                          f"({values['cluster_max_replicas']}), got {values['cluster_min_replicas']}")
     if bool(values["server_key"]) != bool(values["allowed_clients"]):
         raise ConfigError("server_key and allowed_clients: give both (CURVE needs the server's secret key "
                           "and the folder of allowed client keys) or neither")

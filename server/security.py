@@ -44,6 +44,7 @@ def load_curve_keys(server_key: str | os.PathLike, allowed_clients: str | os.Pat
     if not secret:
         raise SecurityError(
             f"server_key: {str(key_path)!r} holds only a public key; expected the server's .key_secret file")
+    warn_if_readable_by_others(key_path)
     allowed = Path(allowed_clients)
     if not allowed.is_dir():
         raise SecurityError(
@@ -51,6 +52,20 @@ def load_curve_keys(server_key: str | os.PathLike, allowed_clients: str | os.Pat
     if not any(allowed.glob("*.key")):
         log.warning("allowed_clients: %s holds no *.key files: no client will be able to connect", allowed)
     return CurveKeys(public=public, secret=secret, allowed_clients=allowed)
+
+
+def warn_if_readable_by_others(key_path: Path) -> bool:
+    """Log a warning (and return True) when other users may read the secret key file.
+
+    Anyone holding it can impersonate the server; like ssh, say so. (Not fatal: on some shared
+    drives permissions cannot be changed.)
+    """
+    mode = key_path.stat().st_mode
+    if mode & 0o077:
+        log.warning("server_key: %s can be read by other users (mode %o); anyone who reads it can pose as "
+                    "this server. Run: chmod 600 %s", key_path, mode & 0o777, key_path)
+        return True
+    return False
 
 
 def check_bind_policy(bind: str, keys: CurveKeys | None, insecure: bool) -> None:

@@ -1,16 +1,18 @@
-"""The server's I/O thread: one ROUTER socket, client sessions, heartbeats, job bookkeeping.
+"""The front: the ZeroMQ ROUTER socket and its I/O loop, and the protocol handlers.
 
-Only this thread touches the socket (ZeroMQ sockets are not thread-safe). Device workers and
-the encoder pool hand results over through ``post``: a thread-safe queue plus a byte written to
-a pipe that the ZeroMQ poller watches, so the loop wakes at once without polling.
+Only this thread touches the socket (ZeroMQ sockets are not thread-safe). Whatever runs the
+jobs (a ``server.runners`` runner: device threads here, or Ray Serve replicas) and the plan
+thread hand results over through ``post``: a thread-safe queue plus a byte written to a pipe that
+the ZeroMQ poller watches, so the loop wakes at once without polling.
 
-Every byte on the wire goes through ``shared_protocol`` (encode / decode / validate_job).
-Invariants kept here, centrally, rather than in each backend:
+Each concern has a module of its own: ``sessions`` (clients, those that went away),
+``heartbeats``, ``jobs`` (live jobs, quotas, each stream's order), ``plans``, ``sending``
+(backlogs), ``shutdown`` (how live jobs end), ``runners`` (where jobs run). Invariants kept here, centrally, rather than in each backend or runner:
 
 * each job's reply stream carries ``seq`` 0, 1, 2, ... and ends with exactly one final message
-  (done | error | cancelled); anything a worker reports after that is dropped;
-* frames are sent in index order, whatever order the encoder pool finishes them in, and the
-  ``done`` is held back until the last frame has gone out;
+  (done | error | cancelled); anything reported after that is dropped;
+* frames are sent in index order, whatever order they were encoded in, and the ``done`` is held
+  back until the last frame has gone out;
 * nothing a peer sends can raise out of the loop: undecodable input gets an ``error`` reply
   (``re`` set when the id could be read) or is dropped and logged.
 """
@@ -22,18 +24,21 @@ import random
 import threading
 import time
 from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Callable
 
 import zmq
 
 import shared_protocol as sp
 from server.backends.base import JobContext
-from server.scheduler import FairQueue, QueueFull
-from server.worker import (
-    DeviceWorker, FinalPosted, FramePosted, ProgressPosted, RunningJob, WorkerIdle, plain,
-)
+from server.job_events import FinalPosted, FramePosted, ProgressPosted, SlotFree
+from server.heartbeats import Heartbeats
+from server.jobs import JobBook, JobRecord
+from server.plans import MAX_PENDING_PLANS, PlanComputed, Plans  # noqa: F401  (MAX_PENDING_PLANS: re-export)
+from server.runners import JobRunner, LocalRunner
+from server.scheduler import QueueFull
+from server.sending import SEND_HWM, Sender
+from server.sessions import Session, Sessions  # noqa: F401  (Session: re-export for callers)
+from server.shutdown import SHUTTING_DOWN, shutdown_final
 
 log = logging.getLogger("trackgo.server")
 
@@ -41,100 +46,89 @@ SERVER_NAME = "trackgo-server 0.1.0"
 # Incoming messages handled per loop turn before the outbox gets its turn (keeps frames flowing
 # while a client floods the socket).
 RECV_BATCH = 64
-# libzmq queues up to this many outgoing messages per client before send would block. A frame
-# message is ~1-2 MB, so the default of 1000 could pin gigabytes for a stalled client; past this
-# the service keeps its own per-client backlog (in order), bounded by MAX_BACKLOG_BYTES.
-SEND_HWM = 64
-# A client that lets more than this wait unread is dropped like a vanished one (its jobs cancelled).
-MAX_BACKLOG_BYTES = 512 * 1024 * 1024
-# Incoming messages libzmq buffers per client (each up to max_message_bytes): a flood cannot
+# Incoming messages libzmq buffers per client (each up to the too-large ceiling): a flood cannot
 # make the server hold more than this many per peer before TCP backpressure kicks in.
 RECV_HWM = 16
 # On close, try this long to deliver what is queued (the shutdown notices), never hang forever.
 CLOSE_LINGER_MS = 1000
-# Clients dropped for silence whose cancelled jobs are remembered, in case they come back.
-MAX_ORPHAN_CLIENTS = 256
-# Plans waiting for or running on the plan thread; each holds its job's images, so past this a
-# plan is answered ``busy`` at once instead of piling up in memory.
-MAX_PENDING_PLANS = 8
+# How long shutdown waits for running jobs to stop.
+STOP_TIMEOUT_S = 10.0
 
 
-@dataclass
-class Session:
-    """One connected client (a ROUTER identity)."""
-
-    identity: bytes
-    last_seen: float
-    name: str = ""
-    backlog: deque = field(default_factory=deque)   # frame lists waiting for the client's HWM to clear
-    backlog_bytes: int = 0
+def too_large_ceiling(limits: sp.Limits) -> int:
+    """Per-frame size libzmq still reads: four times the message limit, so an oversized message
+    (a 4096x4096 reference, say) gets a ``too_large`` reply instead of vanishing."""
+    return 4 * int(limits.max_message_bytes)
 
 
-@dataclass(frozen=True)
-class PlanComputed:
-    """A ``plan`` finished on the plan thread; the I/O thread sends the reply."""
-
-    identity: bytes
-    request_id: str
-    future: Future
-
-
-@dataclass
-class JobRecord:
-    job_id: str
-    identity: bytes
-    request_id: str
-    job: Any
-    ctx: JobContext
-    state: str = "queued"              # queued | running | finished
-    seq: int = 0
-    frames_sent: int = 0
-    pending_frames: dict = field(default_factory=dict)   # index -> FramePosted waiting for its turn
-    held_final: FinalPosted | None = None
-    last_position: int | None = None
-    worker: DeviceWorker | None = None
-    running: RunningJob | None = None
-    stage_start: tuple | None = None     # (stage, step, monotonic time) for the ETA
-    accepted_at: float = field(default_factory=time.monotonic)
+def hello_version_problem(msg: sp.Message) -> dict | None:
+    """An error body when ``hello.protocol`` is malformed, of another major, or not the header's."""
+    body_version = msg.body.get("protocol")
+    if len(body_version) != 2 or any(type(part) is not int or part < 0 for part in body_version):
+        return {"code": "invalid_field", "field": "protocol", "hint": None,
+                "message": f"expected [major, minor] as two non-negative integers, got {body_version!r:.60}"}
+    ours = sp.PROTOCOL_VERSION
+    if not sp.is_compatible(body_version):
+        return {"code": "unsupported_version", "field": "protocol",
+                "message": f"hello.protocol says {body_version[0]}.{body_version[1]}; this server speaks "
+                           f"{ours[0]}.{ours[1]}", "hint": f"use protocol {ours[0]}.x"}
+    if tuple(body_version) != tuple(msg.v):
+        return {"code": "invalid_field", "field": "protocol", "hint": "send the same version in both places",
+                "message": f"hello.protocol says {body_version[0]}.{body_version[1]} but the header's v says "
+                           f"{msg.v[0]}.{msg.v[1]}"}
+    return None
 
 
 class Service:
     """Owns the ROUTER socket and runs the I/O loop (``serve``) in the calling thread."""
 
-    def __init__(self, *, bind: str, backends: list, encoder, limits: sp.Limits, queue_length: int,
-                 heartbeat_interval: float = 1.0, heartbeat_liveness: int = 5, loaded: bool = True,
-                 backend_descriptions: dict | None = None, plan: Callable | None = None,
-                 context: zmq.Context | None = None, curve_keys=None) -> None:
+    def __init__(self, *, bind: str, backends: list | None = None, encoder, limits: sp.Limits,
+                 queue_length: int, heartbeat_interval: float = 1.0, heartbeat_liveness: int = 5,
+                 loaded: bool = True, backend_descriptions: dict | None = None, plan: Callable | None = None,
+                 context: zmq.Context | None = None, curve_keys=None, client_quota: int | None = None,
+                 runner: JobRunner | None = None, backend_name: str | None = None) -> None:
         self.bind_address = bind
         self.limits = limits
         self.heartbeat_interval = heartbeat_interval
-        self.heartbeat_timeout = heartbeat_interval * heartbeat_liveness
+        self.heartbeats = Heartbeats(heartbeat_interval, heartbeat_liveness)
+        self.heartbeat_timeout = self.heartbeats.timeout
         self.encoder = encoder
-        self.backend_name = backends[0].name
+        self.backend_name = backend_name or backends[0].name
         self._backend_descriptions = backend_descriptions or {}
-        self._plan = plan
         self._context = context or zmq.Context.instance()
         self._curve_keys = curve_keys
         self._auth = None
-        self.queue: FairQueue[JobRecord] = FairQueue(queue_length)
-        self.sessions: dict[bytes, Session] = {}
-        self.jobs: dict[str, JobRecord] = {}          # live jobs only (queued or running)
-        # Jobs of clients dropped for silence, told on their return (a frozen Blender may wake up).
-        self._orphans: dict[bytes, list[JobRecord]] = {}
+        # This process's id, in welcome and pong: a client that sees it change knows the server
+        # restarted and that its running jobs are gone (protocol.md, "Server instance").
+        self.instance = sp.new_id()
+        self.book = JobBook(queue_length, client_quota)
+        self.queue = self.book.queue
+        self.jobs = self.book.live                      # live jobs only (queued or running)
+        self.sessions = Sessions()
+        self.sender = Sender(self.sessions, self._client_gone)
+        self.plans = Plans(plan, self.post)
+        self.runner: JobRunner = runner or LocalRunner(backends, encoder, loaded)
         self._outbox: deque = deque()                 # appended by other threads; deque ops are atomic
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
         self._stopping = False
-        # plans are quick (K-means on a few hundred points) but run beside the I/O thread anyway
-        self._plan_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trackgo-plan")
-        self._plans_pending = 0
-        self.workers = [DeviceWorker(getattr(b, "device", None) or str(i), b, encoder, self.post, loaded)
-                        for i, b in enumerate(backends)]
-        self._idle: list[DeviceWorker] = list(self.workers)
         self.socket: zmq.Socket | None = None
         self.endpoint: str | None = None
         self.ready = threading.Event()
+
+    @property
+    def workers(self) -> list:
+        """The device threads of a local runner (none for a cluster)."""
+        return getattr(self.runner, "workers", [])
+
+    @property
+    def _plan(self):          # the plan function (tests slow it down)
+        return self.plans.plan
+
+    @_plan.setter
+    def _plan(self, value) -> None:
+        self.plans.plan = value
 
     # ---- set-up ----------------------------------------------------------------------------
     def bind(self) -> str:
@@ -143,12 +137,15 @@ class Service:
         # Without this a ROUTER silently drops messages to peers that went away; with it, send
         # raises EHOSTUNREACH and the service cancels that client's jobs.
         sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
-        # libzmq enforces this per frame before allocating it; shared_protocol checks the total.
-        sock.setsockopt(zmq.MAXMSGSIZE, int(self.limits.max_message_bytes))
+        # A larger frame than this is dropped by libzmq with no reply; anything up to it is read
+        # and answered ``too_large`` with the limit (protocol.md, "Too-large messages").
+        sock.setsockopt(zmq.MAXMSGSIZE, too_large_ceiling(self.limits))
         sock.setsockopt(zmq.SNDHWM, SEND_HWM)
         sock.setsockopt(zmq.RCVHWM, RECV_HWM)
         # Default linger is forever: a vanished client would make shutdown hang.
         sock.setsockopt(zmq.LINGER, CLOSE_LINGER_MS)
+        if sp.is_ipv6(self.bind_address):
+            sock.setsockopt(zmq.IPV6, 1)   # tcp://[::1]:P (without it libzmq says "No such device")
         if self._curve_keys is not None:
             from server.security import enable_curve
             self._auth = enable_curve(self._context, sock, self._curve_keys)
@@ -161,7 +158,7 @@ class Service:
                 self._auth = None
             raise OSError(f"bind: cannot listen on {self.bind_address} ({exc.strerror}); "
                           "is another server running there? choose another --bind port") from None
-        self.socket = sock
+        self.socket = self.sender.socket = sock
         self.endpoint = sock.getsockopt_string(zmq.LAST_ENDPOINT)
         return self.endpoint
 
@@ -174,8 +171,9 @@ class Service:
         if self._auth is not None:
             self._auth.stop()
             self._auth = None
+        self.runner.stop(0.0)
         self.encoder.shutdown()
-        self._plan_pool.shutdown(wait=False)
+        self.plans.shutdown()
         self._close_wake_pipe()
 
     def _close_wake_pipe(self) -> None:
@@ -188,12 +186,11 @@ class Service:
                 pass
 
     def start_workers(self) -> None:
-        for worker in self.workers:
-            worker.start()
+        self.runner.start(self.post)
 
     # ---- cross-thread entry points ----------------------------------------------------------
     def post(self, item: object) -> None:
-        """Called from worker / encoder threads: queue ``item`` for the I/O loop and wake it."""
+        """Called from runner / plan threads: queue ``item`` for the I/O loop and wake it."""
         self._outbox.append(item)
         self._wake()
 
@@ -218,12 +215,11 @@ class Service:
         poller = zmq.Poller()
         poller.register(self.socket, zmq.POLLIN)
         poller.register(self._wake_r, zmq.POLLIN)
-        next_beat = time.monotonic() + self.heartbeat_interval
         self.ready.set()
         try:
             while not self._stopping:
-                backlog = any(s.backlog for s in self.sessions.values())
-                timeout = max(0.0, next_beat - time.monotonic())
+                backlog = self.sender.has_backlog()
+                timeout = self.heartbeats.wait_s(time.monotonic())
                 if backlog:
                     timeout = min(timeout, 0.01)
                 events = dict(poller.poll(int(timeout * 1000) + 1))
@@ -233,11 +229,10 @@ class Service:
                     self._receive_batch()
                 self._process_outbox()
                 if backlog:
-                    self._flush_backlogs()
+                    self.sender.flush()
                 now = time.monotonic()
-                if now >= next_beat:
+                if self.heartbeats.due(now):
                     self._heartbeat(now)
-                    next_beat = now + self.heartbeat_interval
         finally:
             self._shutdown()
 
@@ -262,30 +257,29 @@ class Service:
     # ---- incoming --------------------------------------------------------------------------
     def _handle_frames(self, frames: list[bytes]) -> None:
         identity, parts = frames[0], frames[1:]
-        session = self.sessions.get(identity)
-        if session is None:
-            session = self.sessions[identity] = Session(identity, time.monotonic())
-            if identity in self._orphans:
-                self._tell_orphans(identity)
-        session.last_seen = time.monotonic()
+        session, created = self.sessions.seen(identity, time.monotonic())
+        if created and identity in self.sessions.orphans:
+            self._tell_orphans(identity)
         try:
-            msg = sp.decode(parts, self.limits)
+            msg = sp.decode(parts, self.limits, accept=sp.messages.CLIENT_TYPES)
         except sp.ProtocolError as exc:
             log.debug("bad message from %s: %s", identity.hex(), exc)
-            self._send_error(identity, exc.to_body(), re=exc.re)
+            body = exc.to_body()
+            if exc.code == sp.errors.TOO_LARGE and exc.field in (None, "header"):
+                body["limit"] = self.limits.max_header_bytes if exc.field else self.limits.max_message_bytes
+            self._send_error(identity, body, re=exc.re)
             return
-        handler = self._handlers.get(msg.type)
-        if handler is None:
-            self._send_error(identity, {"code": "bad_message", "field": "header.type", "hint": None,
-                                        "message": f"a client may not send {msg.type!r} messages"}, re=msg.id)
-            return
-        handler(self, session, msg)
+        self._handlers[msg.type](self, session, msg)
 
     def _on_hello(self, session: Session, msg: sp.Message) -> None:
+        problem = hello_version_problem(msg)
+        if problem is not None:
+            self._send_error(session.identity, problem, re=msg.id)
+            return
         session.name = str(msg.body.get("client", ""))[:200]
         # Only the backend this process runs: jobs for any other are rejected (params.backend).
         # ready is false until its model is loaded (--lazy-load); jobs queue meanwhile.
-        backends = [{"name": self.backend_name, "ready": all(w.loaded for w in self.workers), "default": True,
+        backends = [{"name": self.backend_name, "ready": self.runner.ready(), "default": True,
                      "description": self._backend_descriptions.get(self.backend_name, "")}]
         body = {
             "server": SERVER_NAME,
@@ -295,11 +289,13 @@ class Service:
             "limits": self.limits.to_body(),
             "heartbeat_interval_s": float(self.heartbeat_interval),
             "defaults": dict(sp.DEFAULT_PARAMS),
+            "instance": self.instance,
         }
         self._send(session.identity, sp.Message(type="welcome", body=body, re=msg.id))
 
     def _on_ping(self, session: Session, msg: sp.Message) -> None:
-        self._send(session.identity, sp.Message(type="pong", body={"t": msg.body["t"]}, re=msg.id))
+        self._send(session.identity, sp.Message(type="pong", body={"t": msg.body["t"], "instance": self.instance},
+                                                re=msg.id))
 
     def _on_pong(self, session: Session, msg: sp.Message) -> None:
         pass  # last_seen is already updated; that is all a pong is for
@@ -309,26 +305,26 @@ class Service:
 
     def _on_submit(self, session: Session, msg: sp.Message) -> None:
         if self._stopping:
-            self._reject(session, msg, {"code": "shutting_down", "message": "the server is shutting down",
-                                        "field": None, "hint": "start it again, then resubmit"})
+            self._reject(session, msg, dict(SHUTTING_DOWN))
             return
         try:
             job = self._validate(msg)
         except sp.ProtocolError as exc:
             self._reject(session, msg, exc.to_body())
             return
+        full = self.book.room_problem(session.identity)
+        if full is not None:
+            self._reject(session, msg, full)
+            return
         job_id = sp.new_id()
         seed = job.params.seed if job.params.seed is not None else random.randrange(2**31)
         record = JobRecord(job_id, session.identity, msg.id, job, JobContext(job_id, seed))
         try:
-            self.queue.push(session.identity, job_id, record)
+            position = self.book.add(record)
         except QueueFull as exc:
             self._reject(session, msg, {"code": "queue_full", "message": str(exc), "field": None,
                                         "hint": "wait for a job to finish, then submit again"})
             return
-        self.jobs[job_id] = record
-        position = self.queue.positions()[job_id] + 1
-        record.last_position = position
         self._send_job(record, "accepted", {"queue_position": position}, re=msg.id)
         self._dispatch()
         self._send_positions()   # a newcomer goes ahead of other clients' later jobs: tell them
@@ -345,61 +341,37 @@ class Service:
                 "code": "unknown_job", "field": "header.job", "hint": None,
                 "message": f"no queued or running job {msg.job!r} of yours (it may have finished)"}, re=msg.id)
             return
-        if record.state == "queued":
-            self.queue.remove(record.job_id)
-            self._finish(record, "cancelled", {"frames_sent": 0}, re=msg.id)
+        was_queued = record.state == "queued"
+        # A running job's backend stops within one step (ctx.cancel); its late events are dropped.
+        self._finish(record, "cancelled", {"frames_sent": record.frames_sent}, re=msg.id)
+        if was_queued:
             self._send_positions()
-        else:
-            record.ctx.cancel()  # the backend stops within one step; its late events are dropped
-            self._finish(record, "cancelled", {"frames_sent": record.frames_sent}, re=msg.id)
 
     def _on_status(self, session: Session, msg: sp.Message) -> None:
         positions = self.queue.positions()
         jobs = []
-        for record in self.jobs.values():
-            if record.identity == session.identity:
-                pos = positions[record.job_id] + 1 if record.state == "queued" else 0
-                jobs.append({"job": record.job_id, "state": record.state, "queue_position": pos})
+        for record in self.book.of_client(session.identity):
+            pos = positions[record.job_id] + 1 if record.state == "queued" else 0
+            jobs.append({"job": record.job_id, "state": record.state, "queue_position": pos})
         body = {"jobs": jobs, "queue_length": len(self.queue),
-                "busy": not self._idle}   # every worker is running a job (protocol.md)
+                "busy": self.runner.all_busy(),     # every worker / replica slot runs a job (protocol.md)
+                "cluster": self.runner.describe()}
         self._send(session.identity, sp.Message(type="status_reply", body=body, re=msg.id))
 
     def _on_plan(self, session: Session, msg: sp.Message) -> None:
         """Validate here, compute on the plan thread: sampling a big mask must not stall frames."""
         try:
             job = self._validate(msg)
-            if self._plan is None:
+            if self.plans.plan is None:
                 raise sp.ProtocolError("internal", "this server cannot compute plans (server.motion missing)")
         except sp.ProtocolError as exc:
             self._send_error(session.identity, exc.to_body(), re=msg.id)
             return
-        if self._plans_pending >= MAX_PENDING_PLANS:
-            self._send_error(session.identity, {
-                "code": "busy", "field": None, "hint": "wait for the plans already sent, then ask again",
-                "message": f"{self._plans_pending} plans are being computed already"}, re=msg.id)
+        busy = self.plans.busy_error()
+        if busy is not None:
+            self._send_error(session.identity, busy, re=msg.id)
             return
-        self._plans_pending += 1
-        identity, request_id = session.identity, msg.id
-        future = self._plan_pool.submit(self._plan, job)
-        future.add_done_callback(lambda fut: self.post(PlanComputed(identity, request_id, fut)))
-
-    def _send_plan(self, item: "PlanComputed") -> None:
-        self._plans_pending -= 1
-        if item.future.cancelled():
-            return
-        exc = item.future.exception()
-        if exc is None:
-            body = plain(item.future.result())
-            self._send(item.identity, sp.Message(type="plan_result", body=body, re=item.request_id))
-            return
-        if hasattr(exc, "field"):  # server.motion's MotionInputError names the field at fault
-            body = {"code": "invalid_field", "message": str(getattr(exc, "message", exc))[:500],
-                    "field": exc.field, "hint": None}
-        else:
-            log.error("plan failed", exc_info=exc)
-            body = {"code": "internal", "message": f"plan failed: {type(exc).__name__}: {str(exc)[:300]}",
-                    "field": None, "hint": "the server log has the traceback"}
-        self._send_error(item.identity, body, re=item.request_id)
+        self.plans.submit(session.identity, msg.id, job)
 
     _handlers = {
         "hello": _on_hello, "ping": _on_ping, "pong": _on_pong, "submit": _on_submit,
@@ -408,14 +380,11 @@ class Service:
 
     # ---- scheduling ------------------------------------------------------------------------
     def _dispatch(self) -> None:
-        """Start queued jobs on idle workers, then tell waiting clients their new positions."""
+        """Hand queued jobs to the runner while it has room, then tell waiting clients their positions."""
         started = False
-        while self._idle and len(self.queue):
-            _, _, record = self.queue.pop()
-            worker = self._idle.pop(0)
-            record.state, record.worker = "running", worker
-            record.running = RunningJob(record.job_id, record.job, record.ctx, accepted_at=record.accepted_at)
-            worker.assign(record.running)
+        while self.runner.has_room() and len(self.queue):
+            record = self.book.next_to_run()
+            self.runner.assign(record.running)
             self._send_job(record, "progress", {"stage": "preparing", "step": 0, "total": 0,
                                                 "eta_s": None, "queue_position": 0})
             started = True
@@ -423,16 +392,11 @@ class Service:
             self._send_positions()
 
     def _send_positions(self) -> None:
-        for job_id, position in self.queue.positions().items():
-            record = self.jobs.get(job_id)
-            if record is None or record.state != "queued":
-                continue
-            if record.last_position != position + 1:
-                record.last_position = position + 1
-                self._send_job(record, "progress", {"stage": "queued", "step": 0, "total": 0, "eta_s": None,
-                                                    "queue_position": position + 1})
+        for record, position in self.book.moved_positions():
+            self._send_job(record, "progress", {"stage": "queued", "step": 0, "total": 0, "eta_s": None,
+                                                "queue_position": position})
 
-    # ---- from the workers ------------------------------------------------------------------
+    # ---- from the runner and the plan thread -----------------------------------------------
     def _process_outbox(self) -> None:
         while self._outbox:
             item = self._outbox.popleft()
@@ -443,11 +407,12 @@ class Service:
 
     def _handle_posted(self, item: object) -> None:
         if isinstance(item, PlanComputed):
-            self._send_plan(item)
+            reply = self.plans.reply(item)
+            if reply is not None:
+                self._send(item.identity, sp.Message(type=reply[0], body=reply[1], re=item.request_id))
             return
-        if isinstance(item, WorkerIdle):
-            if item.worker not in self._idle:
-                self._idle.append(item.worker)
+        if isinstance(item, SlotFree):
+            self.runner.slot_free(item)
             if not self._stopping:
                 self._dispatch()
             return
@@ -456,14 +421,15 @@ class Service:
             return  # finished already (cancelled, client gone): late events are dropped here
         if isinstance(item, ProgressPosted):
             p = item.progress
-            body = {"stage": p.stage, "step": int(p.step), "total": int(p.total), "eta_s": self._eta(record, p)}
+            body = {"stage": p.stage, "step": int(p.step), "total": int(p.total),
+                    "eta_s": record.eta(p.stage, p.step, p.total)}
             if p.message:
                 body["message"] = p.message
             self._send_job(record, "progress", body)
         elif isinstance(item, FramePosted):
-            record.pending_frames[item.index] = item
-            while record.frames_sent in record.pending_frames and record.state != "finished":
-                f = record.pending_frames.pop(record.frames_sent)
+            for f in record.frames_in_order(item):
+                if record.state == "finished":
+                    break
                 self._send_job(record, "frame", {"index": f.index, "total": f.total, "format": "png",
                                                  "width": f.width, "height": f.height}, payloads=[f.png])
                 record.frames_sent += 1
@@ -475,26 +441,17 @@ class Service:
                 record.held_final = item
                 self._maybe_release_final(record)
 
-    @staticmethod
-    def _eta(record: JobRecord, p) -> float | None:
-        """Seconds left in this stage, from its pace so far (None until two steps were seen)."""
-        now = time.monotonic()
-        if record.stage_start is None or record.stage_start[0] != p.stage:
-            record.stage_start = (p.stage, p.step, now)
-            return None
-        _, first_step, started = record.stage_start
-        if p.total <= 0 or p.step <= first_step:
-            return None
-        per_step = (now - started) / (p.step - first_step)
-        return round(per_step * max(0, p.total - p.step), 2)
-
     def _maybe_release_final(self, record: JobRecord) -> None:
-        final = record.held_final
-        if final is not None and record.frames_sent >= final.frames_submitted:
-            body = dict(final.body)
-            if final.kind == "cancelled":
-                body["frames_sent"] = record.frames_sent
-            self._finish(record, final.kind, body)
+        final = record.releasable_final()
+        if final is None:
+            return
+        body = dict(final.body)
+        if final.kind == "cancelled":
+            body["frames_sent"] = record.frames_sent
+        elif final.kind == "done" and isinstance(body.get("timings"), dict):
+            # accepted -> done as the client sees it: taken now, as the final message goes out
+            body["timings"] = dict(body["timings"], total=round(time.monotonic() - record.accepted_at, 4))
+        self._finish(record, final.kind, body)
 
     # ---- sending ---------------------------------------------------------------------------
     def _send_job(self, record: JobRecord, kind: str, body: dict, payloads=(), re: str | None = None) -> None:
@@ -512,130 +469,71 @@ class Service:
                 "field": None, "hint": "the server log has details"})
             frames = sp.encode(msg)
         record.seq += 1
-        self._send_encoded(record.identity, frames)
+        self.sender.send(record.identity, frames)
 
     def _finish(self, record: JobRecord, kind: str, body: dict, re: str | None = None) -> None:
         """Send the one final message of a job and forget it; later calls are no-ops."""
         if record.state == "finished":
             return
         self._send_job(record, kind, body, re=re)
-        record.state = "finished"
-        record.ctx.cancel()   # stops the backend if it is still running (no-op after done)
-        record.pending_frames.clear()
-        self.jobs.pop(record.job_id, None)
+        self.book.forget(record)
 
     def _send_error(self, identity: bytes, body: dict, re: str | None = None) -> None:
         self._send(identity, sp.Message(type="error", body=body, re=re))
 
     def _send(self, identity: bytes, msg: sp.Message) -> None:
-        self._send_encoded(identity, sp.encode(msg))
-
-    def _send_encoded(self, identity: bytes, encoded: list) -> None:
-        frames = [identity] + encoded
-        session = self.sessions.get(identity)
-        if session is not None and session.backlog:
-            self._queue_backlog(session, frames)   # keep order behind what is already waiting
-            return
-        try:
-            self.socket.send_multipart(frames, zmq.NOBLOCK)
-        except zmq.Again:
-            # The client's high-water mark is reached: keep the message, in order, in our backlog.
-            if session is not None:
-                self._queue_backlog(session, frames)
-            else:
-                log.debug("dropping a reply to %s: its queue is full", identity.hex())
-        except zmq.ZMQError as exc:
-            if exc.errno == zmq.EHOSTUNREACH:
-                self._client_gone(identity, "disconnected")
-            else:
-                log.warning("send to %s failed: %s", identity.hex(), exc)
-
-    def _queue_backlog(self, session: Session, frames: list) -> None:
-        session.backlog.append(frames)
-        session.backlog_bytes += sum(len(f) for f in frames)
-        if session.backlog_bytes > MAX_BACKLOG_BYTES:
-            # Still connected (a frozen Blender, say): like a silent one, told if it speaks again.
-            self._client_gone(session.identity, f"not reading: {session.backlog_bytes >> 20} MiB waiting",
-                              silent=True)
-
-    def _flush_backlogs(self) -> None:
-        for session in list(self.sessions.values()):
-            while session.backlog:
-                frames = session.backlog[0]
-                try:
-                    self.socket.send_multipart(frames, zmq.NOBLOCK)
-                except zmq.Again:
-                    break
-                except zmq.ZMQError as exc:
-                    if exc.errno == zmq.EHOSTUNREACH:
-                        self._client_gone(session.identity, "disconnected")
-                    break
-                session.backlog.popleft()
-                session.backlog_bytes -= sum(len(f) for f in frames)
+        self.sender.send(identity, sp.encode(msg))
 
     # ---- liveness --------------------------------------------------------------------------
     def _heartbeat(self, now: float) -> None:
-        for session in list(self.sessions.values()):
-            if now - session.last_seen > self.heartbeat_timeout:
-                self._client_gone(session.identity, f"silent for {now - session.last_seen:.1f} s", silent=True)
-            else:
-                self._send(session.identity, sp.Message(type="ping", body={"t": time.time()}))
+        gone, alive = self.heartbeats.split(self.sessions, now)
+        for session in gone:
+            self._client_gone(session.identity, f"silent for {now - session.last_seen:.1f} s", silent=True)
+        for session in alive:
+            if session.identity in self.sessions:     # not dropped meanwhile
+                self._send(session.identity, self.heartbeats.ping())
 
     def _client_gone(self, identity: bytes, reason: str, silent: bool = False) -> None:
         """Forget a client: drop its queued jobs, cancel its running one (frees the device).
 
         A client that closed its socket is noticed through EHOSTUNREACH at the next message sent
-        to it; one that is still connected but silent (``silent``) may come back, so its jobs'
-        final ``cancelled`` is kept and sent if it does.
+        to it; one that is still connected but silent (``silent``) may come back, and so may a
+        dropped connection under the same routing id: its jobs' final ``cancelled`` is kept and
+        sent if it does.
         """
         session = self.sessions.pop(identity, None)
-        dropped = [record for record in self.jobs.values() if record.identity == identity]
+        dropped = self.book.drop_client(identity)
         if session is None and not dropped:
             return
         log.info("client %s gone (%s); dropping %d job(s)", identity.hex(), reason, len(dropped))
-        self.queue.remove_client(identity)
-        for record in dropped:
-            record.state = "finished"
-            record.ctx.cancel()
-            self.jobs.pop(record.job_id, None)
-        if silent and dropped:
-            self._orphans[identity] = dropped
-            while len(self._orphans) > MAX_ORPHAN_CLIENTS:
-                self._orphans.pop(next(iter(self._orphans)))
+        if dropped:
+            self.sessions.remember(identity, "client_timed_out" if silent else "client_disconnected", dropped)
         self._send_positions()
 
     def _tell_orphans(self, identity: bytes) -> None:
-        """A client dropped for silence spoke again: end each of its dropped jobs' streams."""
-        for record in self._orphans.pop(identity, []):
+        """A client whose jobs were dropped spoke again: end each dropped job's stream."""
+        reason, records = self.sessions.take_orphans(identity)
+        text = ("the connection to this client dropped while the job ran; it was cancelled to free the device"
+                if reason == "client_disconnected" else
+                f"this client sent nothing for {self.heartbeat_timeout:g} s or left too many replies unread; "
+                "the job was cancelled to free the device")
+        for record in records:
             msg = sp.Message(type="cancelled", job=record.job_id, seq=record.seq,
-                             body={"frames_sent": record.frames_sent, "reason": "client_timed_out",
-                                   "message": f"this client sent nothing for {self.heartbeat_timeout:g} s or "
-                                              "left too many replies unread; the job was cancelled to free "
-                                              "the device"})
+                             body={"frames_sent": record.frames_sent, "reason": reason, "message": text})
             self._send(identity, msg)
 
     # ---- shutdown --------------------------------------------------------------------------
     def _shutdown(self) -> None:
+        """Every live job gets its final message, then the runner, encoder and socket stop."""
         log.info("shutting down: %d live job(s)", len(self.jobs))
         for record in list(self.jobs.values()):
-            if record.state == "running":
-                self._finish(record, "cancelled", {"frames_sent": record.frames_sent, "reason": "shutting_down"})
-            else:
-                self._finish(record, "error", {"code": "shutting_down", "message": "the server is shutting down",
-                                               "field": None, "hint": "start it again, then resubmit"})
-        self._flush_backlogs()
-        for worker in self.workers:
-            worker.stop()
-        deadline = time.monotonic() + 10.0
-        for worker in self.workers:
-            if worker.is_alive():
-                worker.join(max(0.0, deadline - time.monotonic()))
-            if worker.is_alive():
-                log.warning("worker %s did not stop within 10 s; leaving it behind", worker.name)
+            self._finish(record, *shutdown_final(record))
+        self.sender.flush()
+        self.runner.stop(STOP_TIMEOUT_S)
         self.encoder.shutdown()
         if self.socket is not None:
             self.socket.close(CLOSE_LINGER_MS)
         if self._auth is not None:
             self._auth.stop()
-        self._plan_pool.shutdown(wait=False, cancel_futures=True)
+        self.plans.shutdown()
         self._close_wake_pipe()

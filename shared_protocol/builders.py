@@ -5,7 +5,9 @@ Server side: `make_welcome`, `make_accepted`, `make_progress`, `make_frame`, `ma
 Stream messages take the job id and the job's next `seq` (0 for `accepted`).
 """
 
+import sys
 import time
+from array import array
 from dataclasses import dataclass
 
 from . import messages as m
@@ -32,9 +34,20 @@ class TrackInput:
     """One track before payload indices are assigned: mask (image or polygons), arrow, timing."""
 
     mask: object       # ImagePayload (bitmap) or list of polygons [[[x, y], ...], ...]
-    arrow: list
+    arrow: list | None
     easing: str = m.DEFAULT_EASING
     name: str | None = None
+    points: "PointTrackPayload | None" = None   # explicit point tracks instead of the arrow (1.1)
+
+
+@dataclass(frozen=True)
+class PointTrackPayload:
+    """Explicit trajectories: `count` x `frames` x 2 little-endian float32 and optional visibility."""
+
+    data: bytes
+    count: int
+    frames: int
+    visible: bytes | None = None
 
 
 def png_image(data: bytes) -> ImagePayload:
@@ -57,6 +70,37 @@ def track(mask, arrow, easing: str = m.DEFAULT_EASING, name: str | None = None) 
     return TrackInput(mask=mask, arrow=[[float(x), float(y)] for x, y in arrow], easing=easing, name=name)
 
 
+def point_track(mask, positions, visible=None, name: str | None = None) -> TrackInput:
+    """A track whose points move as given (protocol 1.1) instead of along an arrow.
+
+    `positions`: N points x L frames x (x, y) in reference pixels — a numpy array or nested
+    sequences; `visible`: N x L truthy values (hidden behind something / behind the camera = 0) or
+    None for all visible. L must equal the job's `frames`.
+    """
+    if hasattr(positions, "shape") and hasattr(positions, "astype"):
+        if positions.ndim != 3 or positions.shape[2] != 2:
+            raise ProtocolError("invalid_field", f"expected N x L x 2 positions, got shape {positions.shape}",
+                                "points")
+        count, frames = int(positions.shape[0]), int(positions.shape[1])
+        data = positions.astype("<f4").tobytes()
+    else:
+        rows = [[[float(x), float(y)] for x, y in point] for point in positions]
+        count, frames = len(rows), len(rows[0]) if rows else 0
+        if any(len(point) != frames for point in rows):
+            raise ProtocolError("invalid_field", "expected the same number of frames for every point", "points")
+        flat = array("f", (c for point in rows for xy in point for c in xy))
+        if sys.byteorder != "little":
+            flat.byteswap()
+        data = flat.tobytes()
+    vis = None
+    if visible is not None:
+        if hasattr(visible, "astype"):
+            vis = (visible != 0).astype("u1").tobytes()
+        else:
+            vis = bytes(1 if v else 0 for point in visible for v in point)
+    return TrackInput(mask=mask, arrow=None, name=name, points=PointTrackPayload(data, count, frames, vis))
+
+
 def job_body(reference: ImagePayload, tracks, params: dict | None = None) -> tuple[dict, list[bytes]]:
     """The job map and its payload frames: reference is payload 0, bitmap masks follow in track order."""
     payloads = [reference.data]
@@ -72,7 +116,14 @@ def job_body(reference: ImagePayload, tracks, params: dict | None = None) -> tup
         else:
             mask = {"kind": "polygons",
                     "polygons": [[[float(x), float(y)] for x, y in polygon] for polygon in item.mask]}
-        body = {"mask": mask, "arrow": {"points": item.arrow}, "easing": item.easing}
+        if item.points is not None:
+            body = {"mask": mask, "points": {"payload": len(payloads), "format": "f32", "count": item.points.count,
+                                             "frames": item.points.frames}}
+            if item.points.visible is not None:
+                body["points"]["visible"] = item.points.visible
+            payloads.append(item.points.data)
+        else:
+            body = {"mask": mask, "arrow": {"points": item.arrow}, "easing": item.easing}
         if item.name is not None:
             body["name"] = item.name
         track_bodies.append(body)
@@ -190,7 +241,7 @@ def make_plan_result(re: str | None, tracks: list[dict], frames: int, width: int
 
 
 __all__ = [
-    "ImagePayload", "TrackInput", "png_image", "raw_image", "track", "job_body", "make_hello", "make_submit",
+    "ImagePayload", "TrackInput", "PointTrackPayload", "png_image", "raw_image", "track", "point_track", "job_body", "make_hello", "make_submit",
     "make_plan", "make_cancel", "make_status", "make_ping", "make_pong", "backend_info", "make_welcome",
     "make_accepted", "make_rejected", "make_progress", "make_frame", "make_done", "make_error",
     "make_cancelled", "make_status_reply", "make_plan_result", "new_id",

@@ -4,6 +4,7 @@
 fresh, limited msgpack Unpacker, and raises only `ProtocolError`.
 """
 
+import logging
 import math
 
 import msgpack
@@ -16,6 +17,11 @@ from .version import PROTOCOL_VERSION, is_compatible
 
 HEADER_KEYS = ("v", "type", "id", "re", "job", "seq", "body", "npayloads")
 MAX_SEQ = 2**63 - 1
+# Maps and arrays inside a body nest at most this deep (a job needs 6: tracks[i].mask.polygons[j][k]);
+# deeper is refused as invalid_field before anything recurses into it.
+MAX_NESTING = 32
+
+log = logging.getLogger("trackgo.protocol")
 
 
 def encode(msg: Message) -> list[bytes]:
@@ -42,35 +48,59 @@ def encode(msg: Message) -> list[bytes]:
     return frames
 
 
-def decode(frames, limits: Limits = Limits()) -> Message:
-    """Parse and check one message (identity frame already stripped). Only raises ProtocolError."""
+def decode(frames, limits: Limits = Limits(), accept: frozenset[str] | None = None) -> Message:
+    """Parse and check one message (identity frame already stripped). Only raises ProtocolError.
+
+    `accept`: the message types this receiver takes from its peer (a server: CLIENT_TYPES); any
+    other known type is `bad_message` before its body is looked at. None accepts every type.
+    """
     try:
-        return _decode(frames, limits)
+        return _decode(frames, limits, accept)
     except ProtocolError:
         raise
-    except Exception as exc:  # safety net: a bug here must still reach the peer as a protocol error
-        raise ProtocolError(errors.INTERNAL, f"undecodable message: {type(exc).__name__}: {exc}") from None
+    except Exception:  # safety net: a bug here must still reach the peer as a protocol error
+        # The peer learns that it was our fault, never our internals; the log has the traceback.
+        log.exception("decode failed unexpectedly")
+        raise ProtocolError(errors.INTERNAL, "the receiver failed to decode this message (a bug on its side)",
+                            hint="the receiver's log has details") from None
 
 
-def _decode(frames, limits: Limits) -> Message:
+def valid_id(value) -> str | None:
+    """`value` when it is a usable message/job id (a str of 1..MAX_ID_LENGTH), else None: an id
+    copied into a reply's `re` or `job` must itself be valid."""
+    return value if type(value) is str and 1 <= len(value) <= MAX_ID_LENGTH else None
+
+
+def _decode(frames, limits: Limits, accept: frozenset[str] | None = None) -> Message:
     views = _as_views(frames)
     if not views:
         raise ProtocolError(errors.BAD_MESSAGE, "expected at least one frame (the header), got none", "header")
     total = sum(view.nbytes for view in views)
     if total > limits.max_message_bytes:
-        raise ProtocolError(errors.TOO_LARGE, f"message is {total} bytes, the limit is {limits.max_message_bytes}")
+        raise ProtocolError(errors.TOO_LARGE, f"message is {total} bytes, the limit is {limits.max_message_bytes}",
+                            re=_peek_id(views[0], limits))
     if len(views) - 1 > limits.max_payloads:
         raise ProtocolError(errors.TOO_LARGE, f"message has {len(views) - 1} payload frames, "
-                            f"the limit is {limits.max_payloads}", "header.npayloads")
+                            f"the limit is {limits.max_payloads}", "header.npayloads", re=_peek_id(views[0], limits))
     header = _unpack_header(views[0], limits)
-    msg_id = header.get("id") if type(header.get("id")) is str else None
-    job_id = header.get("job") if type(header.get("job")) is str else None
+    msg_id = valid_id(header.get("id"))
+    job_id = valid_id(header.get("job"))
     try:
-        return _check_header(header, views, msg_id)
+        return _check_header(header, views, msg_id, accept)
     except ProtocolError as exc:
         exc.re = exc.re or msg_id
         exc.job = exc.job or job_id
         raise
+
+
+def _peek_id(view: memoryview, limits: Limits) -> str | None:
+    """The id of a message refused for its payloads, when its header alone is readable: the
+    sender then learns which request was too large."""
+    try:
+        header = _unpack_header(view, limits)
+    except ProtocolError:
+        return None
+    return valid_id(header.get("id"))
 
 
 def _as_views(frames) -> list[memoryview]:
@@ -129,7 +159,7 @@ def _unpack_header(view: memoryview, limits: Limits) -> dict:
     return header
 
 
-def _check_header(header: dict, views: list[memoryview], msg_id) -> Message:
+def _check_header(header: dict, views: list[memoryview], msg_id, accept: frozenset[str] | None) -> Message:
     version = header.get("v")
     if (type(version) is not list or len(version) != 2
             or any(type(part) is not int or not 0 <= part < 2**32 for part in version)):
@@ -145,6 +175,9 @@ def _check_header(header: dict, views: list[memoryview], msg_id) -> Message:
         raise ProtocolError(errors.BAD_MESSAGE, f"expected a string, got {_show(kind)}", "header.type")
     if kind not in MESSAGE_TYPES:
         raise ProtocolError(errors.UNKNOWN_TYPE, f"unknown message type {kind[:64]!r}", "header.type")
+    if accept is not None and kind not in accept:
+        raise ProtocolError(errors.BAD_MESSAGE, f"a {kind!r} message is not accepted from this side "
+                            f"(expected one of {', '.join(sorted(accept))})", "header.type")
     _check_id(header.get("id"), "header.id", required=True)
     _check_id(header.get("re"), "header.re", required=False)
     _check_id(header.get("job"), "header.job", required=False)
@@ -191,6 +224,10 @@ def _check_body(kind: str, body: dict) -> None:
     for key in body:
         if type(key) is not str:
             raise ProtocolError(errors.BAD_MESSAGE, f"body keys must be strings, got {_kind(key)}", "body")
+    too_deep = _too_deep(body, MAX_NESTING)
+    if too_deep is not None:
+        raise ProtocolError(errors.INVALID_FIELD, f"maps and arrays nest more than {MAX_NESTING} levels deep "
+                            f"here; expected at most {MAX_NESTING}", too_deep)
     for name, (types, required) in BODY_SCHEMAS[kind].items():
         if name not in body:
             if required:
@@ -200,6 +237,27 @@ def _check_body(kind: str, body: dict) -> None:
         if type(value) not in types or (type(value) is float and not math.isfinite(value)):
             expected = " or ".join("nil" if t is type(None) else _TYPE_NAMES.get(t, t.__name__) for t in types)
             raise ProtocolError(errors.INVALID_FIELD, f"expected {expected}, got {_show(value)}", name)
+
+
+def _too_deep(body: dict, limit: int) -> str | None:
+    """The path of the first value nested deeper than `limit`, or None. Iterative (no recursion);
+    paths are only spelled out for the failure, so a big polygon list costs one pass."""
+    stack = [(value, 1, (None, key)) for key, value in body.items() if type(value) in (dict, list)]
+    while stack:
+        value, depth, where = stack.pop()
+        if depth >= limit:
+            return _path(where)
+        children = value.items() if type(value) is dict else enumerate(value)
+        stack.extend((child, depth + 1, (where, key)) for key, child in children if type(child) in (dict, list))
+    return None
+
+
+def _path(where) -> str:
+    parts = []
+    while where is not None:
+        where, key = where
+        parts.append(f"[{key}]" if type(key) is int else f".{key}")
+    return "".join(reversed(parts)).lstrip(".")
 
 
 _TYPE_NAMES = {str: "a string", int: "an integer", float: "a finite number", bool: "a boolean",

@@ -29,10 +29,12 @@ BUSY = "busy"
 SHUTTING_DOWN = "shutting_down"
 # A bug on the sender's side; the message says what happened.
 INTERNAL = "internal"
+# (1.1) The machine or process running the job died mid-job (a cluster replica); others carry on.
+WORKER_LOST = "worker_lost"
 
 ERROR_CODES: frozenset[str] = frozenset({
     BAD_MESSAGE, UNSUPPORTED_VERSION, UNKNOWN_TYPE, INVALID_FIELD, TOO_LARGE, QUEUE_FULL,
-    UNKNOWN_JOB, BACKEND_ERROR, OUT_OF_MEMORY, BUSY, SHUTTING_DOWN, INTERNAL,
+    UNKNOWN_JOB, BACKEND_ERROR, OUT_OF_MEMORY, BUSY, SHUTTING_DOWN, INTERNAL, WORKER_LOST,
 })
 
 

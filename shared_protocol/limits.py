@@ -19,12 +19,13 @@ class Limits:
     max_pixels: int = 1024 * 1024         # output width * height
     max_tracks: int = 6                   # motion tracks per job (the paper's s = 6)
     max_message_bytes: int = 64 * MIB     # header + all payload frames
-    max_queue: int = 16                   # jobs waiting or running on the server
+    max_queue: int = 32                   # jobs queued or running on the server, all clients
     max_header_bytes: int = 1 * MIB       # the msgpack header frame alone
     max_payloads: int = 16                # payload frames per message
     max_reference_pixels: int = 4096 * 4096  # reference image / mask width * height
     max_points: int = 4096                # points in one arrow or one polygon
     max_polygons: int = 64                # polygons in one polygon mask
+    max_track_points: int = 1024          # points in one explicit point track (protocol 1.1)
 
     def to_body(self) -> dict:
         """All limits as a plain map for `welcome.limits`."""
@@ -41,3 +42,13 @@ class Limits:
                 if key in known and type(value) is int and value > 0:
                     chosen[key] = value
         return cls(**chosen)
+
+
+# ---- liveness: the one dead-server rule (protocol.md section 8) ------------------------
+SERVER_SILENCE_INTERVALS = 3      # heartbeat intervals of silence after which a client gives up
+SERVER_SILENCE_MIN_S = 2.0        # ... and never sooner than this (a loaded machine may stall)
+
+
+def server_lost_after(heartbeat_interval_s: float) -> float:
+    """Seconds of silence after which a client treats the server as gone: every client uses this."""
+    return max(SERVER_SILENCE_MIN_S, SERVER_SILENCE_INTERVALS * float(heartbeat_interval_s))

@@ -59,6 +59,10 @@ DEFAULT_EASING = "linear"
 SIZE_MULTIPLE = 64           # output width/height must be multiples of this (SVD latent / UNet)
 MAX_SEED = 2**63 - 1
 COORDINATE_BOUND = 1e6       # |x|, |y| of any point, in reference pixels
+# Explicit point tracks (1.1): positions may lie this share of the reference size outside it
+# (an object leaving the frame), no further.
+POINT_TRACK_MARGIN = 0.5
+POINT_TRACK_FORMATS: tuple[str, ...] = ("f32",)   # little-endian float32, (point, frame, xy) order
 
 DEFAULT_PARAMS: dict = {
     "backend": None,              # None: the server's default backend

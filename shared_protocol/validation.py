@@ -5,7 +5,10 @@ sending. Every rejection is a ProtocolError whose `field` is the path of the val
 at fault (``tracks[1].arrow.points[0]``) and whose message says what was expected.
 """
 
+import logging
 import math
+import sys
+from array import array
 from dataclasses import asdict, dataclass
 
 from . import errors
@@ -13,7 +16,7 @@ from .errors import ProtocolError
 from .images import ImageError, expected_raw_size, png_is_blank, raw_is_blank, read_png_info
 from .limits import Limits
 from .messages import (COORDINATE_BOUND, DEFAULT_EASING, DEFAULT_PARAMS, EASINGS, IMAGE_FORMATS, MASK_KINDS,
-                       NULLABLE_PARAMS, PARAM_RANGES, SIZE_MULTIPLE)
+                       NULLABLE_PARAMS, PARAM_RANGES, POINT_TRACK_FORMATS, POINT_TRACK_MARGIN, SIZE_MULTIPLE)
 
 MAX_NAME_LENGTH = 256
 MAX_BACKEND_LENGTH = 64
@@ -56,13 +59,30 @@ class Arrow:
 
 
 @dataclass(frozen=True)
+class PointTracks:
+    """Explicit trajectories (protocol 1.1): `count` points x `frames` frames x (x, y), given as is.
+
+    `data` is the payload: little-endian float32 in (point, frame, xy) order, reference pixels.
+    `visible` is `count * frames` bytes in (point, frame) order, nonzero = visible, or None (all).
+    """
+
+    payload: int
+    count: int
+    frames: int
+    data: bytes
+    visible: bytes | None = None
+
+
+@dataclass(frozen=True)
 class Track:
-    """One moving component: where it is (mask), where it goes (arrow), how it is timed."""
+    """One moving component: where it is (mask), where it goes (an arrow, or explicit point
+    tracks from protocol 1.1 on; exactly one of the two), how an arrow is timed."""
 
     mask: MaskSpec
-    arrow: Arrow
+    arrow: Arrow | None
     easing: str = DEFAULT_EASING
     name: str | None = None
+    points: PointTracks | None = None
 
 
 @dataclass(frozen=True)
@@ -108,8 +128,13 @@ def validate_job(body, payloads, limits: Limits = Limits(), backends: set[str] |
         return _validate_job(body, payloads, limits, backends)
     except ProtocolError:
         raise
-    except Exception as exc:  # safety net: a bug here must not take the receiver down
-        raise ProtocolError(errors.INTERNAL, f"job validation failed: {type(exc).__name__}: {exc}") from None
+    except RecursionError:  # a hand-built body nested deeper than decode() would have let through
+        raise ProtocolError(errors.INVALID_FIELD, "the job's maps and arrays nest too deeply; "
+                            "expected the shapes of docs/protocol.md section 6") from None
+    except Exception:  # safety net: a bug here must not take the receiver down, nor show its internals
+        logging.getLogger("trackgo.protocol").exception("job validation failed unexpectedly")
+        raise ProtocolError(errors.INTERNAL, "the receiver failed to check this job (a bug on its side)",
+                            hint="the receiver's log has details") from None
 
 
 def _validate_job(body, payloads, limits: Limits, backends: set[str] | None) -> Job:
@@ -123,12 +148,12 @@ def _validate_job(body, payloads, limits: Limits, backends: set[str] | None) -> 
     if len(tracks_value) > limits.max_tracks:
         raise ProtocolError(errors.TOO_LARGE, f"expected at most {limits.max_tracks} tracks, got {len(tracks_value)}",
                             "tracks")
-    tracks = tuple(_track(value, f"tracks[{index}]", reference, payloads, limits)
-                   for index, value in enumerate(tracks_value))
     params_value = body.get("params")
     if params_value is None:
         params_value = {}
     params = _params(params_value, limits, backends)
+    tracks = tuple(_track(value, f"tracks[{index}]", reference, payloads, limits, params.frames)
+                   for index, value in enumerate(tracks_value))
     return Job(reference=reference, tracks=tracks, params=params)
 
 
@@ -250,15 +275,23 @@ def _check_raw_size(data: bytes, width: int, height: int, channels: int, path: s
 
 # ---- tracks and arrows ------------------------------------------------------------------
 
-def _track(value, path: str, reference: ImageSpec, payloads: list, limits: Limits) -> Track:
+def _track(value, path: str, reference: ImageSpec, payloads: list, limits: Limits, frames: int) -> Track:
     if type(value) is not dict:
         raise _invalid(path, "a map (a track)", value)
     mask = _mask(_get(value, "mask", path, dict), f"{path}.mask", reference, payloads, limits)
-    arrow_value = _get(value, "arrow", path, dict)
-    points = _points(_get(arrow_value, "points", f"{path}.arrow", list), f"{path}.arrow.points", 2, limits)
-    if all(point == points[0] for point in points):
-        raise ProtocolError(errors.INVALID_FIELD, f"arrow is degenerate: all {len(points)} points are "
-                            f"{list(points[0])}, expected at least two distinct points", f"{path}.arrow.points")
+    arrow, point_tracks = None, None
+    if value.get("points") is not None:
+        if value.get("arrow") is not None:
+            raise ProtocolError(errors.INVALID_FIELD, "expected either 'arrow' or 'points', got both", path)
+        point_tracks = _point_tracks(_get(value, "points", path, dict), f"{path}.points", reference, payloads,
+                                     limits, frames)
+    else:
+        arrow_value = _get(value, "arrow", path, dict)
+        points = _points(_get(arrow_value, "points", f"{path}.arrow", list), f"{path}.arrow.points", 2, limits)
+        if all(point == points[0] for point in points):
+            raise ProtocolError(errors.INVALID_FIELD, f"arrow is degenerate: all {len(points)} points are "
+                                f"{list(points[0])}, expected at least two distinct points", f"{path}.arrow.points")
+        arrow = Arrow(points=points)
     easing = value.get("easing")
     if easing is None:
         easing = DEFAULT_EASING
@@ -267,7 +300,64 @@ def _track(value, path: str, reference: ImageSpec, payloads: list, limits: Limit
     name = value.get("name")
     if name is not None and (type(name) is not str or len(name) > MAX_NAME_LENGTH):
         raise _invalid(f"{path}.name", f"a string of at most {MAX_NAME_LENGTH} characters or nil", name)
-    return Track(mask=mask, arrow=Arrow(points=points), easing=easing, name=name)
+    return Track(mask=mask, arrow=arrow, easing=easing, name=name, points=point_tracks)
+
+
+def _point_tracks(value: dict, path: str, reference: ImageSpec, payloads: list, limits: Limits,
+                  frames: int) -> PointTracks:
+    """`{payload, format: "f32", count: N, frames: L, visible: bin?}`: N x L x 2 float32 positions."""
+    fmt = value.get("format", "f32")
+    if fmt not in POINT_TRACK_FORMATS:
+        raise _invalid(f"{path}.format", "'f32' (little-endian float32) or nil", fmt)
+    count = _get(value, "count", path, int)
+    if count < 1:
+        raise _invalid(f"{path}.count", "a positive point count", count)
+    if count > limits.max_track_points:
+        raise ProtocolError(errors.TOO_LARGE, f"expected at most {limits.max_track_points} points, got {count}",
+                            f"{path}.count")
+    length = _get(value, "frames", path, int)
+    if length != frames:
+        raise ProtocolError(errors.INVALID_FIELD, f"expected one position per output frame ({frames}, "
+                            f"params.frames), got {length}", f"{path}.frames")
+    index = _get(value, "payload", path, int)
+    if not 0 <= index < len(payloads):
+        raise ProtocolError(errors.INVALID_FIELD, f"expected a payload index 0..{len(payloads) - 1}, got {index} "
+                            f"({len(payloads)} payload frames)", f"{path}.payload")
+    data = payloads[index]
+    if not isinstance(data, bytes):
+        data = bytes(data)
+    expected = count * length * 2 * 4
+    if len(data) != expected:
+        raise ProtocolError(errors.INVALID_FIELD, f"positions hold {len(data)} bytes, expected {count} points x "
+                            f"{length} frames x 2 float32 = {expected}", f"{path}.payload")
+    coords = array("f", data)
+    if sys.byteorder != "little":
+        coords.byteswap()
+    margin_x, margin_y = POINT_TRACK_MARGIN * reference.width, POINT_TRACK_MARGIN * reference.height
+    low_x, high_x = -margin_x, reference.width + margin_x
+    low_y, high_y = -margin_y, reference.height + margin_y
+    xs, ys = coords[0::2], coords[1::2]
+    # fast path in C: a NaN or infinity makes the sum non-finite; then min/max bound the rest
+    if (math.isfinite(sum(coords)) and low_x <= min(xs) and max(xs) <= high_x
+            and low_y <= min(ys) and max(ys) <= high_y):
+        return _point_tracks_checked(value, path, index, count, length, data)
+    for i in range(0, len(coords), 2):
+        x, y = coords[i], coords[i + 1]
+        if not (low_x <= x <= high_x and low_y <= y <= high_y):   # also false for nan
+            point, frame = divmod(i // 2, length)
+            raise ProtocolError(errors.INVALID_FIELD, f"point {point} at frame {frame} is ({x!r}, {y!r}): expected "
+                                f"finite pixels within {low_x:g}..{high_x:g} x {low_y:g}..{high_y:g} (the image "
+                                f"and a margin of {POINT_TRACK_MARGIN:g} of its size)", f"{path}.payload")
+    return _point_tracks_checked(value, path, index, count, length, data)
+
+
+def _point_tracks_checked(value: dict, path: str, index: int, count: int, length: int, data: bytes) -> PointTracks:
+    visible = value.get("visible")
+    if visible is not None:
+        if type(visible) is not bytes or len(visible) != count * length:
+            raise _invalid(f"{path}.visible", f"binary of {count} x {length} = {count * length} bytes "
+                           "(nonzero = visible) or nil", visible)
+    return PointTracks(payload=index, count=count, frames=length, data=data, visible=visible)
 
 
 def _points(value, path: str, minimum: int, limits: Limits) -> tuple:

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import bpy
 
-from . import operators, overlay, panels, preferences, properties, session
+from . import (operators, operators_scene, overlay, panels, panels_scene, preferences, properties, properties_scene,
+               session)
 
-CLASSES = preferences.CLASSES + operators.CLASSES + panels.CLASSES
+CLASSES = (preferences.CLASSES + operators.CLASSES + panels.CLASSES
+           + operators_scene.CLASSES + panels_scene.CLASSES)       # scene / tracker sources (issue 14)
 
 
 @bpy.app.handlers.persistent
@@ -38,6 +40,7 @@ def _on_save_pre(*args):
 
 def register():
     properties.register()
+    properties_scene.register()
     for cls in CLASSES:
         bpy.utils.register_class(cls)
     bpy.app.handlers.load_pre.append(_on_load_pre)
@@ -56,4 +59,5 @@ def unregister():
         bpy.app.handlers.save_pre.remove(_on_save_pre)
     for cls in reversed(CLASSES):
         bpy.utils.unregister_class(cls)
+    properties_scene.unregister()
     properties.unregister()

@@ -1,6 +1,10 @@
-"""Everything that differs between Blender 4.2 LTS, 4.5 LTS and 5.0, in one place.
+"""Everything that differs between Blender 4.2 LTS, 4.5 LTS, 5.0, 5.1, 5.2 LTS and 5.3, in one place.
 
 * ``sequence_editor.sequences`` became ``strips`` (4.4); the old name is gone in 5.0.
+* A strip's timing: ``frame_start`` / ``frame_final_start`` / ``frame_final_end`` /
+  ``frame_final_duration`` became ``content_start`` / ``left_handle`` / ``right_handle`` /
+  ``duration`` (5.1 on have both, and warn that the old names go in 6.0); the new names are used
+  wherever the Blender has them.
 * Annotations are legacy ``GreasePencil`` data in 4.x and their own ``Annotation`` ID in 5.0
   (``bpy.data.annotations``, ``space.annotation``, ``scene.annotation``).
 * Grease Pencil v3 exists from 4.3: ``GreasePencilv3`` / ``bpy.data.grease_pencils_v3`` in
@@ -14,6 +18,30 @@ import bpy
 VERSION = bpy.app.version
 HAS_ANNOTATION_ID = hasattr(bpy.types, "Annotation")
 HAS_GP_V3 = VERSION >= (4, 3, 0)
+
+
+_STRIP_TYPE = getattr(bpy.types, "Strip", None) or bpy.types.Sequence  # "Sequence" before 4.4
+HAS_STRIP_HANDLES = "left_handle" in _STRIP_TYPE.bl_rna.properties
+
+
+def strip_content_start(strip) -> float:
+    """Timeline frame where the strip's first image sits (before any trim)."""
+    return strip.content_start if HAS_STRIP_HANDLES else strip.frame_start
+
+
+def strip_left(strip) -> int:
+    """First timeline frame the strip shows."""
+    return strip.left_handle if HAS_STRIP_HANDLES else strip.frame_final_start
+
+
+def strip_right(strip) -> int:
+    """First timeline frame after the strip (exclusive end)."""
+    return strip.right_handle if HAS_STRIP_HANDLES else strip.frame_final_end
+
+
+def strip_duration(strip) -> int:
+    """Frames the strip shows, from its left to its right handle."""
+    return strip.duration if HAS_STRIP_HANDLES else strip.frame_final_duration
 
 
 def strips(sequence_editor):

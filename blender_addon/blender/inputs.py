@@ -199,6 +199,9 @@ def snapshot(context, settings, params: dict | None = None) -> prepare.JobSource
         meta.append({"name": t.name, "mask_layer": t.mask_layer,
                      "mask_image": t.mask_image.name if t.mask_image else "", "arrow": t.arrow,
                      "easing": t.easing})
+    from . import scene_sources  # scene objects and tracker markers: explicit point tracks (issue 14)
+    extra, extra_meta = scene_sources.job_tracks(context, w, h, settings.frames, settings.fps)
+    tracks, meta = tracks + extra, meta + extra_meta
     if not tracks:
         raise InputError("Motion tracks: expected at least one enabled track (run Auto-Pair)")
     stored = params is not None and params.get("width") and params.get("height")

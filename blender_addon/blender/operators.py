@@ -268,7 +268,7 @@ class TRACKGO_OT_regenerate(bpy.types.Operator):
         params = strips.stored_params(strip)
         if self.new_seed:
             params["seed"] = None
-        _prepare(context, "submit", int(strip.frame_start), params)
+        _prepare(context, "submit", int(compat.strip_content_start(strip)), params)
         self.report({"INFO"}, "TrackGo job submitted")
         return {"FINISHED"}
 

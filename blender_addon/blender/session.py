@@ -585,6 +585,13 @@ def _handle(ev) -> None:
         if not jobs:
             set_status(SESSION.scene_name, error=ev.message)
         return
+    if ev.kind == "server_restarted":
+        # Another server process answers: the old one's jobs are gone. The client says hello again;
+        # each job ends "interrupted" and its strip says why (protocol.md, "Server instance").
+        for job in _all_jobs():
+            job.final = ("interrupted", "the server restarted; {frames} of {total} frames kept")
+        set_status(SESSION.scene_name, status="The server restarted; reconnecting…")
+        return
     if ev.kind == "plan_result":
         scene_name = SESSION.pending_plans.pop(ev.re, SESSION.scene_name)
         SESSION.plans[scene_name] = ev.body

@@ -26,7 +26,7 @@ def free_channel(scene, frame_start: int, length: int) -> int:
     busy = set()
     end = frame_start + max(1, length)
     for strip in compat.strips(se):
-        if strip.frame_final_start < end and strip.frame_final_end > frame_start:
+        if compat.strip_left(strip) < end and compat.strip_right(strip) > frame_start:
             busy.add(strip.channel)
     for channel in range(1, MAX_CHANNEL + 1):
         if channel not in busy:

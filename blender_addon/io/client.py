@@ -24,7 +24,8 @@ CLIENT_NAME = "trackgo-blender"
 @dataclass
 class Event:
     """What one poll learnt. ``kind`` is a server message type (accepted, rejected, progress,
-    frame, done, error, cancelled, plan_result) or connected / connect_failed / server_lost."""
+    frame, done, error, cancelled, plan_result) or connected / connect_failed / server_lost /
+    server_restarted (``body["jobs"]``: the jobs it interrupted)."""
     kind: str
     job: str | None = None
     re: str | None = None
@@ -123,6 +124,7 @@ class Client:
         self.limits = sp.Limits()
         self.heartbeat_s = 1.0
         self._hello_id: str | None = None
+        self.instance: str | None = None    # the server process we talk to (welcome / pong)
         self._started = self._last_heard = self._last_ping = 0.0
         self.open_jobs: set[str] = set()
 
@@ -134,6 +136,11 @@ class Client:
         sock.setsockopt(zmq.LINGER, 0)
         sock.setsockopt(zmq.MAXMSGSIZE, 4 * self.limits.max_message_bytes)
         sock.setsockopt(zmq.RCVHWM, 10000)
+        # A stable routing id: a dropped connection that comes back is the same client to the
+        # server, which then ends the jobs it dropped in words instead of silently.
+        sock.setsockopt(zmq.ROUTING_ID, f"trackgo-{os.getpid()}-{id(self):x}-{time.time_ns():x}".encode())
+        if sp.is_ipv6(self.address):
+            sock.setsockopt(zmq.IPV6, 1)
         if self.curve is not None:
             sock.curve_serverkey = self.curve.server_public.encode()
             sock.curve_publickey = self.curve.client_public.encode()
@@ -242,6 +249,9 @@ class Client:
 
     def _handle(self, msg) -> Event | None:
         t = msg.type
+        restarted = self._instance_changed(msg)
+        if restarted is not None:
+            return restarted
         if t == sp.messages.WELCOME:
             peer = msg.body.get("protocol", [])
             if not (isinstance(peer, list) and len(peer) == 2 and sp.version.is_compatible(peer)):
@@ -271,6 +281,28 @@ class Client:
         payload = msg.payloads[0] if msg.payloads else None
         return Event(t, job=msg.job, re=msg.re, body=msg.body, payload=payload)
 
+    def _instance_changed(self, msg) -> Event | None:
+        """A welcome or pong from another server process: the old one's jobs are gone. End them
+        as interrupted and say hello again (protocol.md, "Server instance")."""
+        if msg.type not in (sp.messages.WELCOME, sp.messages.PONG):
+            return None
+        instance = msg.body.get("instance")
+        if not isinstance(instance, str):
+            return None
+        if self.instance is None or instance == self.instance:
+            self.instance = instance
+            return None
+        self.instance = instance
+        jobs = sorted(self.open_jobs)
+        self.open_jobs.clear()
+        self.state = "connecting"
+        self._started = self.clock()
+        hello = sp.make_hello(self.name)
+        self._hello_id = hello.id
+        self.send(hello)
+        return Event("server_restarted", body={"jobs": jobs},
+                     message=f"the server restarted; {len(jobs)} running job(s) were interrupted")
+
     def _heartbeat(self, events: list[Event]) -> None:
         now = self.clock()
         if self.state == "connecting":
@@ -282,7 +314,7 @@ class Client:
             return
         if self.state != "ready":
             return
-        if now - self._last_heard > max(self.timeout_s, 3 * self.heartbeat_s):
+        if now - self._last_heard > sp.server_lost_after(self.heartbeat_s):
             jobs = sorted(self.open_jobs)
             self.open_jobs.clear()
             reason = (f"server lost: nothing heard from {self.address} for "

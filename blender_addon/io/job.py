@@ -20,8 +20,10 @@ MASK_THRESHOLD = 128
 class TrackInput:
     name: str
     mask: np.ndarray            # (H, W) uint8 (soft) or bool
-    arrow: np.ndarray           # (N, 2) pixels, tail first
+    arrow: np.ndarray | None    # (N, 2) pixels, tail first; None for a point track
     easing: str = "linear"
+    points: np.ndarray | None = None   # (K, L, 2) pixels per point per output frame (protocol 1.1)
+    visible: np.ndarray | None = None  # (K, L) bool, None = all visible
 
 
 class JobInputError(ValueError):
@@ -63,6 +65,10 @@ def build_job(reference: np.ndarray, tracks: list[TrackInput], params: dict,
     image = sp.raw_image(np.ascontiguousarray(ref).tobytes(), width, height, channels)
     items = []
     for tr in tracks:
+        if tr.points is not None:               # scene / tracker tracks: points as given
+            mask = sp.raw_image(_mask_bytes(tr.mask, tr.name, width, height), width, height, 1)
+            items.append(sp.point_track(mask, np.asarray(tr.points, dtype=np.float32), tr.visible, name=tr.name))
+            continue
         pts = np.asarray(tr.arrow, dtype=np.float64)
         if pts.ndim != 2 or pts.shape[0] < 2 or pts.shape[1] != 2:
             raise JobInputError(f"track {tr.name!r}: arrow needs at least 2 points, got shape {pts.shape}")

@@ -47,7 +47,7 @@ class JobSource:
     width: int
     height: int
     is_float: bool
-    tracks: list
+    tracks: list             # TrackSource, or io.job.TrackInput point tracks at the reference size
     params: dict
     fit: str = "crop"
     size: tuple | None = None   # (w, h) chosen by the user; None: follow the reference's aspect
@@ -95,6 +95,14 @@ def check_size(body: dict, payloads: list, limits) -> None:
                             f"use fewer tracks ({len(payloads) - 1})")
 
 
+def _point_track(t: TrackInput, frame: fr_mod.Framing, mask: np.ndarray | None = None) -> TrackInput:
+    """An explicit point track (scene / tracker sources, made at the reference size) in the
+    output frame: its mask resampled like the painted masks, its points through the same map."""
+    if mask is None:
+        mask = raster.to_uint8(fr_mod.resample(np.asarray(t.mask, dtype=np.float32), frame, nearest=True))
+    return TrackInput(t.name, mask, None, points=frame.to_output(t.points), visible=t.visible)
+
+
 def _frame(src: JobSource, limits) -> fr_mod.Framing:
     out_w, out_h = src.size or fr_mod.output_size(src.width, src.height, limits)
     return fr_mod.framing(src.width, src.height, out_w, out_h, src.fit)
@@ -107,7 +115,8 @@ def precheck(src: JobSource, limits=None) -> fr_mod.Framing:
     frame = _frame(src, limits)
     ref = np.zeros((frame.out_h, frame.out_w, 3), dtype=np.uint8)
     full = np.full((frame.out_h, frame.out_w), 255, dtype=np.uint8)
-    tracks = [TrackInput(t.name, full, frame.to_output(t.arrow), t.easing) for t in src.tracks]
+    tracks = [_point_track(t, frame, full) if isinstance(t, TrackInput)
+              else TrackInput(t.name, full, frame.to_output(t.arrow), t.easing) for t in src.tracks]
     body, payloads = build_job(ref, tracks, dict(src.params, width=frame.out_w, height=frame.out_h), limits)
     check_size(body, payloads, limits)
     return frame
@@ -121,6 +130,9 @@ def prepare(src: JobSource, limits=None) -> PreparedJob:
     feather_scale = float(np.sqrt(frame.sx * frame.sy))
     tracks = []
     for t in src.tracks:
+        if isinstance(t, TrackInput):
+            tracks.append(_point_track(t, frame))
+            continue
         if isinstance(t.mask, raster.Layer):
             layer = raster.map_layer(t.mask, frame.to_output, feather_scale)
             mask = raster.to_uint8(raster.rasterize_layer(layer, out_w, out_h))

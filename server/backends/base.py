@@ -75,13 +75,25 @@ class JobContext:
         self.job_id = job_id
         self.seed = seed
         self._cancel = cancel_event or threading.Event()
+        self._on_cancel: list[Callable[[], None]] = []
 
     def cancelled(self) -> bool:
         """True once the client cancelled, vanished, or the server is shutting down."""
         return self._cancel.is_set()
 
     def cancel(self) -> None:
+        if self._cancel.is_set():
+            return
         self._cancel.set()
+        for callback in self._on_cancel:
+            callback()
+
+    def on_cancel(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once when the job is cancelled (at once if it already is): how a
+        cancel reaches a job that runs elsewhere (a Ray replica)."""
+        self._on_cancel.append(callback)
+        if self._cancel.is_set():
+            callback()
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from server.backends.base import BackendError, BackendOptions, Done, Event, Frame, JobContext, Progress
-from server.worker import OOM_HINT, is_out_of_memory
+from server.backends.failures import OOM_HINT, is_out_of_memory
 
 TINY_FOLDER_NAME = "trackgo-tiny-v1"
 

@@ -24,7 +24,7 @@ class MotionInputs:
 
     reference: np.ndarray        # (H, W, 3) uint8 RGB
     masks: list                  # per track (H, W) bool
-    arrows: list                 # per track ArrowPath in output pixels
+    arrows: list                 # per track ArrowPath in output pixels (None: explicit point track)
     easings: list                # per track easing name
     fields: list                 # per track "tracks[i]" (for errors)
     frames: int
@@ -32,6 +32,7 @@ class MotionInputs:
     width: int
     height: int
     reference_size: tuple        # (width, height) of the reference image
+    explicit: list | None = None  # per track None or (positions (L, K, 2) output px, visible (L, K))
 
 
 def _to_rgb8(image: np.ndarray, field: str) -> np.ndarray:
@@ -102,6 +103,14 @@ def decode_mask(spec, width: int, height: int, field: str) -> np.ndarray:
     return resize_mask(full, height, width)
 
 
+def decode_point_tracks(spec, ref_size: tuple, out_size: tuple) -> tuple[np.ndarray, np.ndarray]:
+    """A validated ``PointTracks`` as (L, K, 2) float64 output pixels and (L, K) bool visibility."""
+    pts = np.frombuffer(spec.data, dtype="<f4").reshape(spec.count, spec.frames, 2).transpose(1, 0, 2)
+    visible = (np.ones((spec.frames, spec.count), dtype=bool) if spec.visible is None else
+               np.frombuffer(spec.visible, dtype=np.uint8).reshape(spec.count, spec.frames).T > 0)
+    return scale_points(pts.astype(np.float64), ref_size, out_size), visible
+
+
 def motion_inputs_for_job(job) -> MotionInputs:
     """Decode and scale a validated job to its output size (``job.params.width`` x ``height``)."""
     width, height = int(job.params.width), int(job.params.height)
@@ -110,23 +119,28 @@ def motion_inputs_for_job(job) -> MotionInputs:
     interp = cv2.INTER_AREA if width * height < ref_size[0] * ref_size[1] else cv2.INTER_LINEAR
     if (reference.shape[1], reference.shape[0]) != (width, height):
         reference = cv2.resize(reference, (width, height), interpolation=interp)
-    masks, arrows, easings, fields = [], [], [], []
+    masks, arrows, easings, fields, explicit = [], [], [], [], []
     for i, track in enumerate(job.tracks):
         field = f"tracks[{i}]"
         masks.append(decode_mask(track.mask, width, height, f"{field}.mask"))
-        pts = scale_points(np.asarray(track.arrow.points, dtype=np.float64), ref_size, (width, height))
-        arrows.append(ArrowPath(pts, f"{field}.arrow"))
+        if getattr(track, "points", None) is not None:
+            arrows.append(None)
+            explicit.append(decode_point_tracks(track.points, ref_size, (width, height)))
+        else:
+            pts = scale_points(np.asarray(track.arrow.points, dtype=np.float64), ref_size, (width, height))
+            arrows.append(ArrowPath(pts, f"{field}.arrow"))
+            explicit.append(None)
         easings.append(track.easing)
         fields.append(field)
     return MotionInputs(np.ascontiguousarray(reference), masks, arrows, easings, fields,
-                        int(job.params.frames), float(job.params.tau), width, height, ref_size)
+                        int(job.params.frames), float(job.params.tau), width, height, ref_size, explicit)
 
 
 def trajectories_for_job(job, seed: int, inputs: MotionInputs | None = None) -> Trajectories:
     """The job's point trajectories at the output size: what every backend moves / encodes."""
     inputs = inputs or motion_inputs_for_job(job)
     return trajectories_from_arrows(inputs.masks, inputs.arrows, inputs.easings, inputs.frames, seed,
-                                    fields=inputs.fields)
+                                    fields=inputs.fields, explicit=inputs.explicit)
 
 
 def plan_for_job(job, seed: int | None = None) -> dict:
@@ -146,7 +160,10 @@ def plan_for_job(job, seed: int | None = None) -> dict:
     for j in range(len(job.tracks)):
         sel = traj.component == j
         positions = back[:, sel].round(3)
-        tracks.append({"track": j, "points": positions[0].tolist(), "positions": positions.tolist()})
+        entry = {"track": j, "points": positions[0].tolist(), "positions": positions.tolist()}
+        if not traj.visible[:, sel].all():
+            entry["visible"] = traj.visible[:, sel].tolist()
+        tracks.append(entry)
     return {"tracks": tracks, "frames": inputs.frames, "width": inputs.reference_size[0],
             "height": inputs.reference_size[1], "output_width": inputs.width, "output_height": inputs.height,
             "seed": int(seed)}

@@ -10,10 +10,10 @@ import threading
 import cv2
 import numpy as np
 
-from .errors import MotionInputError
+from shared_protocol import point_count
+from shared_protocol.point_count import K_MAX, K_MIN, P_HIGH, P_LOW  # noqa: F401  (re-exported)
 
-K_MIN, K_MAX = 16, 64
-P_LOW, P_HIGH = 0.1, 0.4
+from .errors import MotionInputError
 
 # cv2.kmeans draws its k-means++ seeds from OpenCV's RNG; seeding it and running k-means must
 # not interleave with another thread doing the same.
@@ -21,17 +21,11 @@ _KMEANS_LOCK = threading.Lock()
 
 
 def points_per_component(area_share: float) -> int:
-    """Eq. 10: K = 16 below a 10 % share, 64 above 40 %, linear between (rounded half up)."""
-    p = float(area_share)
-    if not np.isfinite(p) or p < 0.0 or p > 1.0:
-        raise MotionInputError("area_share", f"expected a fraction in [0, 1], got {area_share!r}")
-    if p < P_LOW:
-        return K_MIN
-    if p > P_HIGH:
-        return K_MAX
-    k = K_MIN + (K_MAX - K_MIN) / (P_HIGH - P_LOW) * (p - P_LOW)
-    # Half up, not Python's banker's rounding; the epsilon absorbs float error at exact halves.
-    return int(np.floor(k + 0.5 + 1e-9))
+    """Eq. 10 (``shared_protocol.point_count``, shared with the add-on), errors as MotionInputError."""
+    try:
+        return point_count.points_per_component(area_share)
+    except point_count.PointCountError as exc:
+        raise MotionInputError("area_share", str(exc)) from None
 
 
 def check_mask(mask: np.ndarray, field: str = "mask") -> np.ndarray:

@@ -81,13 +81,15 @@ def _component_seed(seed: int, index: int) -> int:
 
 def trajectories_from_arrows(masks: Sequence[np.ndarray], arrows: Sequence, easings, frames: int,
                              seed: int, *, fields: Sequence[str] | None = None,
-                             k: Sequence[int | None] | None = None) -> Trajectories:
+                             k: Sequence[int | None] | None = None,
+                             explicit: Sequence | None = None) -> Trajectories:
     """Sample each mask's points (Eq. 10) and move them all by that mask's arrow, frame by frame.
 
     ``arrows`` are ArrowPath or (M, 2) point lists in the masks' pixel coordinates; ``easings`` is
     one name for all or one per track; ``fields`` names each track in errors (default
-    ``tracks[i]``); ``k`` overrides Eq. 10 per track. Every point is visible (the renderer clips
-    what leaves the frame).
+    ``tracks[i]``); ``k`` overrides Eq. 10 per track. Arrow points are all visible (the renderer
+    clips what leaves the frame). ``explicit`` (per track None or ``(positions (L, K, 2),
+    visible (L, K))``) gives a track's trajectories as they are: no sampling, no arrow.
     """
     from .rendering import MAX_COMPONENTS
 
@@ -109,8 +111,11 @@ def trajectories_from_arrows(masks: Sequence[np.ndarray], arrows: Sequence, easi
     ks = list(k) if k is not None else [None] * n
     if len(ks) != n:
         raise MotionInputError("k", f"expected one point count (or None) per track, got {len(ks)} for {n}")
+    extra = list(explicit) if explicit is not None else [None] * n
+    if len(extra) != n:
+        raise MotionInputError("explicit", f"expected one entry (or None) per track, got {len(extra)} for {n}")
     shape = None
-    positions, component = [], []
+    positions, component, visible = [], [], []
     for j in range(n):
         mask = check_mask(masks[j], f"{fields[j]}.mask")
         if shape is None:
@@ -119,13 +124,23 @@ def trajectories_from_arrows(masks: Sequence[np.ndarray], arrows: Sequence, easi
             raise MotionInputError(f"{fields[j]}.mask",
                                    f"expected size {shape[1]}x{shape[0]} like the first mask, "
                                    f"got {mask.shape[1]}x{mask.shape[0]}")
+        if extra[j] is not None:
+            given, seen = (np.asarray(a) for a in extra[j])
+            if given.ndim != 3 or given.shape[0] != frames or given.shape[2] != 2 or seen.shape != given.shape[:2]:
+                raise MotionInputError(f"{fields[j]}.points", f"expected ({frames}, K, 2) positions and (frames, K) "
+                                                              f"visibility, got {given.shape} and {seen.shape}")
+            positions.append(given)
+            visible.append(seen.astype(bool))
+            component.append(np.full(given.shape[1], j, dtype=np.int32))
+            continue
         arrow = arrows[j] if isinstance(arrows[j], ArrowPath) else ArrowPath(arrows[j], f"{fields[j]}.arrow")
         easing = check_easing(easings[j], f"{fields[j]}.arrow.easing")
         kj = ks[j] if ks[j] is not None else points_per_component(mask.mean())
         pts = sample_points(mask, kj, _component_seed(seed, j), field=f"{fields[j]}.mask")
         disp = arrow.displacements(frames, easing)                     # (L, 2)
         positions.append(pts[None, :, :] + disp[:, None, :])
+        visible.append(np.ones((frames, len(pts)), dtype=bool))
         component.append(np.full(len(pts), j, dtype=np.int32))
     pos = np.concatenate(positions, axis=1).astype(np.float32)
     comp = np.concatenate(component)
-    return Trajectories(pos, comp, np.ones(pos.shape[:2], dtype=bool))
+    return Trajectories(pos, comp, np.concatenate(visible, axis=1))

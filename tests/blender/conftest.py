@@ -26,6 +26,12 @@ ARROW_BALL = [(64.0, 64.0), (90.0, 60.0), (120.0, 64.0)]   # tail inside the cir
 ARROW_BOX = [(190.0, 60.0), (190.0, 100.0)]               # tail inside the square
 
 
+def pytest_configure(config):
+    # Blender 5.1 on warns about the strip properties it removes in 6.0; the add-on and the tests
+    # use their successors through blender/compat.py, so such a warning is a failure.
+    config.addinivalue_line("filterwarnings", r"error:.*is expected to be removed in Blender:DeprecationWarning")
+
+
 def server_python() -> str:
     py = os.environ.get("TRACKGO_SERVER_PYTHON") or str(ROOT / ".venvs" / "server" / "bin" / "python")
     if not Path(py).exists():

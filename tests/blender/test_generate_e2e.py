@@ -38,7 +38,7 @@ def test_generate_streams_frames_into_a_growing_strip(build_scene, server):
     def progressed():
         se = scene.sequence_editor
         if se is not None and len(list(__import__("blender_addon.blender.compat", fromlist=["x"]).strips(se))):
-            lengths.append(_only_strip(bpy).frame_final_duration)
+            lengths.append(__import__("blender_addon.blender.compat", fromlist=["x"]).strip_duration(_only_strip(bpy)))
         return _job_done(bpy)
 
     drive(progressed, 60)
@@ -46,8 +46,9 @@ def test_generate_streams_frames_into_a_growing_strip(build_scene, server):
 
     strip = _only_strip(bpy)
     # Position: the reference frame's place (the playhead at generate time), a free channel.
-    assert strip.frame_start == 10 and strip.channel == 1
-    assert strip.frame_final_duration == 6 and len(strip.elements) == 6
+    from blender_addon.blender import compat
+    assert compat.strip_content_start(strip) == 10 and strip.channel == 1
+    assert compat.strip_duration(strip) == 6 and len(strip.elements) == 6
     assert [e.filename for e in strip.elements] == [f"{i:04d}.png" for i in range(1, 7)]
     # It grew while frames arrived (first seen with fewer than all frames).
     assert lengths and min(lengths) < 6 and lengths == sorted(lengths)
@@ -88,7 +89,7 @@ def test_generate_streams_frames_into_a_growing_strip(build_scene, server):
     drive(lambda: _job_done(bpy), 60)
     from blender_addon.blender import compat
     new = [s for s in compat.strips(se) if s != strip]
-    assert len(new) == 1 and new[0].frame_start == 10 and new[0].channel == 2
+    assert len(new) == 1 and compat.strip_content_start(new[0]) == 10 and new[0].channel == 2
     new_params = strips.stored_params(new[0])
     assert new_params["seed"] is not None and new_params["seed"] != 1234
     assert new_params["frames"] == 6

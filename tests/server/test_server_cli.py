@@ -118,7 +118,7 @@ def test_client_notices_a_killed_server_within_heartbeat_timeout(spawn_server):
     client = TestClient(server.endpoint)
     try:
         welcome = client.hello()
-        timeout = 5 * welcome.body["heartbeat_interval_s"]
+        timeout = sp.server_lost_after(welcome.body["heartbeat_interval_s"])   # the one rule (protocol.md 8)
         stream = client.submit(make_job(frames=60, seed=3))
         client.wait_accepted(stream)
         server.proc.kill()

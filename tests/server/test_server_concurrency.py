@@ -78,8 +78,9 @@ def test_full_queue_rejects(server_factory, client_factory):
     streams = [client.submit(make_job(frames=2, seed=i)) for i in range(5)]
     client.wait_all(streams, 30)
     outcome = collections.Counter("rejected" if s.rejected else s.final.type for s in streams)
-    # one running + two waiting; the rest are turned away with queue_full
-    assert outcome == {"done": 3, "rejected": 2}
+    # queue_length counts jobs queued or running (welcome.limits.max_queue): one running + one
+    # waiting; the rest are turned away with queue_full
+    assert outcome == {"done": 2, "rejected": 3}
     for s in streams:
         if s.rejected:
             assert s.rejected.body["error"]["code"] == "queue_full"
@@ -101,7 +102,7 @@ def test_status_busy_only_when_every_worker_runs_a_job(server_factory, client_fa
     client = client_factory(server.endpoint)
     first = client.submit(make_job(frames=5, seed=1))
     client.wait_accepted(first)
-    assert wait_until(lambda: len(server.service._idle) == 1)
+    assert wait_until(lambda: len(server.service.runner.idle) == 1)
     assert client.request(sp.make_status()).body["busy"] is False    # one device is still free
     second = client.submit(make_job(frames=5, seed=2))
     client.wait_accepted(second)

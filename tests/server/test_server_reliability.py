@@ -135,11 +135,11 @@ def test_client_that_stops_reading_is_dropped_at_the_backlog_bound(server_factor
                                                                     caplog):
     import logging
 
-    import server.service as service_module
+    import server.sending as sending
     import zmq
 
     caplog.set_level(logging.INFO, logger="trackgo")
-    monkeypatch.setattr(service_module, "MAX_BACKLOG_BYTES", 256 * 1024)
+    monkeypatch.setattr(sending, "MAX_BACKLOG_BYTES", 256 * 1024)
     server = server_factory(backend_options={"textured": "1"}, png_compression=0)
     stalled = client_factory(server.endpoint)
     stalled.socket.setsockopt(zmq.RCVHWM, 1)      # takes (almost) nothing off the wire
@@ -154,8 +154,10 @@ def test_client_that_stops_reading_is_dropped_at_the_backlog_bound(server_factor
 def test_client_not_reading_is_dropped_and_its_jobs_remembered(monkeypatch):
     # A client whose unread replies pass MAX_BACKLOG_BYTES loses its jobs; it is still connected,
     # so like a silent one it must get each job's final `cancelled` when it speaks again.
+    import server.sending as sending
     import server.service as service_module
     from server.backends.base import BackendOptions, JobContext
+    from server.jobs import JobRecord
     from server.encoding import FrameEncoder
     from tests.server.fake_backend import create
 
@@ -164,11 +166,11 @@ def test_client_not_reading_is_dropped_and_its_jobs_remembered(monkeypatch):
     try:
         identity = b"\x00slow"
         session = service.sessions[identity] = service_module.Session(identity, time.monotonic())
-        record = service_module.JobRecord("job1", identity, "req1", None, JobContext("job1", 1), state="running")
+        record = JobRecord("job1", identity, "req1", None, JobContext("job1", 1), state="running")
         service.jobs["job1"] = record
-        monkeypatch.setattr(service_module, "MAX_BACKLOG_BYTES", 100)
-        service._queue_backlog(session, [identity, b"x" * 200])
+        monkeypatch.setattr(sending, "MAX_BACKLOG_BYTES", 100)
+        service.sender.queue_backlog(session, [identity, b"x" * 200])
         assert identity not in service.sessions and not service.jobs and record.ctx.cancelled()
-        assert service._orphans[identity] == [record]
+        assert service.sessions.orphans[identity] == ("client_timed_out", [record])
     finally:
         service.abort()

@@ -1,0 +1,115 @@
+"""The reference frame of a scene-driven shot: rendered from the camera, or a plate aligned with it.
+
+* **render** — Workbench (fast, flat shading: blocking) or EEVEE (lit), the user's choice. The
+  engine, camera, frame, size and output path are set for the one render and put back after.
+  The still goes through a file because the "Render Result" image has no readable pixels in
+  background mode.
+* **plate** — the camera's background image (or any image), fitted to the camera frame the way
+  the camera's background image is drawn (stretch, fit or crop), so the scene's points land on
+  the picture the way the animator saw them through the camera.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+
+import bpy
+import numpy as np
+
+from . import capture
+
+ENGINES = ("WORKBENCH", "EEVEE")
+
+
+class ReferenceError(ValueError):
+    """The reference frame cannot be made; the message names what is missing."""
+
+
+def engine_id(choice: str) -> str:
+    """Blender's engine identifier for WORKBENCH / EEVEE in this Blender line."""
+    items = {e.identifier for e in bpy.types.RenderSettings.bl_rna.properties["engine"].enum_items}
+    if choice == "WORKBENCH":
+        return "BLENDER_WORKBENCH"
+    if choice == "EEVEE":
+        for name in ("BLENDER_EEVEE_NEXT", "BLENDER_EEVEE"):       # 4.2–4.5, then 5.0
+            if name in items:
+                return name
+    raise ReferenceError(f"render engine: expected one of {ENGINES}, got {choice!r}")
+
+
+def render_reference(scene, camera, engine: str = "WORKBENCH", frame: float | None = None,
+                     width: int | None = None, height: int | None = None) -> np.ndarray:
+    """Render the camera's view at ``frame`` as (H, W, 3) uint8 sRGB (the scene's settings restored)."""
+    if camera is None or camera.type != "CAMERA":
+        raise ReferenceError(f"camera: expected a camera object, got {getattr(camera, 'name', camera)!r}")
+    r = scene.render
+    saved = (r.engine, scene.camera, r.filepath, r.resolution_x, r.resolution_y, r.resolution_percentage,
+             r.image_settings.file_format, r.image_settings.color_mode, scene.frame_current, scene.frame_subframe)
+    folder = tempfile.mkdtemp(prefix="trackgo-ref-")
+    path = os.path.join(folder, "reference.png")
+    image = None
+    try:
+        r.engine = engine_id(engine)
+        scene.camera = camera
+        if width and height:
+            r.resolution_x, r.resolution_y, r.resolution_percentage = int(width), int(height), 100
+        r.image_settings.file_format = "PNG"
+        r.image_settings.color_mode = "RGB"
+        r.filepath = path
+        if frame is not None:
+            whole = int(np.floor(frame))
+            scene.frame_set(whole, subframe=float(frame - whole))
+        bpy.ops.render.render(write_still=True, scene=scene.name)
+        if not os.path.exists(path):
+            raise ReferenceError(f"render: {r.engine} wrote no image (is a GPU context available?)")
+        image = bpy.data.images.load(path)
+        return capture.reference_rgb(image)
+    finally:
+        if image is not None:
+            bpy.data.images.remove(image)
+        (r.engine, scene.camera, r.filepath, r.resolution_x, r.resolution_y, r.resolution_percentage,
+         r.image_settings.file_format, r.image_settings.color_mode) = saved[:8]
+        scene.frame_set(saved[8], subframe=saved[9])
+        for name in os.listdir(folder):
+            os.remove(os.path.join(folder, name))
+        os.rmdir(folder)
+
+
+def plate_image(camera):
+    """The camera's first background image that has an image, or None."""
+    for bg in getattr(camera.data, "background_images", []):
+        if bg.image is not None:
+            return bg
+    return None
+
+
+def plate_reference(camera, width: int, height: int, image=None, frame_method: str | None = None) -> np.ndarray:
+    """A plate fitted to the camera frame as (H, W, 3) uint8: ``image`` or the camera's background image.
+
+    ``frame_method`` (STRETCH, FIT, CROP) defaults to the background image's own setting.
+    """
+    if image is None:
+        bg = plate_image(camera)
+        if bg is None:
+            raise ReferenceError(f"plate: camera {camera.name!r} has no background image; add one in the "
+                                 "camera's Background Images panel or pick an image")
+        image, frame_method = bg.image, frame_method or bg.frame_method
+    rgb = capture.reference_rgb(image)
+    return fit_plate(rgb, width, height, frame_method or "STRETCH")
+
+
+def fit_plate(rgb: np.ndarray, width: int, height: int, frame_method: str) -> np.ndarray:
+    """Place an image in a width x height frame as Blender draws camera background images."""
+    h, w = rgb.shape[:2]
+    if frame_method == "STRETCH" or w * height == h * width:
+        return capture._resize_nearest(rgb, width, height)
+    scale = (min if frame_method == "FIT" else max)(width / w, height / h)
+    sw, sh = max(1, round(w * scale)), max(1, round(h * scale))
+    scaled = capture._resize_nearest(rgb, sw, sh)
+    out = np.zeros((height, width, 3), np.uint8)
+    # centre: crop the overflow (CROP) or pad with black (FIT)
+    sx, sy = (sw - width) // 2, (sh - height) // 2
+    src = scaled[max(0, sy):max(0, sy) + min(sh, height), max(0, sx):max(0, sx) + min(sw, width)]
+    dy, dx = max(0, -sy), max(0, -sx)
+    out[dy:dy + src.shape[0], dx:dx + src.shape[1]] = src
+    return out

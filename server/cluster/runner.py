@@ -1,0 +1,192 @@
+"""``RayRunner``: the front's "where jobs run" on a Ray Serve deployment.
+
+The front hands a job over only while a replica slot is free (``has_room``), so jobs wait in
+the front's fair queue, never in Serve's. Each running job has one thread here that iterates the
+replica's stream (``handle.options(stream=True)``) and posts its events as they come; a cancel
+from the front cancels the Serve request; a replica that dies mid-job ends that job with one
+``worker_lost`` error while the others carry on, and Serve starts a new replica.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Callable
+
+from server.job_events import FinalPosted, RunningJob, SlotFree
+
+log = logging.getLogger("trackgo.server.cluster")
+
+APP_NAME = "trackgo"
+DEPLOYMENT_NAME = "TrackGoReplica"
+# How often the replica count in status_reply is refreshed (a Serve controller call).
+STATUS_REFRESH_S = 2.0
+
+
+@dataclass(frozen=True)
+class ClusterSettings:
+    """How the cluster is reached and how the deployment is shaped (server config: cluster_*)."""
+
+    address: str = "ray"                 # "ray": this machine's cluster (or a new local one); "local": a
+                                         # private local one; "ray://HEAD:PORT": Ray Client
+    replicas: int = 1                    # fixed replica count when no autoscaling bounds are set
+    min_replicas: int = 0                # autoscaling bounds; max_replicas > 0 turns autoscaling on
+    max_replicas: int = 0
+    gpus_per_replica: float = 1.0
+    cpus_per_replica: float = 1.0
+    local_cpus: int = 0                  # address "local": CPUs its Ray may use (0: Ray decides)
+    local_object_store_mb: int = 0       # ... and its object store (0: Ray decides)
+    backend_options: dict = field(default_factory=dict)
+    png_compression: int = 1
+
+    @property
+    def slots(self) -> int:
+        """Jobs the front keeps running at once: one per replica (the most there may be)."""
+        return self.max_replicas if self.max_replicas > 0 else self.replicas
+
+
+def worker_lost_body(exc: BaseException) -> dict:
+    return {"code": "worker_lost", "field": None,
+            "message": f"the cluster replica running this job stopped mid-job ({type(exc).__name__})",
+            "hint": "submit the job again; the cluster starts a new replica on its own"}
+
+
+class RayRunner:
+    kind = "ray"
+
+    def __init__(self, backend_name: str, settings: ClusterSettings) -> None:
+        self.backend_name = backend_name
+        self.settings = settings
+        self._post: Callable[[object], None] = lambda item: None
+        self._handle = None
+        self._started_ray = False
+        self._running: dict[str, RunningJob] = {}
+        self._lock = threading.Lock()
+        self._cancels = ThreadPoolExecutor(max_workers=2, thread_name_prefix="trackgo-ray-cancel")
+        self._replicas_seen: int | None = None
+        self._status_at = 0.0
+
+    # ---- start / stop ------------------------------------------------------------------------
+    def start(self, post: Callable[[object], None]) -> None:
+        """Join (or start) Ray, deploy the replicas and wait until they are up (models loaded)."""
+        import ray
+        from ray import serve
+
+        from server.cluster.replica import TrackGoReplica
+
+        self._post = post
+        s = self.settings
+        if not ray.is_initialized():
+            kwargs: dict = {"include_dashboard": False, "log_to_driver": False}
+            if s.address.startswith("ray://"):
+                kwargs["address"] = s.address
+            elif s.address == "local":        # a private Ray of our own, whatever else runs here
+                kwargs["address"] = "local"
+                if s.local_cpus:
+                    kwargs["num_cpus"] = s.local_cpus
+                if s.local_object_store_mb:
+                    kwargs["object_store_memory"] = s.local_object_store_mb * 1024 * 1024
+            # "ray": the cluster this machine joined with `ray start` (RAY_ADDRESS), else a new local one
+            ray.init(**kwargs)
+            self._started_ray = True
+        serve.start(proxy_location="Disabled")     # no HTTP: the ZeroMQ front is the only door
+        options: dict = {"name": DEPLOYMENT_NAME, "max_ongoing_requests": 1,
+                         "ray_actor_options": {"num_gpus": s.gpus_per_replica, "num_cpus": s.cpus_per_replica}}
+        if s.max_replicas > 0:
+            options["autoscaling_config"] = {"min_replicas": s.min_replicas, "max_replicas": s.max_replicas,
+                                             "target_ongoing_requests": 1}
+        else:
+            options["num_replicas"] = s.replicas
+        deployment = serve.deployment(TrackGoReplica).options(**options)
+        app = deployment.bind(self.backend_name, dict(s.backend_options), s.png_compression)
+        self._handle = serve.run(app, name=APP_NAME, route_prefix=None).options(stream=True)
+        log.info("cluster: %s replica(s) of %s deployed", s.slots, self.backend_name)
+
+    def stop(self, timeout: float) -> None:
+        with self._lock:
+            running = list(self._running.values())
+        for item in running:
+            item.ctx.cancel()
+        self._cancels.shutdown(wait=False, cancel_futures=True)
+        try:
+            if self._handle is not None:
+                from ray import serve
+                serve.delete(APP_NAME)
+                self._handle = None
+                if self._started_ray:
+                    serve.shutdown()
+            if self._started_ray:
+                import ray
+                ray.shutdown()
+                self._started_ray = False
+        except Exception:   # a cluster already gone must not make shutdown fail
+            log.exception("cluster: clean-up failed")
+
+    # ---- the runner interface ----------------------------------------------------------------
+    def has_room(self) -> bool:
+        return self._handle is not None and len(self._running) < self.settings.slots
+
+    def all_busy(self) -> bool:
+        return len(self._running) >= self.settings.slots
+
+    def ready(self) -> bool:
+        return self._handle is not None
+
+    def assign(self, item: RunningJob) -> None:
+        with self._lock:
+            self._running[item.job_id] = item
+        threading.Thread(target=self._stream, args=(item,), name=f"trackgo-ray-{item.job_id[:8]}",
+                         daemon=True).start()
+
+    def slot_free(self, item: SlotFree) -> None:
+        with self._lock:
+            self._running.pop(item.slot, None)
+
+    def describe(self) -> dict:
+        s = self.settings
+        replicas = self._replica_count()
+        return {"mode": "ray", "replicas": replicas, "busy": len(self._running), "slots": s.slots,
+                "gpus": s.gpus_per_replica * replicas if replicas is not None else None,
+                "min_replicas": s.min_replicas if s.max_replicas else s.replicas,
+                "max_replicas": s.max_replicas or s.replicas}
+
+    # ---- one job's stream -------------------------------------------------------------------
+    def _stream(self, item: RunningJob) -> None:
+        job_id = item.job_id
+        final_seen = False
+        ended = threading.Event()
+        try:
+            response = self._handle.run.remote(item.job, job_id, item.ctx.seed,
+                                               time.monotonic() - item.accepted_at)
+            # Off the I/O thread: cancel may wait for the request's replica assignment.
+            item.ctx.on_cancel(lambda: None if ended.is_set() else self._cancels.submit(response.cancel))
+            for event in response:
+                final_seen = final_seen or isinstance(event, FinalPosted)
+                self._post(event)
+        except Exception as exc:
+            if not item.ctx.cancelled():
+                log.error("cluster: job %s lost its replica: %r", job_id, exc)
+                self._post(FinalPosted(job_id, "error", worker_lost_body(exc), -1))
+        else:
+            if not final_seen and not item.ctx.cancelled():
+                self._post(FinalPosted(job_id, "error", worker_lost_body(RuntimeError("stream ended early")), -1))
+        finally:
+            ended.set()
+            self._post(SlotFree(job_id))
+
+    def _replica_count(self) -> int | None:
+        """Running replicas, from Serve's status (refreshed at most every STATUS_REFRESH_S)."""
+        now = time.monotonic()
+        if now - self._status_at >= STATUS_REFRESH_S:
+            self._status_at = now
+            try:
+                from ray import serve
+                app = serve.status().applications.get(APP_NAME)
+                deployment = app.deployments.get(DEPLOYMENT_NAME) if app else None
+                if deployment is not None:
+                    self._replicas_seen = int(deployment.replica_states.get("RUNNING", 0))
+            except Exception:
+                log.debug("cluster: status unavailable", exc_info=True)
+        return self._replicas_seen
