@@ -97,6 +97,7 @@ class Session:
         self.log: list[str] = []
         self.io_pool: ThreadPoolExecutor | None = None
         self.prep_pool: ThreadPoolExecutor | None = None
+        self.reconnecting = False                # the client says hello again after a restart
         self.preparing: list[Preparing] = []     # jobs / plans being built in the worker
 
     def pool(self) -> ThreadPoolExecutor:
@@ -564,7 +565,9 @@ def _handle(ev) -> None:
         if st is not None:
             st.connected = True
             st.status = ev.message
-            st.error = ""
+            if not SESSION.reconnecting:  # after a restart, what it did to the jobs stays said
+                st.error = ""
+        SESSION.reconnecting = False
         return
     if ev.kind == "connect_failed":
         scene, st = _settings(SESSION.scene_name)
@@ -590,6 +593,7 @@ def _handle(ev) -> None:
         # each job ends "interrupted" and its strip says why (protocol.md, "Server instance").
         for job in _all_jobs():
             job.final = ("interrupted", "the server restarted; {frames} of {total} frames kept")
+        SESSION.reconnecting = True
         set_status(SESSION.scene_name, status="The server restarted; reconnecting…")
         return
     if ev.kind == "plan_result":

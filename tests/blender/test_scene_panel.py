@@ -20,7 +20,7 @@ def _blocked_scene(bpy):
 
 
 def test_scene_source_reference_preview_and_job(addon):
-    from blender_addon.blender import operators, session
+    from blender_addon.blender import session
     from blender_addon.blender.overlay import plan_geometry
     from shared_protocol import validate_job
 
