@@ -76,13 +76,13 @@ def _shown_image_file(scene):
     it, at its own resolution), or None when the top strip is no plain image strip."""
     se = scene.sequence_editor
     f = scene.frame_current
-    shown = [s for s in compat.strips(se) if not s.mute and s.frame_final_start <= f < s.frame_final_end]
+    shown = [s for s in compat.strips(se) if not s.mute and compat.strip_left(s) <= f < compat.strip_right(s)]
     if not shown:
         return None
     top = max(shown, key=lambda s: s.channel)
     if top.type != "IMAGE" or not len(top.elements):
         return None
-    index = min(max(0, f - int(top.frame_start)), len(top.elements) - 1)
+    index = min(max(0, f - int(compat.strip_content_start(top))), len(top.elements) - 1)
     path = bpy.path.abspath(os.path.join(top.directory, top.elements[index].filename), library=top.id_data.library)
     return path if os.path.isfile(path) else None
 
