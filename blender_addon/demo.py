@@ -174,7 +174,8 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"demo: {st.error}")
         log(st.status)
         bpy.ops.trackgo.auto_pair()
-        log("tracks: " + ", ".join(f"{t.name} → {t.arrow}" for t in st.tracks))
+        log("tracks: " + ", ".join(f"{t.name} → {st.arrows[t.arrow].label if t.arrow in st.arrows else 'no arrow'}"
+                                   for t in st.tracks))
         # Each track's speed curve spans a shot of two parts: Take 1 walks half of each arrow,
         # its extension the other half (the parts share one frame).
         for i, t in enumerate(st.tracks):

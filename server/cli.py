@@ -141,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
+    from server import parent_watch
+    parent_watch.install(service.request_stop)  # started by Blender: stop when Blender goes away
     say(f"{PROG} ready on {service.endpoint} (backend {service.backend_name})")
     service.serve()
     say(f"{PROG} stopped")

@@ -25,11 +25,20 @@ def _on_load_post(*_args):
     the job ended with the old session: show "Not connected" and no running job."""
     for scene in bpy.data.scenes:
         st = getattr(scene, "trackgo", None)
-        if st is not None and (st.connected or st.busy):
-            if st.busy:
-                st.progress_text = "Interrupted: the file was saved while a job ran"
-            st.connected = st.busy = False
-            st.status = "Not connected"
+        if st is None:
+            continue
+        if st.busy:
+            st.progress_text = "Interrupted: the file was saved while a job ran"
+        st.connected = st.busy = False
+        st.status = "Not connected"
+        st.error = ""  # a message from another session
+
+
+@bpy.app.handlers.persistent
+def _on_save_pre(*args):
+    """First save of a file whose takes went to the temporary folder: move them beside it
+    (Blender passes the path being saved to; the file's own path is still the old one)."""
+    session.adopt_temp_frames(next((a for a in args if isinstance(a, str) and a), ""))
 
 
 def register():
@@ -41,6 +50,7 @@ def register():
         bpy.utils.register_class(cls)
     bpy.app.handlers.load_pre.append(_on_load_pre)
     bpy.app.handlers.load_post.append(_on_load_post)
+    bpy.app.handlers.save_pre.append(_on_save_pre)
 
 
 def unregister():
@@ -50,6 +60,8 @@ def unregister():
         bpy.app.handlers.load_pre.remove(_on_load_pre)
     if _on_load_post in bpy.app.handlers.load_post:
         bpy.app.handlers.load_post.remove(_on_load_post)
+    if _on_save_pre in bpy.app.handlers.save_pre:
+        bpy.app.handlers.save_pre.remove(_on_save_pre)
     for cls in reversed(CLASSES):
         bpy.utils.unregister_class(cls)
     timing.unregister()

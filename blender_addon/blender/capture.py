@@ -8,11 +8,12 @@ this module only walks Blender data.
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..io import coords, raster
+from ..io import coords, framing, prepare, raster
 from . import compat
 
 MAX_ARROW_POINTS = 256
@@ -20,48 +21,78 @@ MAX_ARROW_POINTS = 256
 
 @dataclass(frozen=True)
 class CapturedArrow:
-    key: str                 # "annotation:<layer>:<i>" or "object:<name>:<layer>:<i>"
+    key: str                 # identity: "annotation:<layer>#<digest>" or "object:<name>:<layer>#<digest>"
     points: np.ndarray       # (N, 2) float pixels, tail first
+    label: str = ""          # what the user reads: "<layer> stroke <n>"
+
+
+def stroke_digest(points) -> str:
+    """A stroke's identity: a digest of its own points (as Blender stores them), so it survives
+    other strokes being erased or drawn, and changes when the stroke itself is edited."""
+    arr = np.round(np.asarray([tuple(p) for p in points], dtype=np.float64), 5) + 0.0  # no -0.0
+    return hashlib.sha1(arr.tobytes()).hexdigest()[:10]
+
+
+def stroke_keys(prefix: str, strokes) -> list[tuple[str, str, int, list]]:
+    """(key, label, index, points) per stroke; identical strokes in a layer are told apart by order."""
+    out, seen = [], {}
+    for layer, i, pts in strokes:
+        if len(pts) < 2:
+            continue
+        key = f"{prefix}:{layer}#{stroke_digest(pts)}"
+        seen[key] = seen.get(key, 0) + 1
+        if seen[key] > 1:
+            key += f"~{seen[key]}"
+        out.append((key, f"{layer} stroke {i + 1}", i, pts))
+    return out
+
+
+def annotation_keys(annotation) -> set[str]:
+    """The identities of an annotation's strokes, without converting any point (panel drawing)."""
+    return {k for k, _, _, _ in stroke_keys("annotation", compat.annotation_strokes(annotation))}
+
+
+def object_keys(obj) -> set[str]:
+    return {k for k, _, _, _ in stroke_keys(f"object:{obj.name}", compat.object_strokes(obj))}
 
 
 class CaptureError(ValueError):
     """Input the add-on cannot use; the message names the thing at fault."""
 
 
-def image_rgba(image) -> np.ndarray:
-    """(H, W, 4) float32, top row first, values as Blender stores them (0–1)."""
+def image_pixels(image) -> tuple[np.ndarray, int, int]:
+    """(flat float32 RGBA bottom row first, width, height): the one copy out of Blender.
+    Everything else (flip, sRGB, resize) happens on plain arrays, off the main thread."""
     w, h = image.size
     if w == 0 or h == 0:
         raise CaptureError(f"image {image.name!r}: expected pixels, got an empty or missing image "
                            f"({image.filepath or 'no file'})")
     buf = np.empty(w * h * 4, dtype=np.float32)
     image.pixels.foreach_get(buf)
+    return buf, w, h
+
+
+def image_rgba(image) -> np.ndarray:
+    """(H, W, 4) float32, top row first, values as Blender stores them (0–1)."""
+    buf, w, h = image_pixels(image)
     return buf.reshape(h, w, 4)[::-1]
 
 
 def reference_rgb(image) -> np.ndarray:
     """The reference image as (H, W, 3) uint8 sRGB."""
-    rgba = image_rgba(image)
-    rgb = rgba[..., :3]
-    if image.is_float:  # float buffers are scene-linear: encode to sRGB for the model
-        rgb = np.where(rgb <= 0.0031308, rgb * 12.92, 1.055 * np.power(np.clip(rgb, 0, None), 1 / 2.4) - 0.055)
-    return np.clip(np.rint(rgb * 255.0), 0, 255).astype(np.uint8)
+    buf, w, h = image_pixels(image)
+    return prepare.reference_srgb8(buf, w, h, image.is_float)
 
 
-def _resize_nearest(arr: np.ndarray, width: int, height: int) -> np.ndarray:
-    h, w = arr.shape[:2]
-    if (w, h) == (width, height):
-        return arr
-    rows = np.minimum((np.arange(height) + 0.5) * h / height, h - 1).astype(int)
-    cols = np.minimum((np.arange(width) + 0.5) * w / width, w - 1).astype(int)
-    return arr[rows][:, cols]
+def painted_source(image) -> prepare.PaintedMask:
+    return prepare.PaintedMask(*image_pixels(image))
 
 
 def painted_mask(image, width: int, height: int) -> np.ndarray:
-    """A painted mask image → uint8 (H, W): white (and opaque) is inside."""
-    rgba = image_rgba(image)
-    value = rgba[..., :3].mean(axis=-1) * rgba[..., 3]
-    return raster.to_uint8(_resize_nearest(value, width, height))
+    """A painted mask image → uint8 (H, W) at ``width`` x ``height``: white (and opaque) is inside."""
+    pm = painted_source(image)
+    fr = framing.framing(pm.width, pm.height, width, height, "stretch")
+    return raster.to_uint8(framing.resample(pm.coverage(), fr, nearest=True))
 
 
 def mask_layer_data(layer, width: int, height: int) -> raster.Layer:
@@ -104,11 +135,8 @@ def arrow_from_points(points, width: int, height: int, space: str = "normalized"
 
 def annotation_arrows(annotation, width: int, height: int) -> list[CapturedArrow]:
     """Arrows from Image Editor annotation strokes (4.x legacy data or 5.0 Annotation)."""
-    out = []
-    for layer, i, pts in compat.annotation_strokes(annotation):
-        if len(pts) >= 2:
-            out.append(CapturedArrow(f"annotation:{layer}:{i}", arrow_from_points(pts, width, height)))
-    return out
+    return [CapturedArrow(key, arrow_from_points(pts, width, height), label)
+            for key, label, _, pts in stroke_keys("annotation", compat.annotation_strokes(annotation))]
 
 
 def camera_arrows(obj, scene, width: int, height: int) -> list[CapturedArrow]:
@@ -131,13 +159,12 @@ def camera_arrows(obj, scene, width: int, height: int) -> list[CapturedArrow]:
                            f"expected the same aspect ratio, or the arrows would be stretched")
     mw = obj.matrix_world
     out = []
-    for layer, i, pts in compat.object_strokes(obj):
-        if len(pts) < 2:
-            continue
+    for key, label, i, pts in stroke_keys(f"object:{obj.name}", compat.object_strokes(obj)):
+        layer = label.rsplit(" stroke ", 1)[0]
         projected = [world_to_camera_view(scene, cam, mw @ Vector(p)) for p in pts]
         if any(v.z < 0.0 or (v.z == 0.0 and cam.data.type != "ORTHO") for v in projected):
             raise CaptureError(f"arrows object {obj.name!r}: stroke {layer}:{i} is (partly) behind the "
                                f"camera {cam.name!r}; expected strokes in front of it")
         view = [tuple(v)[:2] for v in projected]
-        out.append(CapturedArrow(f"object:{obj.name}:{layer}:{i}", arrow_from_points(view, width, height)))
+        out.append(CapturedArrow(key, arrow_from_points(view, width, height), label))
     return out

@@ -4,10 +4,12 @@ Also the source listing and the automatic pairing the Motion Tracks list offers.
 """
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
 from ..io import pairing
-from ..io.job import TrackInput
+from ..io import prepare
 from . import capture, compat
 from .properties import PALETTE
 
@@ -26,36 +28,62 @@ def reference_image(settings):
     return img
 
 
+def _image_editor_spaces(context):
+    """The Image Editors of every open window, the current one first."""
+    space = getattr(context, "space_data", None)
+    if space is not None and getattr(space, "type", "") == "IMAGE_EDITOR":
+        yield space
+    for window in getattr(getattr(context, "window_manager", None), "windows", ()) or ():
+        for area in getattr(window.screen, "areas", ()):
+            if area.type == "IMAGE_EDITOR" and area.spaces.active is not space:
+                yield area.spaces.active
+
+
 def annotation_source(context, settings):
+    """Where the arrows are, the same from every panel (Image Editor or Sequencer preview):
+    the chosen annotation, else one drawn in an Image Editor (one showing the reference first),
+    else the scene's annotation."""
     if settings.annotation is not None:
         return settings.annotation
-    space = getattr(context, "space_data", None)
-    found = compat.space_annotation(space) if space is not None and space.type == "IMAGE_EDITOR" else None
-    return found or compat.scene_annotation(context.scene)
+    drawn = [(getattr(sp, "image", None) == settings.reference, compat.space_annotation(sp))
+             for sp in _image_editor_spaces(context)]
+    drawn = [a for showing, a in sorted(drawn, key=lambda d: not d[0]) if a is not None]
+    return drawn[0] if drawn else compat.scene_annotation(context.scene)
+
+
+def captured_arrows(context, settings, width: int, height: int) -> list:
+    out = list(capture.annotation_arrows(annotation_source(context, settings), width, height))
+    if settings.arrows_object is not None:
+        out += capture.camera_arrows(settings.arrows_object, context.scene, width, height)
+    return out
 
 
 def all_arrows(context, settings, width: int, height: int) -> dict[str, np.ndarray]:
-    arrows = {}
-    for a in capture.annotation_arrows(annotation_source(context, settings), width, height):
-        arrows[a.key] = a.points
+    return {a.key: a.points for a in captured_arrows(context, settings, width, height)}
+
+
+def current_arrow_keys(context, settings) -> set[str]:
+    """The identities of the strokes there are now (cheap: no point is converted)."""
+    keys = capture.annotation_keys(annotation_source(context, settings))
     if settings.arrows_object is not None:
-        for a in capture.camera_arrows(settings.arrows_object, context.scene, width, height):
-            arrows[a.key] = a.points
-    return arrows
+        keys |= capture.object_keys(settings.arrows_object)
+    return keys
+
+
+ARROW_CHANGED = "arrow changed — re-pair?"
+
+
+def arrow_problem(track, keys: set[str]) -> str:
+    """'' when the track's own arrow is there; otherwise what the panel and Generate say."""
+    if not track.arrow:
+        return "no arrow"
+    if track.arrow in keys:
+        return ""
+    return ARROW_CHANGED if track.arrow_points else "arrow not found"
 
 
 def mask_layers(settings) -> list:
     return list(settings.mask.layers) if settings.mask is not None else []
-
-
-def track_mask(settings, track, width: int, height: int) -> np.ndarray:
-    if track.mask_image is not None:
-        return capture.painted_mask(track.mask_image, width, height)
-    layer = settings.mask.layers.get(track.mask_layer) if settings.mask is not None else None
-    if layer is None:
-        raise InputError(f"track {track.name!r}: mask layer {track.mask_layer!r} not found "
-                         f"in mask {getattr(settings.mask, 'name', '(none)')!r}")
-    return capture.rasterize_mask_layer(layer, width, height)
 
 
 def refresh_sources(context, settings) -> dict[str, np.ndarray]:
@@ -67,17 +95,22 @@ def refresh_sources(context, settings) -> dict[str, np.ndarray]:
         item = settings.masks.add()
         item.name = layer.name
         item.label = layer.name
-    arrows = all_arrows(context, settings, w, h)
+    captured = captured_arrows(context, settings, w, h)
+    source = annotation_source(context, settings)
+    if settings.annotation is None and source is not None and captured:
+        settings.annotation = source  # pinned: every panel now reads the same strokes
     settings.arrows.clear()
-    for key, pts in arrows.items():
+    for a in captured:
         item = settings.arrows.add()
-        item.name = key
-        item.label = key.split(":", 1)[1]
-        item.tail_x, item.tail_y = float(pts[0][0]), float(pts[0][1])
-    return arrows
+        item.name = a.key
+        item.label = a.label
+        item.tail_x, item.tail_y = float(a.points[0][0]), float(a.points[0][1])
+        item.points = json.dumps(np.round(a.points, 3).tolist())
+    return {a.key: a.points for a in captured}
 
 
-_TRACK_FIELDS = ("name", "enabled", "mask_layer", "mask_image", "arrow", "color", "easing", "manual")
+_TRACK_FIELDS = ("name", "enabled", "mask_layer", "mask_image", "arrow", "arrow_points", "color", "easing",
+                 "manual")
 
 
 def _snapshot(track) -> dict:
@@ -116,7 +149,7 @@ def auto_pair(context, settings) -> int:
         t.mask_layer = layer.name
         t.color = PALETTE[i % len(PALETTE)]
         j = auto_layers.index(layer)
-        t.arrow = free_keys[pairs[j]] if j in pairs else ""
+        t.arrow = free_keys[pairs[j]] if j in pairs else ""  # its update keeps a copy of the points
     for k, m in enumerate(manual):  # painted-mask tracks, tracks whose layer is gone, more on one layer
         if k not in restored:
             _restore(settings.tracks.add(), m)
@@ -135,21 +168,34 @@ def generation_params(settings, seed_override=None) -> dict:
     return params
 
 
-def collect(context, settings) -> tuple[np.ndarray, list[TrackInput], list[dict]]:
-    """(reference RGB, enabled tracks, track metadata to store on the strip)."""
+def _track_source(settings, track, width: int, height: int):
+    if track.mask_image is not None:
+        return capture.painted_source(track.mask_image)
+    layer = settings.mask.layers.get(track.mask_layer) if settings.mask is not None else None
+    if layer is None:
+        raise InputError(f"track {track.name!r}: mask layer {track.mask_layer!r} not found "
+                         f"in mask {getattr(settings.mask, 'name', '(none)')!r}")
+    return capture.mask_layer_data(layer, width, height)
+
+
+def snapshot(context, settings, params: dict | None = None) -> prepare.JobSource:
+    """Copy what a job needs out of Blender (main thread, short): mask splines, arrow points,
+    settings, the reference's name and size. :func:`io.prepare.prepare` does the rest in a worker."""
     img = reference_image(settings)
     w, h = img.size
-    ref = capture.reference_rgb(img)
     arrows = all_arrows(context, settings, w, h)
     tracks, meta = [], []
     for t in settings.tracks:
         if not t.enabled:
             continue
-        if t.arrow not in arrows:
+        problem = arrow_problem(t, set(arrows))
+        if problem == ARROW_CHANGED:
+            raise InputError(f"track {t.name!r}: {ARROW_CHANGED} The stroke it followed was erased or "
+                             f"edited: run Auto-Pair or pick its arrow again")
+        if problem:
             raise InputError(f"track {t.name!r}: arrow {t.arrow or '(none)'!r} not found — draw an arrow "
                              f"or pick one in the Motion Tracks list")
-        mask = track_mask(settings, t, w, h)
-        tracks.append(TrackInput(t.name, mask, arrows[t.arrow], t.easing))
+        tracks.append(prepare.TrackSource(t.name, _track_source(settings, t, w, h), arrows[t.arrow], t.easing))
         meta.append({"name": t.name, "mask_layer": t.mask_layer,
                      "mask_image": t.mask_image.name if t.mask_image else "", "arrow": t.arrow,
                      "easing": t.easing})
@@ -158,4 +204,13 @@ def collect(context, settings) -> tuple[np.ndarray, list[TrackInput], list[dict]
     tracks, meta = tracks + extra, meta + extra_meta
     if not tracks:
         raise InputError("Motion tracks: expected at least one enabled track (run Auto-Pair)")
-    return ref, tracks, meta
+    stored = params is not None and params.get("width") and params.get("height")
+    params = dict(params or generation_params(settings))
+    if stored:  # Regenerate: the size the strip was made at
+        size = (int(params["width"]), int(params["height"]))
+    else:
+        size = None if settings.size_mode == "AUTO" else (int(settings.width), int(settings.height))
+    # The pixels are copied by the timer in a call of their own (session.prepare): this one
+    # stays short, and the buffer they land in is made ready off the main thread.
+    return prepare.JobSource(None, w, h, bool(img.is_float), tracks, params,
+                             fit=settings.fit.lower(), size=size, meta=meta, image_name=img.name)

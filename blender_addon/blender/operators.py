@@ -11,7 +11,7 @@ import tempfile
 import bpy
 from bpy.props import BoolProperty
 
-from ..io.job import JobInputError, build_job
+from ..io.job import JobInputError
 from . import compat, inputs, overlay, session, strips
 from .capture import CaptureError
 from .properties import PALETTE
@@ -59,6 +59,7 @@ class TRACKGO_OT_use_editor_image(bpy.types.Operator):
     """Use the image shown in this Image Editor as the reference frame"""
     bl_idname = "trackgo.use_editor_image"
     bl_label = "Use Displayed Image"
+    bl_options = {"REGISTER", "UNDO"}
 
     @classmethod
     def poll(cls, context):
@@ -70,10 +71,28 @@ class TRACKGO_OT_use_editor_image(bpy.types.Operator):
         return {"FINISHED"}
 
 
+def _shown_image_file(scene):
+    """The file of the image strip on top at the playhead (the picture as the sequencer shows
+    it, at its own resolution), or None when the top strip is no plain image strip."""
+    se = scene.sequence_editor
+    f = scene.frame_current
+    shown = [s for s in compat.strips(se) if not s.mute and compat.strip_left(s) <= f < compat.strip_right(s)]
+    if not shown:
+        return None
+    top = max(shown, key=lambda s: s.channel)
+    if top.type != "IMAGE" or not len(top.elements):
+        return None
+    index = min(max(0, f - int(compat.strip_content_start(top))), len(top.elements) - 1)
+    path = bpy.path.abspath(os.path.join(top.directory, top.elements[index].filename), library=top.id_data.library)
+    return path if os.path.isfile(path) else None
+
+
 class TRACKGO_OT_grab_sequencer_frame(bpy.types.Operator):
-    """Render the sequencer at the playhead and use that picture as the reference frame"""
+    """Use the picture the sequencer shows at the playhead as the reference frame (an image
+    strip's own file at its own size; other strips are rendered)"""
     bl_idname = "trackgo.grab_sequencer_frame"
     bl_label = "Grab Sequencer Frame"
+    bl_options = {"REGISTER", "UNDO"}
 
     @reports_errors
     def execute(self, context):
@@ -81,6 +100,14 @@ class TRACKGO_OT_grab_sequencer_frame(bpy.types.Operator):
         se = scene.sequence_editor
         if se is None or not len(compat.strips(se)):
             raise inputs.InputError("Sequencer: there is nothing to grab (no strips)")
+        shown = _shown_image_file(scene)
+        if shown is not None:  # the plate itself: no upscaling to the render size, no black bars
+            img = bpy.data.images.load(shown, check_existing=False)
+            img.name = f"TrackGo frame {scene.frame_current}"
+            img.pack()
+            scene.trackgo.reference = img
+            self.report({"INFO"}, f"Reference: sequencer frame {scene.frame_current} ({img.size[0]}x{img.size[1]})")
+            return {"FINISHED"}
         r, view = scene.render, scene.view_settings
         # 5.0: a scene set to render video has media type VIDEO, where "PNG" is no file format.
         media = getattr(r.image_settings, "media_type", None)
@@ -115,6 +142,7 @@ class TRACKGO_OT_refresh_sources(bpy.types.Operator):
     """Re-read the mask layers and arrow strokes the tracks can use"""
     bl_idname = "trackgo.refresh_sources"
     bl_label = "Refresh Masks and Arrows"
+    bl_options = {"REGISTER", "UNDO"}
 
     @reports_errors
     def execute(self, context):
@@ -128,6 +156,7 @@ class TRACKGO_OT_auto_pair(bpy.types.Operator):
     """One track per mask layer, paired with the nearest arrow whose start lies inside it"""
     bl_idname = "trackgo.auto_pair"
     bl_label = "Auto-Pair"
+    bl_options = {"REGISTER", "UNDO"}
 
     @reports_errors
     def execute(self, context):
@@ -146,6 +175,7 @@ class TRACKGO_OT_track_add(bpy.types.Operator):
     """Add a motion track to pair by hand"""
     bl_idname = "trackgo.track_add"
     bl_label = "Add Track"
+    bl_options = {"REGISTER", "UNDO"}
 
     def execute(self, context):
         st = context.scene.trackgo
@@ -161,6 +191,7 @@ class TRACKGO_OT_track_remove(bpy.types.Operator):
     """Remove the active motion track"""
     bl_idname = "trackgo.track_remove"
     bl_label = "Remove Track"
+    bl_options = {"REGISTER", "UNDO"}
 
     @classmethod
     def poll(cls, context):
@@ -173,17 +204,16 @@ class TRACKGO_OT_track_remove(bpy.types.Operator):
         return {"FINISHED"}
 
 
-def _build(context, seed_override=None, params_override=None):
+def _prepare(context, kind: str, frame_start: int = 0, params=None, on_built=None) -> int:
+    """Read the scene (main thread, short) and hand the job to the worker; returns the track count.
+    A submitted job becomes a take of the shot when it is sent (``on_built``, default one take)."""
     st = context.scene.trackgo
-    ref, tracks, meta = inputs.collect(context, st)
-    params = params_override or inputs.generation_params(st, seed_override)
-    limits = session.SESSION.client.limits if session.SESSION.client is not None else None
-    body, payloads = build_job(ref, tracks, params, limits)
-    from ..io.job import check
-    from . import timing  # timing hook: each keyed track's speed curve, one value per frame
-    if timing.apply_to_job(context.scene, body):
-        check(body, payloads, limits)
-    return body, payloads, [t.name for t in tracks], meta
+    source = inputs.snapshot(context, st, params)
+    if kind == "submit" and on_built is None:
+        from . import takes  # take hook: the job as sent becomes a take of this shot
+        on_built = takes.submit_when_built(context, frame_start)
+    session.prepare(context.scene.name, source, kind, frame_start, on_built)
+    return len(source.tracks)
 
 
 class TRACKGO_OT_preview_points(bpy.types.Operator):
@@ -193,8 +223,7 @@ class TRACKGO_OT_preview_points(bpy.types.Operator):
 
     @reports_errors
     def execute(self, context):
-        body, payloads, _, _ = _build(context)
-        session.request_plan(context.scene.name, body, payloads)
+        _prepare(context, "plan")
         context.scene.trackgo.show_overlay = True
         overlay.enable()
         return {"FINISHED"}
@@ -204,13 +233,12 @@ class TRACKGO_OT_generate(bpy.types.Operator):
     """Generate the shot: frames stream into a new sequencer strip as they arrive"""
     bl_idname = "trackgo.generate"
     bl_label = "Generate"
+    bl_options = {"REGISTER", "UNDO"}
 
     @reports_errors
     def execute(self, context):
-        body, payloads, names, meta = _build(context)
-        from . import takes  # take hook: the job as sent becomes a take of this shot
-        takes.submit(context, body, payloads, names, meta, context.scene.frame_current)
-        self.report({"INFO"}, f"TrackGo job submitted ({len(names)} tracks)")
+        n = _prepare(context, "submit", context.scene.frame_current)
+        self.report({"INFO"}, f"TrackGo job preparing ({n} tracks)")
         return {"FINISHED"}
 
 
@@ -230,6 +258,7 @@ class TRACKGO_OT_regenerate(bpy.types.Operator):
     """Generate again with the parameters stored on the active TrackGo strip"""
     bl_idname = "trackgo.regenerate"
     bl_label = "Regenerate"
+    bl_options = {"REGISTER", "UNDO"}
 
     new_seed: BoolProperty(name="New Seed", default=False,
                            description="Same parameters, a fresh random seed")
@@ -243,14 +272,31 @@ class TRACKGO_OT_regenerate(bpy.types.Operator):
         params = strips.stored_params(strip)
         if self.new_seed:
             params["seed"] = None
-        body, payloads, names, meta = _build(context, params_override=params)
-        from . import takes  # take hook
-        takes.submit(context, body, payloads, names, meta, int(compat.strip_content_start(strip)))
+        _prepare(context, "submit", int(compat.strip_content_start(strip)), params)
         self.report({"INFO"}, "TrackGo job submitted")
         return {"FINISHED"}
 
 
-CLASSES = (TRACKGO_OT_connect, TRACKGO_OT_disconnect, TRACKGO_OT_use_editor_image,
+class TRACKGO_OT_match_scene_fps(bpy.types.Operator):
+    """Set the scene's frame rate to the one the take was generated for, so it plays at its speed"""
+    bl_idname = "trackgo.match_scene_fps"
+    bl_label = "Set Scene FPS"
+    bl_options = {"REGISTER", "UNDO"}
+
+    @classmethod
+    def poll(cls, context):
+        scene = context.scene
+        return strips.fps_mismatch(scene, strips.last_trackgo_strip(scene)) is not None
+
+    def execute(self, context):
+        scene = context.scene
+        fps, _ = strips.fps_mismatch(scene, strips.last_trackgo_strip(scene))
+        scene.render.fps, scene.render.fps_base = fps, 1.0
+        self.report({"INFO"}, f"Scene frame rate: {fps} fps")
+        return {"FINISHED"}
+
+
+CLASSES = (TRACKGO_OT_match_scene_fps, TRACKGO_OT_connect, TRACKGO_OT_disconnect, TRACKGO_OT_use_editor_image,
            TRACKGO_OT_grab_sequencer_frame, TRACKGO_OT_refresh_sources, TRACKGO_OT_auto_pair,
            TRACKGO_OT_track_add, TRACKGO_OT_track_remove, TRACKGO_OT_preview_points,
            TRACKGO_OT_generate, TRACKGO_OT_cancel, TRACKGO_OT_regenerate)

@@ -112,6 +112,7 @@ class TRACKGO_OT_scene_preview(bpy.types.Operator):
             raise scene_sources.SourceError("Scene tracks: add and enable at least one scene or tracker track")
         painted = sum(1 for t in st.tracks if t.enabled)
         session.SESSION.plans[context.scene.name] = scene_sources.plan_body(tracks, width, height, painted)
+        session.SESSION.plan_framing.pop(context.scene.name, None)  # in reference pixels, as drawn
         st.show_overlay = True
         overlay.enable()
         self.report({"INFO"}, ", ".join(f"{t.name}: {t.points.shape[0]} points" for t in tracks))

@@ -10,7 +10,7 @@ from bpy.props import BoolProperty, IntProperty
 
 from ..io import takes as io_takes
 from . import takes, takes_restore
-from .operators import _build, reports_errors
+from .operators import _prepare, reports_errors
 
 
 def _active_take(context):
@@ -112,17 +112,11 @@ class TRACKGO_OT_generate_variants(bpy.types.Operator):
     @reports_errors
     def execute(self, context):
         st = context.scene.trackgo
-        body, payloads, names, meta = _build(context)
         first = None if st.random_seed else int(st.seed)
-        batch = []
-        for i in range(self.count):
-            b = {**body, "params": dict(body["params"])}
-            b["params"]["seed"] = None
-            seed = None if first is None else min(first + i, io_takes.sp.messages.MAX_SEED)
-            take = takes.submit(context, b, payloads, names, meta, context.scene.frame_current,
-                                visible=(i == 0), seed=seed)
-            batch.append(take.name)
-        self.report({"INFO"}, f"{self.count} variants submitted: {', '.join(batch)}")
+        frame = context.scene.frame_current
+        on_built = takes.submit_when_built(context, frame, count=self.count, first_seed=first)
+        _prepare(context, "submit", frame, on_built=on_built)
+        self.report({"INFO"}, f"{self.count} variants preparing (one job built, sent with {self.count} seeds)")
         return {"FINISHED"}
 
 

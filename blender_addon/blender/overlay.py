@@ -6,6 +6,8 @@ only maps it to the region with the editor's view2d.
 """
 from __future__ import annotations
 
+import functools
+
 import bpy
 
 from ..io import coords
@@ -15,28 +17,37 @@ from .properties import PALETTE
 _handle = None
 
 
-def plan_geometry(plan: dict, colors=None):
+def plan_geometry(plan: dict, colors=None, framing=None):
     """[(rgba, points [(u, v)], path segments [((u0, v0), (u1, v1)), ...])] in 0–1 image space.
 
     ``plan``: a ``plan_result`` body — per track ``points`` (first frame) and ``positions``
-    (per frame, per point), in reference pixels of size ``width`` × ``height``.
+    (per frame, per point), in output pixels of size ``width`` × ``height``. With the job's
+    ``framing`` they are mapped back onto the reference the Image Editor shows.
     """
     w, h = int(plan.get("width", 1)), int(plan.get("height", 1))
+    if framing is not None:
+        to_norm = functools.partial(_output_to_normalized, framing)
+    else:
+        def to_norm(points):
+            return coords.pixels_to_normalized(points, w, h)
     out = []
     for i, tr in enumerate(plan.get("tracks", [])):
         idx = int(tr.get("track", i))
         rgb = (colors[idx] if colors and idx < len(colors) else PALETTE[idx % len(PALETTE)])
-        pts = [tuple(p) for p in coords.pixels_to_normalized(tr.get("points") or [[0, 0]], w, h)] \
-            if tr.get("points") else []
+        pts = [tuple(p) for p in to_norm(tr.get("points"))] if tr.get("points") else []
         segs = []
         frames = tr.get("positions") or []
         for a, b in zip(frames, frames[1:]):
             if not a:
                 continue
-            na, nb = coords.pixels_to_normalized(a, w, h), coords.pixels_to_normalized(b, w, h)
+            na, nb = to_norm(a), to_norm(b)
             segs.extend((tuple(p), tuple(q)) for p, q in zip(na, nb))
         out.append(((*rgb, 1.0), pts, segs))
     return out
+
+
+def _output_to_normalized(framing, points):
+    return coords.pixels_to_normalized(framing.to_reference(points), framing.ref_w, framing.ref_h)
 
 
 def _draw():
@@ -55,7 +66,7 @@ def _draw():
     shader = gpu.shader.from_builtin("UNIFORM_COLOR")
     gpu.state.blend_set("ALPHA")
     gpu.state.point_size_set(5.0)
-    for rgba, pts, segs in plan_geometry(plan, colors):
+    for rgba, pts, segs in plan_geometry(plan, colors, session.SESSION.plan_framing.get(scene.name)):
         lines = [v2d.view_to_region(u, v, clip=False) for seg in segs for (u, v) in seg]
         dots = [v2d.view_to_region(u, v, clip=False) for (u, v) in pts]
         shader.uniform_float("color", (rgba[0], rgba[1], rgba[2], 0.6))

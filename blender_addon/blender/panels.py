@@ -2,6 +2,7 @@
 
 import bpy
 
+from . import inputs, session, strips
 
 
 class TRACKGO_UL_tracks(bpy.types.UIList):
@@ -13,7 +14,24 @@ class TRACKGO_UL_tracks(bpy.types.UIList):
         row.prop(item, "enabled", text="")
         row.prop(item, "color", text="")
         row.prop(item, "name", text="", emboss=False)
-        row.label(text=item.arrow.split(":", 1)[-1] or "no arrow", icon="FORWARD")
+        problem = inputs.arrow_problem(item, _arrow_keys(context, data))
+        if problem:
+            row.label(text=problem, icon="ERROR")
+        else:
+            source = data.arrows.get(item.arrow)
+            row.label(text=source.label if source is not None else item.arrow, icon="FORWARD")
+
+
+def _arrow_keys(context, settings) -> set[str]:
+    try:
+        return inputs.current_arrow_keys(context, settings)
+    except Exception:  # noqa: BLE001 - drawing must never raise; Generate reports the cause
+        return set()
+
+
+# Shown only when the chosen backend honours them (welcome.backends[].params; all for 1.0 servers).
+GENERATION_SETTINGS = ("frames", "fps", "motion_bucket_id", "num_inference_steps", "noise_aug_strength",
+                       "min_guidance_scale", "max_guidance_scale", "tau", "alpha")
 
 
 class _Base:
@@ -40,13 +58,15 @@ def _panels(space: str, suffix: str):
 
         def draw(self, context):
             st = context.scene.trackgo
+            connected = session.is_connected()  # the live socket, not a saved flag
             col = self.layout.column()
             row = col.row(align=True)
-            if st.connected:
+            if connected or session.SESSION.client is not None:
                 row.operator("trackgo.disconnect", icon="UNLINKED")
-            else:
+            if not connected:
                 row.operator("trackgo.connect", icon="LINKED")
-            col.label(text=st.status, icon="CHECKMARK" if st.connected else "INFO")
+            status = st.status if connected or session.SESSION.client is not None else "Not connected"
+            col.label(text=status, icon="CHECKMARK" if connected else "INFO")
             if st.error:
                 box = col.box()
                 for i, line in enumerate(_wrap(st.error, 48)):
@@ -103,10 +123,16 @@ def _panels(space: str, suffix: str):
         def draw(self, context):
             st = context.scene.trackgo
             col = self.layout.column(align=True)
-            for name in ("frames", "fps", "motion_bucket_id", "num_inference_steps", "noise_aug_strength",
-                         "min_guidance_scale", "max_guidance_scale", "tau", "alpha", "width", "height",
-                         "backend"):
-                col.prop(st, name)
+            col.prop(st, "backend")
+            honoured = session.backend_params(st.backend)
+            for name in GENERATION_SETTINGS:
+                if honoured is None or name in honoured:
+                    col.prop(st, name)
+            col.prop(st, "size_mode")
+            if st.size_mode == "CUSTOM":
+                col.prop(st, "width")
+                col.prop(st, "height")
+            col.prop(st, "fit")
             row = col.row(align=True)
             row.prop(st, "random_seed", text="Random")
             sub = row.row(align=True)
@@ -126,15 +152,21 @@ def _panels(space: str, suffix: str):
             row.prop(st, "show_overlay", text="", icon="OVERLAY")
             row = col.row(align=True)
             row.scale_y = 1.4
-            row.enabled = st.connected
+            busy = session.is_busy(context.scene.name)
+            row.enabled = session.is_connected()
             row.operator("trackgo.generate", icon="RENDER_ANIMATION")
-            if st.busy:
+            if busy:
                 row.operator("trackgo.cancel", icon="CANCEL", text="")
-            if st.busy or st.progress_text:
+            if busy or st.progress_text:
                 if hasattr(col, "progress"):
                     col.progress(factor=st.progress, type="BAR", text=st.progress_text)
                 else:
                     col.label(text=st.progress_text)
+            mismatch = strips.fps_mismatch(context.scene, strips.last_trackgo_strip(context.scene))
+            if mismatch:
+                box = col.box()
+                box.label(text=f"Made for {mismatch[0]} fps; the scene plays {mismatch[1]:g} fps", icon="ERROR")
+                box.operator("trackgo.match_scene_fps", icon="TIME")
             row = col.row(align=True)
             row.operator("trackgo.regenerate", text="Regenerate", icon="FILE_REFRESH").new_seed = False
             row.operator("trackgo.regenerate", text="New Seed", icon="SHADERFX").new_seed = True

@@ -27,11 +27,46 @@ def _redraw(self, context):
                 area.tag_redraw()
 
 
+SIZE_MODES = [("AUTO", "From Reference", "The reference's shape, at the size the model works at, in "
+                                           "multiples of 64 within the server's limits"),
+              ("CUSTOM", "Custom", "The width and height given below")]
+FIT_MODES = [("CROP", "Crop", "Fill the frame and cut what overflows (no distortion)"),
+             ("PAD", "Pad", "Show the whole reference with bars around it (no distortion)"),
+             ("STRETCH", "Stretch", "Scale each side on its own (distorts when the shapes differ)")]
+
+
+def _custom_size(self, context):
+    """Typing a width or height means choosing the size yourself."""
+    if self.size_mode != "CUSTOM":
+        self.size_mode = "CUSTOM"
+
+
+def set_frames_max(max_frames: int) -> None:
+    """The Frames field's maximum follows the connected server's ``max_frames``."""
+    settings = TRACKGO_PG_settings
+    prop = settings.bl_rna.properties.get("frames")
+    if prop is not None and prop.hard_max == max_frames:
+        return
+    settings.frames = IntProperty(name="Frames", default=min(25, max_frames), min=2, max=max_frames,
+                                  description=f"Frames to generate (this server makes at most {max_frames})")
+
+
 class TRACKGO_PG_source(bpy.types.PropertyGroup):
     """One captured mask or arrow the tracks can point at (name is its key)."""
     label: StringProperty()
     tail_x: FloatProperty()
     tail_y: FloatProperty()
+    points: StringProperty()     # JSON [[x, y], ...] reference pixels (arrows)
+
+
+def _arrow_picked(self, context):
+    """Keep a copy of the chosen arrow's points with the track: if its stroke is erased or
+    edited later, the track says so instead of following another stroke."""
+    settings = getattr(self.id_data, "trackgo", None)
+    item = settings.arrows.get(self.arrow) if settings is not None and self.arrow else None
+    points = item.points if item is not None else ""
+    if self.arrow_points != points:
+        self.arrow_points = points
 
 
 class TRACKGO_PG_track(bpy.types.PropertyGroup):
@@ -40,7 +75,10 @@ class TRACKGO_PG_track(bpy.types.PropertyGroup):
     mask_layer: StringProperty(name="Mask", description="Layer of the Mask datablock that selects what moves")
     mask_image: PointerProperty(type=bpy.types.Image, name="Painted Mask",
                                 description="A painted mask image (white = moves); overrides the mask layer")
-    arrow: StringProperty(name="Arrow", description="The stroke the mask follows (its start is the tail)")
+    arrow: StringProperty(name="Arrow", description="The stroke the mask follows (its start is the tail)",
+                          update=_arrow_picked)
+    arrow_points: StringProperty(name="Arrow Points", description="A copy of the arrow's points when it "
+                                 "was paired (JSON, reference pixels)")
     color: FloatVectorProperty(name="Colour", subtype="COLOR", size=3, min=0.0, max=1.0, default=PALETTE[0])
     easing: EnumProperty(name="Easing", items=EASINGS, default="linear")
     manual: BoolProperty(name="Manual Pairing", default=False,
@@ -66,21 +104,41 @@ class TRACKGO_PG_settings(bpy.types.PropertyGroup):
     track_index: IntProperty(name="Active Track", default=0)
 
     # Generation settings (defaults follow shared_protocol.messages.DEFAULT_PARAMS)
-    frames: IntProperty(name="Frames", default=25, min=2, max=256)
-    fps: IntProperty(name="FPS", default=7, min=1, max=60)
-    motion_bucket_id: IntProperty(name="Motion Bucket", default=127, min=0, max=255)
-    noise_aug_strength: FloatProperty(name="Noise Aug", default=0.02, min=0.0, max=1.0)
-    num_inference_steps: IntProperty(name="Steps", default=25, min=1, max=100)
-    min_guidance_scale: FloatProperty(name="Min Guidance", default=1.0, min=0.0, max=20.0)
-    max_guidance_scale: FloatProperty(name="Max Guidance", default=3.0, min=0.0, max=20.0)
-    seed: IntProperty(name="Seed", default=0, min=0)
-    random_seed: BoolProperty(name="Random Seed", default=True)
-    tau: FloatProperty(name="τ", default=0.0, min=-1e4, max=0.0,
-                       description="0 lets the unspecified area move freely, -10000 freezes it")
-    alpha: FloatProperty(name="α", default=0.2, min=0.001, max=0.999,
-                         description="Attention threshold of the TrackAdapter mask")
-    width: IntProperty(name="Width", default=1024, min=64, max=4096, step=64)
-    height: IntProperty(name="Height", default=576, min=64, max=4096, step=64)
+    frames: IntProperty(name="Frames", default=25, min=2, max=256,
+                        description="How many frames to make (the connected server sets the maximum)")
+    fps: IntProperty(name="Frame Rate", default=7, min=1, max=60,
+                     description="Frames per second the model is told the clip plays at (its pace of motion)")
+    motion_bucket_id: IntProperty(name="Amount of Motion", default=127, min=0, max=255,
+                                  description="How much the whole picture moves: higher is more motion "
+                                              "(Stable Video Diffusion's motion bucket)")
+    noise_aug_strength: FloatProperty(name="Freedom from Reference", default=0.02, min=0.0, max=1.0,
+                                      description="How far the frames may drift from the reference picture: "
+                                                  "0 stays closest (noise augmentation)")
+    num_inference_steps: IntProperty(name="Quality", default=25, min=1, max=100,
+                                     description="More steps make cleaner frames and take longer (denoising steps)")
+    min_guidance_scale: FloatProperty(name="Follow Reference (first frames)", default=1.0, min=0.0, max=20.0,
+                                      description="How strongly the first frames keep to the reference "
+                                                  "(classifier-free guidance at the start)")
+    max_guidance_scale: FloatProperty(name="Follow Reference (last frames)", default=3.0, min=0.0, max=20.0,
+                                      description="How strongly the last frames keep to the reference "
+                                                  "(classifier-free guidance at the end)")
+    seed: IntProperty(name="Seed", default=0, min=0,
+                      description="The same seed with the same settings gives the same take")
+    random_seed: BoolProperty(name="Random Seed", default=True, description="A new take every time")
+    tau: FloatProperty(name="Hold Unpainted Areas", default=0.0, min=-1e4, max=0.0,
+                       description="0 lets the areas without a mask move freely; lower, down to -10000, "
+                                   "holds them still (the paper's tau)")
+    alpha: FloatProperty(name="Track Focus", default=0.2, min=0.001, max=0.999,
+                         description="How tightly the motion keeps to the painted masks "
+                                     "(attention threshold, the paper's alpha)")
+    size_mode: EnumProperty(name="Output Size", default="AUTO", items=SIZE_MODES,
+                            description="How the size of the generated frames is chosen")
+    fit: EnumProperty(name="Fit", default="CROP", items=FIT_MODES,
+                      description="How the reference fills the output frame when their shapes differ")
+    width: IntProperty(name="Width", default=1024, min=64, max=4096, step=64, update=_custom_size,
+                       description="Output width in pixels (a multiple of 64)")
+    height: IntProperty(name="Height", default=576, min=64, max=4096, step=64, update=_custom_size,
+                        description="Output height in pixels (a multiple of 64)")
     backend: StringProperty(name="Backend", default="", description="Empty: the server's default backend")
 
     # Status shown in the panels (written by the session)
@@ -90,6 +148,7 @@ class TRACKGO_PG_settings(bpy.types.PropertyGroup):
     busy: BoolProperty(default=False)
     progress: FloatProperty(name="Progress", default=0.0, min=0.0, max=1.0, subtype="FACTOR", update=_redraw)
     progress_text: StringProperty(default="")
+    last_strip: StringProperty(default="", description="The strip of the last job that ended")
     show_overlay: BoolProperty(name="Show Points", default=True, update=_redraw)
 
 

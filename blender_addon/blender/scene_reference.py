@@ -16,6 +16,7 @@ import tempfile
 import bpy
 import numpy as np
 
+from ..io import framing
 from . import capture
 
 ENGINES = ("WORKBENCH", "EEVEE")
@@ -99,17 +100,8 @@ def plate_reference(camera, width: int, height: int, image=None, frame_method: s
 
 
 def fit_plate(rgb: np.ndarray, width: int, height: int, frame_method: str) -> np.ndarray:
-    """Place an image in a width x height frame as Blender draws camera background images."""
+    """Place an image in a width x height frame as Blender draws camera background images
+    (STRETCH, FIT: pad with black, CROP: cut the overflow; centred) — the add-on's one framing."""
     h, w = rgb.shape[:2]
-    if frame_method == "STRETCH" or w * height == h * width:
-        return capture._resize_nearest(rgb, width, height)
-    scale = (min if frame_method == "FIT" else max)(width / w, height / h)
-    sw, sh = max(1, round(w * scale)), max(1, round(h * scale))
-    scaled = capture._resize_nearest(rgb, sw, sh)
-    out = np.zeros((height, width, 3), np.uint8)
-    # centre: crop the overflow (CROP) or pad with black (FIT)
-    sx, sy = (sw - width) // 2, (sh - height) // 2
-    src = scaled[max(0, sy):max(0, sy) + min(sh, height), max(0, sx):max(0, sx) + min(sw, width)]
-    dy, dx = max(0, -sy), max(0, -sx)
-    out[dy:dy + src.shape[0], dx:dx + src.shape[1]] = src
-    return out
+    mode = {"STRETCH": "stretch", "FIT": "pad", "CROP": "crop"}.get(frame_method, "stretch")
+    return framing.resample(rgb, framing.framing(w, h, width, height, mode), nearest=True)

@@ -1,6 +1,6 @@
 """The scene / tracker sources of ``scene.trackgo_scene`` as job tracks with explicit points.
 
-Called by the job building (``inputs.collect``) beside the painted-mask tracks, and by the
+Called by the job building (``inputs.snapshot``) beside the painted-mask tracks, and by the
 local preview; bpy on the main thread only.
 """
 from __future__ import annotations

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import re
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -17,9 +18,11 @@ from dataclasses import dataclass, field
 import bpy
 
 from ..io import client as io_client
+from ..io import prepare as io_prepare
 from ..io.frames import BackgroundWriter, FrameWriter, check_png
-from ..io.launcher import LocalServer
-from . import preferences, strips
+from ..io.launcher import LocalServer, free_local_port
+from ..io.progress import JobProgress
+from . import compat, preferences, properties, strips
 
 TICK_BUDGET_S = 0.003
 ACTIVE_INTERVAL_S = 0.02
@@ -44,12 +47,30 @@ class ActiveJob:
     seed: int | None = None
     job_id: str = ""
     writer: BackgroundWriter | None = None
+    framing: object = None                 # io.framing.Framing: reference → output pixels
+    progress: JobProgress = field(default_factory=JobProgress)
+    take: int = 0
+    frame_size: tuple = (0, 0)
     cancel_requested: bool = False
     final: tuple[str, str] | None = None   # (state, message) once the server ended the job
 
     @property
     def appended_folder(self) -> str:
         return str(self.writer.folder) if self.writer is not None else "(no frames yet)"
+
+
+@dataclass
+class Preparing:
+    """A job or plan on its way: the worker readies a pixel buffer, the timer copies the
+    reference into it (one short call), the worker builds the job, the timer sends it."""
+    future: object
+    scene_name: str
+    kind: str              # "submit" or "plan"
+    frame_start: int = 0
+    source: object = None  # io.prepare.JobSource
+    limits: object = None
+    stage: str = "buffer"  # "buffer" → "building"
+    on_built: object = None  # submit: called with the built job on the main thread (takes), else submit()
 
 
 @dataclass
@@ -71,16 +92,26 @@ class Session:
         self.pending: dict[str, ActiveJob] = {}    # submit request id → job (before `accepted`)
         self.plans: dict[str, dict] = {}        # scene name → plan_result body
         self.pending_plans: dict[str, str] = {}  # request id → scene name
+        self.plan_framing: dict[str, object] = {}  # scene name → Framing of its last plan request
         self.stats = TickStats()
         self.scene_name = ""
         self.log: list[str] = []
         self.io_pool: ThreadPoolExecutor | None = None
+        self.prep_pool: ThreadPoolExecutor | None = None
+        self.reconnecting = False                # the client says hello again after a restart
+        self.preparing: list[Preparing] = []     # jobs / plans being built in the worker
 
     def pool(self) -> ThreadPoolExecutor:
         """One disk thread: frames are written in arrival order, off Blender's main thread."""
         if self.io_pool is None:
             self.io_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trackgo-frames")
         return self.io_pool
+
+    def prep(self) -> ThreadPoolExecutor:
+        """One worker builds jobs (resize, rasterise, encode) so Blender's main thread never does."""
+        if self.prep_pool is None:
+            self.prep_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trackgo-prepare")
+        return self.prep_pool
 
     def reset(self):
         if self.client is not None:
@@ -95,6 +126,12 @@ class Session:
         if self.io_pool is not None:
             self.io_pool.shutdown(wait=True)
             self.io_pool = None
+        for task in self.preparing:
+            task.future.cancel()
+        self.preparing.clear()
+        if self.prep_pool is not None:
+            self.prep_pool.shutdown(wait=False)
+            self.prep_pool = None
         self.jobs.clear()
         self.pending.clear()
         self.plans.clear()
@@ -149,6 +186,39 @@ def output_root() -> tuple[str, str]:
                   f"Save the file to keep them beside it.")
 
 
+def adopt_temp_frames(filepath: str = "") -> list[str]:
+    """Called as the file is saved: takes whose frames sit in the temporary folder move to
+    ``trackgo/`` beside the file (strips follow). A take still streaming stays where it is,
+    and the panel says where. Returns the folders moved to."""
+    blend = filepath or bpy.data.filepath
+    if not blend:
+        return []
+    temp_root = os.path.join(tempfile.gettempdir(), "trackgo")
+    new_root = os.path.join(os.path.dirname(os.path.abspath(blend)), "trackgo")
+    running = {job.strip_name for job in _all_jobs() if job.strip_name}
+    moved = []
+    for scene in bpy.data.scenes:
+        se = scene.sequence_editor
+        if se is None:
+            continue
+        for strip in list(compat.all_strips(se)):
+            if strips.PROP_JOB not in strip:
+                continue
+            if strip.name in running:
+                if os.path.realpath(bpy.path.abspath(strip.directory)).startswith(os.path.realpath(temp_root)):
+                    scene.trackgo.error = (f"{strip.name}: still streaming into {bpy.path.abspath(strip.directory)}; "
+                                           f"save again when it is done to move its frames beside the file")
+                continue
+            try:
+                target = strips.move_folder(strip, temp_root, new_root)
+            except OSError as exc:
+                scene.trackgo.error = f"{strip.name}: frames stay in {strip.directory} (could not move: {exc})"
+                continue
+            if target:
+                moved.append(target)
+    return moved
+
+
 # ---- connection --------------------------------------------------------------------------
 def connect(scene_name: str, context=None) -> None:
     prefs = preferences.get(context)
@@ -156,23 +226,32 @@ def connect(scene_name: str, context=None) -> None:
         raise ConnectionError(f"a TrackGo job is still running ({len(_all_jobs())}): cancel it or wait "
                               f"for it to end before connecting again")
     SESSION.scene_name = scene_name
-    if not io_client.is_loopback(prefs.server_address) and not getattr(bpy.app, "online_access", True):
-        raise ConnectionError(f"{prefs.server_address} is a remote server and Blender's online access is "
+    address = io_client.normalize_address(prefs.server_address)
+    if not io_client.is_loopback(address) and not getattr(bpy.app, "online_access", True):
+        raise ConnectionError(f"{address} is a remote server and Blender's online access is "
                               f"off: allow it in Preferences ▸ System ▸ Network, or use a local server")
     if SESSION.client is not None:
         SESSION.client.close()
     curve = io_client.curve_keys(prefs.server_public_key, prefs.client_public_key, prefs.client_secret_key)
-    SESSION.client = io_client.Client(prefs.server_address, timeout_s=prefs.timeout, curve=curve)
+    SESSION.client = io_client.Client(address, timeout_s=prefs.timeout, curve=curve)
+    note = ""
+    if prefs.start_local_server and (SESSION.server is None or SESSION.server.status().state in ("failed", "stopped")):
+        address, moved = free_local_port(address)
+        if moved:
+            note = (f"port {prefs.server_address.rsplit(':', 1)[-1]} is in use: the local server runs on "
+                    f"{address}")
+            SESSION.client.close()
+            SESSION.client = io_client.Client(address, timeout_s=prefs.timeout, curve=curve)
     if prefs.start_local_server:
         if SESSION.server is None or SESSION.server.status().state in ("failed", "stopped"):
-            SESSION.server = LocalServer(bpy.path.abspath(prefs.server_python), prefs.server_address,
+            SESSION.server = LocalServer(bpy.path.abspath(prefs.server_python), address,
                                          backend=prefs.server_backend or None)
             SESSION.server.start()
             atexit.register(SESSION.server.stop)  # quitting Blender stops it too (stop is idempotent)
-        set_status(scene_name, status="Starting the local server…", error="")
+        set_status(scene_name, status="Starting the local server…" + (f" ({note})" if note else ""), error="")
     else:
         SESSION.client.connect()
-        set_status(scene_name, status=f"Connecting to {prefs.server_address}…", error="")
+        set_status(scene_name, status=f"Connecting to {address}…", error="")
     ensure_timer()
 
 
@@ -189,13 +268,26 @@ def _interrupt_jobs(why: str) -> None:
 
 
 def disconnect(scene_name: str) -> None:
+    """Messages of the old connection go; what interrupting its jobs says is the last word."""
+    for scene in bpy.data.scenes:
+        if getattr(scene, "trackgo", None) is not None:
+            scene.trackgo.error = ""
     _interrupt_jobs("disconnected before the job ended")
     SESSION.reset()
-    scene, st = _settings(scene_name)
-    if st is not None:
-        st.connected = False
-        st.busy = False
+    _clear_scenes(error=False)
+
+
+def _clear_scenes(error: bool) -> None:
+    """No session, so no connection and no running job in any scene (and, on Disconnect or a
+    newly opened file, no message from the old session)."""
+    for scene in bpy.data.scenes:
+        st = getattr(scene, "trackgo", None)
+        if st is None:
+            continue
+        st.connected = st.busy = False
         st.status = "Not connected"
+        if error:
+            st.error = ""
 
 
 def ensure_timer() -> None:
@@ -205,7 +297,7 @@ def ensure_timer() -> None:
 
 # ---- jobs --------------------------------------------------------------------------------
 def submit(scene_name: str, body: dict, payloads: list[bytes], track_names: list[str],
-           tracks_meta: list[dict], frame_start: int) -> ActiveJob:
+           tracks_meta: list[dict], frame_start: int, framing=None) -> ActiveJob:
     client = SESSION.client
     if client is None or not client.ready:
         raise ConnectionError("not connected to a TrackGo server: press Connect first"
@@ -216,7 +308,7 @@ def submit(scene_name: str, body: dict, payloads: list[bytes], track_names: list
     params = dict(body.get("params", {}))
     job = ActiveJob(request_id=request_id, scene_name=scene_name, root=root, params=params,
                     track_names=track_names, tracks_meta=tracks_meta, frame_start=frame_start,
-                    total=int(params.get("frames", 25)), seed=params.get("seed"))
+                    total=int(params.get("frames", 25)), seed=params.get("seed"), framing=framing)
     SESSION.pending[request_id] = job
     scene.sequence_editor_create()  # first-time set-up costs ~20 ms: here, not in the timer
     st = scene.trackgo
@@ -229,9 +321,102 @@ def submit(scene_name: str, body: dict, payloads: list[bytes], track_names: list
     return job
 
 
+def prepare(scene_name: str, source, kind: str, frame_start: int = 0, on_built=None) -> None:
+    """Check ``source`` at once (main thread, milliseconds), then build the job in the worker;
+    :func:`tick` sends it when it is ready (through ``on_built(job)`` when given: the take hook).
+    Raises for what the user must fix first."""
+    client = SESSION.client
+    if client is None or not client.ready:
+        raise ConnectionError("not connected to a TrackGo server: press Connect first"
+                              + (f" ({client.reason})" if client is not None and client.reason else ""))
+    limits = client.limits
+    io_prepare.precheck(source, limits)
+    if source.pixels is None:
+        future = SESSION.prep().submit(io_prepare.pixel_buffer, source.width, source.height)
+        stage = "buffer"
+    else:
+        future, stage = SESSION.prep().submit(io_prepare.prepare, source, limits), "building"
+    SESSION.preparing.append(Preparing(future, scene_name, kind, frame_start, source, limits, stage, on_built))
+    scene, st = _settings(scene_name)
+    if kind == "submit" and st is not None:
+        st.busy = True
+        st.progress = 0.0
+        st.progress_text = "Preparing the reference and masks…"
+        st.error = output_root()[1]
+    ensure_timer()
+
+
+def _collect_prepared() -> None:
+    """Jobs the worker finished are sent now (on the main thread, from the timer)."""
+    for task in [t for t in SESSION.preparing if t.future.done()]:
+        scene, st = _settings(task.scene_name)
+        try:
+            if task.stage == "buffer":
+                _read_reference(task)
+                return  # one pixel copy per timer call
+            SESSION.preparing.remove(task)
+            job = task.future.result()
+            _apply_timing(scene, job, task.limits)
+            if task.kind == "plan":
+                request_plan(task.scene_name, job.body, job.payloads, job.framing)
+            elif task.on_built is not None:
+                task.on_built(job)
+            else:
+                submit(task.scene_name, job.body, job.payloads, job.track_names, job.meta,
+                       task.frame_start, job.framing)
+        except Exception as exc:  # JobInputError, ConnectionError: the user's to fix, said in the panel
+            if task in SESSION.preparing:
+                SESSION.preparing.remove(task)
+            if st is not None and task.kind == "submit":
+                st.busy = bool(_all_jobs_of(task.scene_name) or _preparing_of(task.scene_name))
+                st.progress_text = ""
+            set_status(task.scene_name, error=str(exc) or type(exc).__name__)
+
+
+def _apply_timing(scene, job, limits) -> None:
+    """Timing hook (issue 13): each keyed track's speed curve, one progress value per frame, read
+    on the main thread as the job leaves; the plan shows the same spacing."""
+    from . import timing
+    from ..io.job import check
+    if scene is not None and timing.apply_to_job(scene, job.body):
+        check(job.body, job.payloads, limits)
+
+
+def _read_reference(task: Preparing) -> None:
+    """The one main-thread copy of the reference pixels, into the buffer the worker readied."""
+    src = task.source
+    buf = task.future.result()
+    image = bpy.data.images.get(src.image_name)
+    if image is None or tuple(image.size) != (src.width, src.height):
+        raise ValueError(f"Reference: image {src.image_name!r} changed or was removed while the job "
+                         f"was being prepared; press Generate again")
+    image.pixels.foreach_get(buf)
+    src.pixels = buf
+    task.future = SESSION.prep().submit(io_prepare.prepare, src, task.limits)
+    task.stage = "building"
+
+
+def _all_jobs_of(scene_name: str) -> list:
+    return [j for j in _all_jobs() if j.scene_name == scene_name]
+
+
+def _preparing_of(scene_name: str) -> list:
+    return [t for t in SESSION.preparing if t.scene_name == scene_name and t.kind == "submit"]
+
+
 def cancel(scene_name: str) -> int:
-    """Ask the server to cancel this scene's running jobs; returns how many."""
+    """Ask the server to cancel this scene's running jobs (a job still being prepared is simply
+    dropped: nothing was sent); returns how many."""
     n = 0
+    for task in _preparing_of(scene_name):
+        task.future.cancel()
+        SESSION.preparing.remove(task)
+        n += 1
+    if n:
+        scene, st = _settings(scene_name)
+        if st is not None:
+            st.busy = is_busy(scene_name)
+            st.progress_text = "Cancelled before it was sent"
     for job in _all_jobs():
         if job.scene_name == scene_name and job.state in ("submitted", "queued", "running"):
             if job.job_id:
@@ -246,12 +431,13 @@ def _all_jobs() -> list[ActiveJob]:
     return list(SESSION.pending.values()) + list(SESSION.jobs.values())
 
 
-def request_plan(scene_name: str, body: dict, payloads: list[bytes]) -> str:
+def request_plan(scene_name: str, body: dict, payloads: list[bytes], framing=None) -> str:
     client = SESSION.client
     if client is None or not client.ready:
         raise ConnectionError("not connected to a TrackGo server: press Connect first")
     req = client.plan(body, payloads)
     SESSION.pending_plans[req] = scene_name
+    SESSION.plan_framing[scene_name] = framing
     ensure_timer()
     return req
 
@@ -259,6 +445,26 @@ def request_plan(scene_name: str, body: dict, payloads: list[bytes]) -> str:
 def _strip(job: ActiveJob):
     scene = bpy.data.scenes.get(job.scene_name)
     return strips.find(scene, job.strip_name) if scene is not None and job.strip_name else None
+
+
+TAKE_RE = re.compile(r"^take_(\d+)$")
+
+
+def take_folder(take: int) -> str:
+    return f"take_{take:03d}"
+
+
+def _next_take(root: str, shot: str) -> int:
+    """Strips and folders are named after the shot and a take number: one more than any take
+    of this shot on disk or in this session."""
+    from ..io.frames import safe_name
+    used = [job.take for job in _all_jobs() if job.scene_name == shot]
+    try:
+        used += [int(m.group(1)) for name in os.listdir(os.path.join(root, safe_name(shot, "shot")))
+                 if (m := TAKE_RE.match(name))]
+    except OSError:
+        pass
+    return max(used, default=0) + 1
 
 
 def _create_strip(job: ActiveJob, width: int, height: int):
@@ -273,30 +479,60 @@ def _create_strip(job: ActiveJob, width: int, height: int):
     path = str(job.writer.path_for(0))
     if bpy.data.filepath:
         path = bpy.path.relpath(path)
-    strip = strips.create(scene, f"TrackGo {job.job_id[:6]}", path, job.frame_start, job.total)
-    strips.fit_to_render(strip, scene, width, height)
+    strip = strips.create(scene, f"{job.scene_name} take {job.take}", path, job.frame_start, job.total)
+    strips.fit_to_render(strip, scene, width, height, job.framing)
     strips.store_job(strip, job.job_id, job.params, job.seed, job.tracks_meta, "streaming")
     job.strip_name = strip.name
+    job.frame_size = (width, height)
     from . import takes
     takes.on_strip(job, strip)  # take hook: tag the strip with its take
     return strip
 
 
+_TIMER_CALL = {"active": False}
+
+
+def _undo_push(message: str) -> None:
+    """The finished strip is an undo step of its own: one Ctrl+Z removes the take, and only it."""
+    try:
+        bpy.ops.ed.undo_push(message=message)
+    except (RuntimeError, AttributeError):  # no undo in this context (e.g. while quitting)
+        pass
+
+
 def _grow_strip(job: ActiveJob) -> None:
-    """Show every contiguous frame on disk (the strip starts with frame 1)."""
-    if job.writer is None:
-        return
-    strip = _strip(job)
-    if strip is None:
+    """Show every contiguous frame on disk (the strip starts with frame 1).
+
+    Undo while a job runs: Ctrl+Z may take the strip back to an earlier state (fewer frames) or
+    remove it (back to before Generate). The job goes on, so the strip is brought back in step
+    with the files on disk: re-made if it is gone, grown from the frames it still shows."""
+    if job.writer is None or not job.strip_name:
         return
     ready = job.writer.contiguous_count()
-    if ready <= job.appended:
-        return
-    if job.appended == 0:
-        job.appended = 1  # frame 1 is the strip's own first element
-    for index in range(job.appended, ready):
+    strip = _strip(job)
+    if strip is None:
+        if ready == 0:
+            return
+        strip = _create_strip(job, *job.frame_size)
+        if strip is None:
+            return
+    for index in range(len(strip.elements), ready):
         strips.append(strip, str(job.writer.path_for(index)))
-    job.appended = ready
+    if ready:
+        job.appended = ready
+
+
+def _show_progress(job: ActiveJob) -> None:
+    """The job's one progress, in the panel, Blender's status bar and on its strip."""
+    scene, st = _settings(job.scene_name)
+    p = job.progress
+    if st is not None:
+        st.progress = p.value
+        st.progress_text = p.text
+    _status_bar(f"TrackGo: {p.text}")
+    strip = _strip(job)
+    if strip is not None:
+        strip[strips.PROP_PROGRESS] = p.text
 
 
 def _finish(job: ActiveJob, state: str, message: str) -> None:
@@ -311,16 +547,26 @@ def _finish(job: ActiveJob, state: str, message: str) -> None:
     strip = _strip(job)
     if strip is not None:
         strips.store_job(strip, job.job_id, job.params, job.seed, job.tracks_meta, state)
+        if strips.PROP_PROGRESS in strip:
+            del strip[strips.PROP_PROGRESS]  # done: the strip's state says the rest
+        if _TIMER_CALL["active"]:  # not from inside another operator (Disconnect, file load)
+            _undo_push(f"TrackGo: {strip.name} ({state})")
     from . import takes
     takes.on_finish(job, state)  # take hook: state, frames, seed
     scene, st = _settings(job.scene_name)
     if st is None:
         return
     st.busy = any(j.scene_name == job.scene_name for j in _all_jobs())
+    if job.strip_name:
+        st.last_strip = job.strip_name
     if state == "done":
         st.progress = 1.0
         st.progress_text = f"Done: {job.appended} frames"
         st.status = message
+    elif state == "cancelled" and job.cancel_requested:  # what the user asked for: no red error
+        st.progress_text = f"Cancelled: {job.appended} of {job.total} frames kept"
+        st.status = message
+        st.error = ""  # earlier messages were about the job now ended
     else:
         st.progress_text = f"{state.capitalize()}: {job.appended} of {job.total} frames kept"
         st.error = message
@@ -332,11 +578,14 @@ def _finish(job: ActiveJob, state: str, message: str) -> None:
 
 def _handle(ev) -> None:
     if ev.kind == "connected":
+        properties.set_frames_max(SESSION.client.limits.max_frames)
         scene, st = _settings(SESSION.scene_name)
         if st is not None:
             st.connected = True
             st.status = ev.message
-            st.error = ""
+            if not SESSION.reconnecting:  # after a restart, what it did to the jobs stays said
+                st.error = ""
+        SESSION.reconnecting = False
         return
     if ev.kind == "connect_failed":
         scene, st = _settings(SESSION.scene_name)
@@ -362,6 +611,7 @@ def _handle(ev) -> None:
         # each job ends "interrupted" and its strip says why (protocol.md, "Server instance").
         for job in _all_jobs():
             job.final = ("interrupted", "the server restarted; {frames} of {total} frames kept")
+        SESSION.reconnecting = True
         set_status(SESSION.scene_name, status="The server restarted; reconnecting…")
         return
     if ev.kind == "plan_result":
@@ -379,7 +629,8 @@ def _handle(ev) -> None:
         if ev.kind == "accepted" and ev.job:
             SESSION.pending.pop(ev.re)
             job.job_id = ev.job
-            job.writer = BackgroundWriter(FrameWriter(job.root, job.scene_name, ev.job[:12]), SESSION.pool())
+            job.take = _next_take(job.root, job.scene_name)
+            job.writer = BackgroundWriter(FrameWriter(job.root, job.scene_name, take_folder(job.take)), SESSION.pool())
             SESSION.jobs[ev.job] = job
             if job.cancel_requested:
                 SESSION.client.cancel(ev.job)
@@ -390,18 +641,14 @@ def _handle(ev) -> None:
     scene, st = _settings(job.scene_name)
     if ev.kind == "accepted":
         job.state = "queued" if not job.cancel_requested else job.state
-        if st is not None:
-            st.progress_text = f"Queued (position {ev.body.get('queue_position', 0)})"
+        if job.progress.queued(ev.body.get("queue_position", 0)):
+            _show_progress(job)
     elif ev.kind == "progress":
         job.state = "running" if job.state != "cancelling" else job.state
-        stage, step, total = ev.body.get("stage", ""), ev.body.get("step", 0), ev.body.get("total", 0)
-        eta = ev.body.get("eta_s")
-        text = f"{stage.capitalize()} {step}/{total}" + (f" · ETA {eta:.0f} s" if isinstance(eta, (int, float)) else "")
-        if st is not None:
-            st.progress_text = text
-            if total:
-                st.progress = min(1.0, step / total)
-        _status_bar(f"TrackGo: {text}")
+        b = ev.body
+        if job.progress.stage(str(b.get("stage", "")), int(b.get("step", 0) or 0), int(b.get("total", 0) or 0),
+                              b.get("eta_s")):
+            _show_progress(job)
     elif ev.kind == "frame":
         index, total = int(ev.body.get("index", -1)), int(ev.body.get("total", job.total))
         job.total = total
@@ -437,10 +684,8 @@ def _collect_writes() -> None:
                 if exc is not None:
                     set_status(job.scene_name, error=f"frame {index + 1}: not written ({exc})")
             _grow_strip(job)
-            scene, st = _settings(job.scene_name)
-            if st is not None and job.final is None and job.appended:
-                st.progress = min(1.0, job.appended / max(1, job.total))
-                st.progress_text = f"Frames {job.appended}/{job.total}"
+            if job.final is None and job.appended and job.progress.frames(job.appended, job.total):
+                _show_progress(job)
         if job.final is not None and (job.writer is None or not job.writer.busy):
             if job.appended == 0:
                 _drop_empty_strip(job)
@@ -453,6 +698,42 @@ def _drop_empty_strip(job: ActiveJob) -> None:
     if strip is not None and job.writer is not None and job.writer.contiguous_count() == 0:
         strips.remove(bpy.data.scenes[job.scene_name], strip)
         job.strip_name = ""
+
+
+def backend_params(backend: str = "") -> set[str] | None:
+    """The job parameters the chosen backend (or the server's default) honours, from the
+    server's ``welcome.backends[].params``; None (show everything) when the server does not say."""
+    client = SESSION.client
+    welcome = client.welcome if client is not None else {}
+    name = backend or welcome.get("default_backend")
+    for entry in welcome.get("backends") or []:
+        if isinstance(entry, dict) and entry.get("name") == name:
+            params = entry.get("params")
+            return set(params) if isinstance(params, list) else None
+    return None
+
+
+def is_connected() -> bool:
+    return SESSION.client is not None and SESSION.client.ready
+
+
+def is_busy(scene_name: str) -> bool:
+    return bool(_all_jobs_of(scene_name) or _preparing_of(scene_name))
+
+
+def _sync_live_state() -> None:
+    """The scene's status fields follow the session, whatever undo, a reload or a reopened file
+    put back into them: busy while a job of the scene runs, connected while the socket is."""
+    connected = is_connected()
+    for scene in bpy.data.scenes:
+        st = getattr(scene, "trackgo", None)
+        if st is None:
+            continue
+        busy = is_busy(scene.name)
+        if st.busy != busy:
+            st.busy = busy
+        if st.connected != connected:
+            st.connected = connected
 
 
 def _local_server_step() -> None:
@@ -473,8 +754,10 @@ def tick(budget_s: float = TICK_BUDGET_S):
     """The timer callback. Returns the delay before the next call, or None to stop."""
     t0, c0 = time.perf_counter(), time.thread_time()
     streaming = False
+    _TIMER_CALL["active"] = True
     try:
         _local_server_step()
+        _collect_prepared()
         _collect_writes()
         client = SESSION.client
         if client is None:
@@ -491,6 +774,7 @@ def tick(budget_s: float = TICK_BUDGET_S):
             if not events or events[-1].kind == "frame" or time.perf_counter() - t0 > budget_s:
                 break
         _collect_writes()
+        _sync_live_state()
         if SESSION.jobs or SESSION.pending or events:
             _tag_redraw()
         more = bool(events)
@@ -498,6 +782,7 @@ def tick(budget_s: float = TICK_BUDGET_S):
         set_status(SESSION.scene_name, error=f"internal error in the TrackGo timer: {type(exc).__name__}: {exc}")
         more = False
     finally:
+        _TIMER_CALL["active"] = False
         dt = time.perf_counter() - t0
         s = SESSION.stats
         s.calls += 1
@@ -513,7 +798,8 @@ def tick(budget_s: float = TICK_BUDGET_S):
         return ACTIVE_INTERVAL_S if _all_jobs() else None  # finish writing what arrived
     if more:
         return 0.0
-    waiting = SESSION.jobs or SESSION.pending or SESSION.pending_plans or client.state != "ready"
+    waiting = (SESSION.jobs or SESSION.pending or SESSION.pending_plans or SESSION.preparing
+               or client.state != "ready")
     return ACTIVE_INTERVAL_S if waiting else IDLE_INTERVAL_S
 
 
@@ -523,3 +809,7 @@ def shutdown() -> None:
         bpy.app.timers.unregister(tick)
     _interrupt_jobs("the add-on was stopped (disabled, reloaded or another file opened) before the job ended")
     SESSION.reset()
+    try:
+        _clear_scenes(error=False)
+    except (AttributeError, RuntimeError):  # bpy.data is read-only while a file loads
+        pass

@@ -114,25 +114,23 @@ def next_number(scene) -> int:
 
 def submit(context, body: dict, payloads: list, names: list, meta: list, frame_start: int,
            record: io_takes.TakeRecord | None = None, label: str = "", visible: bool = True,
-           seed: int | None = None):
-    """Fix the seed, send the job, and add it to the shot's take list. ``record`` (regenerate)
-    keeps the stored sources instead of reading the scene's current ones."""
+           seed: int | None = None, scene=None, framing=None):
+    """Fix the seed, send the job, and add it to the shot's take list. ``record`` (regenerate, or
+    sources captured when Generate was pressed) keeps its sources instead of reading the scene's
+    current ones; ``scene`` defaults to the context's."""
     from . import session
-    scene = context.scene
+    scene = scene if scene is not None else context.scene
     io_takes.fix_seed(body, seed)
     if record is None:
-        img = scene.trackgo.reference
         record = io_takes.TakeRecord(
             body=body, payloads=list(payloads), tracks_meta=list(meta), frame_start=int(frame_start),
-            reference_source={"image": img.name if img else "", "filepath": img.filepath if img else "",
-                              "frame": int(scene.frame_current)},
-            sources=capture_sources(context, scene.trackgo))
+            reference_source=_reference_source(scene), sources=capture_sources(context, scene.trackgo))
     else:
         record = io_takes.TakeRecord(body=body, payloads=list(payloads), reference_source=record.reference_source,
                                      sources=record.sources, tracks_meta=record.tracks_meta,
                                      server=record.server, frame_start=record.frame_start)
     record.server = {**server_info(), "backend": body["params"].get("backend") or ""}
-    job = session.submit(scene.name, body, payloads, names, meta, frame_start)
+    job = session.submit(scene.name, body, payloads, names, meta, frame_start, framing)
     take = scene.trackgo_takes.add()
     take.uid = secrets.token_hex(8)
     take.number = next_number(scene)
@@ -143,6 +141,44 @@ def submit(context, body: dict, payloads: list, names: list, meta: list, frame_s
     take.record = io_takes.to_text(record)
     _BY_REQUEST[job.request_id] = (scene.name, take.uid, visible)
     return take
+
+
+def _reference_source(scene) -> dict:
+    img = scene.trackgo.reference
+    return {"image": img.name if img else "", "filepath": img.filepath if img else "",
+            "frame": int(scene.frame_current)}
+
+
+def submit_when_built(context, frame_start: int, count: int = 1, first_seed: int | None = None):
+    """Generate's take hook. The masks, arrows and reference are recorded now, as the user pressed
+    Generate (main thread); the job itself is built in the worker, so the returned callable,
+    which ``session.prepare`` calls with the built job on the main thread, sends it and adds the
+    take — or ``count`` takes with consecutive seeds from ``first_seed`` (None: the server's picks),
+    stacked on channels with the first one visible."""
+    scene_name = context.scene.name
+    captured = io_takes.TakeRecord(body={}, payloads=[], reference_source=_reference_source(context.scene),
+                                   sources=capture_sources(context, context.scene.trackgo),
+                                   frame_start=int(frame_start))
+
+    def send(job):
+        scene = bpy.data.scenes.get(scene_name)
+        if scene is None:
+            raise ValueError(f"scene {scene_name!r} was removed before its job was sent")
+        made = []
+        for i in range(count):
+            body = {**job.body, "params": dict(job.body["params"])}
+            seed = None
+            if count > 1:
+                body["params"]["seed"] = None
+                seed = None if first_seed is None else min(first_seed + i, io_takes.sp.messages.MAX_SEED)
+            record = io_takes.TakeRecord(body=body, payloads=list(job.payloads), tracks_meta=list(job.meta),
+                                         reference_source=captured.reference_source, sources=captured.sources,
+                                         frame_start=captured.frame_start)
+            made.append(submit(None, body, job.payloads, job.track_names, job.meta, captured.frame_start,
+                               record=record, visible=(i == 0), seed=seed, scene=scene, framing=job.framing))
+        return made
+
+    return send
 
 
 def find(scene, uid: str):

@@ -73,6 +73,21 @@ def curve_keys(server_public: str, client_public: str = "", client_secret: str =
     return CurveKeys(server, pub, sec)
 
 
+def normalize_address(text: str) -> str:
+    """What the user typed → a ZeroMQ address: ``127.0.0.1:5555`` and ``localhost:5555`` mean
+    ``tcp://…`` (the scheme is easy to forget); anything else unclear is refused by name."""
+    address = (text or "").strip()
+    if not address:
+        raise ValueError("server address: expected something like tcp://127.0.0.1:5555, got nothing")
+    if "://" not in address:
+        host, sep, port = address.rpartition(":")
+        if not sep or not host or not port.isdigit():
+            raise ValueError(f"server address: expected host:port or tcp://host:port "
+                             f"(like tcp://127.0.0.1:5555), got {address!r}")
+        address = "tcp://" + address
+    return address
+
+
 def describe_error(body: dict, track_names: list[str] | None = None) -> str:
     """A readable sentence from an error body; a ``tracks[i]...`` field names the track."""
     text = str(body.get("message") or body.get("code") or "unknown error")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -19,6 +20,52 @@ from dataclasses import dataclass
 class LaunchStatus:
     state: str          # "stopped", "starting", "ready", "failed"
     message: str
+
+
+_WARNING = re.compile(r"(Warning\b|warnings\.warn|^\s+warn|^\s*$)")
+_EXCEPTION = re.compile(r"^[\w.]*(Error|Exception|Interrupt)\b.*")
+
+
+def failure_cause(lines: list[str]) -> str:
+    """The real cause of a failed start, first: the server's own ``error:`` line, else the
+    exception a traceback ended with, else the last line that is not a library warning."""
+    lines = [ln for ln in lines if ln.strip()]
+    for pick in (lambda ln: "trackgo-server: error:" in ln, lambda ln: bool(_EXCEPTION.match(ln)),
+                 lambda ln: not _WARNING.search(ln)):
+        found = [ln for ln in lines if pick(ln)]
+        if found:
+            return found[-1].split("trackgo-server: error: ", 1)[-1]
+    return lines[-1] if lines else "no output"
+
+
+def clean_environment(environ) -> dict:
+    """Blender's environment without its Python settings: the server's own interpreter must not
+    load Blender's modules (``PYTHONPATH`` pointed it at Blender's numpy 1.26, and the trackgo
+    backend failed) nor take Blender's ``PYTHONHOME``."""
+    return {k: v for k, v in environ.items() if not k.startswith("PYTHON") or k == "PYTHONUNBUFFERED"}
+
+
+def free_local_port(address: str) -> tuple[str, bool]:
+    """``address`` if its port can be bound on this machine, else the same host on a free port;
+    returns (address, changed). Only for tcp:// addresses of a local server."""
+    import socket
+
+    if not address.startswith("tcp://"):
+        return address, False
+    host, _, port = address[len("tcp://"):].rpartition(":")
+    host = host.strip("[]")
+    if host in ("*", "0.0.0.0", ""):
+        host = "127.0.0.1"
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((host, int(port)))
+            return address, False
+        except OSError:
+            s.bind((host, 0))
+            free = s.getsockname()[1]
+    shown = f"[{host}]" if family == socket.AF_INET6 else host
+    return f"tcp://{shown}:{free}", True
 
 
 class LocalServer:
@@ -51,12 +98,13 @@ class LocalServer:
             return
         self._ready.clear()
         self.lines.clear()
-        env = dict(os.environ if self.env is None else self.env)
+        env = clean_environment(os.environ) if self.env is None else dict(self.env)
         env.setdefault("PYTHONUNBUFFERED", "1")
+        env["TRACKGO_WATCH_STDIN"] = "1"  # server/parent_watch.py: our end of stdin closing = we are gone
         try:
             self.proc = subprocess.Popen(
                 self.command(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, cwd=self.cwd, env=env, text=True, bufsize=1,
+                stdin=subprocess.PIPE, cwd=self.cwd, env=env, text=True, bufsize=1,
                 creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0) if sys.platform == "win32" else 0)
         except OSError as exc:
             self.proc = None
@@ -76,8 +124,9 @@ class LocalServer:
             return LaunchStatus("stopped", "local server not started")
         code = self.proc.poll()
         if code is not None:
-            tail = " | ".join(list(self.lines)[-3:]) or "no output"
-            return LaunchStatus("failed", f"local server exited with code {code}: {tail}")
+            if self._reader is not None:
+                self._reader.join(1.0)  # the last lines, said before the process ended
+            return LaunchStatus("failed", f"local server exited with code {code}: {failure_cause(list(self.lines))}")
         if self._ready.is_set():
             return LaunchStatus("ready", f"local server ready on {self.address}")
         return LaunchStatus("starting", "local server starting…")
@@ -100,6 +149,11 @@ class LocalServer:
         proc, self.proc = self.proc, None
         if proc is None:
             return
+        if proc.stdin:
+            try:
+                proc.stdin.close()
+            except OSError:
+                pass
         if proc.poll() is None:
             proc.terminate()
             try:

@@ -169,3 +169,17 @@ def spline_from_mask_points(points, width: int, height: int, cyclic: bool = True
         out.append(SplinePoint(tuple(px[0]), tuple(px[1]), tuple(px[2]),
                                coords.mask_length_to_pixels(weight, width, height)))
     return Spline(tuple(out), cyclic)
+
+
+def map_layer(layer: Layer, to_output, scale: float) -> Layer:
+    """The layer moved into another pixel frame: ``to_output`` maps (N, 2) points, feather
+    widths scale by ``scale`` (the frame's pixel size ratio)."""
+    splines = []
+    for spline in layer.splines:
+        pts = []
+        for p in spline.points:
+            co, hl, hr = to_output([p.co, p.handle_left, p.handle_right])
+            pts.append(SplinePoint(tuple(co), tuple(hl), tuple(hr), p.feather * scale))
+        splines.append(Spline(tuple(pts), spline.cyclic))
+    return Layer(tuple(splines), invert=layer.invert, alpha=layer.alpha, falloff=layer.falloff,
+                 name=layer.name, extra=dict(layer.extra))

@@ -29,7 +29,7 @@ def test_generate_streams_frames_into_a_growing_strip(build_scene, server):
     st = connect(bpy, server.address)
     assert st.connected, st.error
     assert bpy.ops.trackgo.auto_pair() == {"FINISHED"}
-    assert [(t.mask_layer, t.arrow.rsplit(":", 1)[1]) for t in st.tracks] == [("Ball", "0"), ("Box", "1")]
+    assert [(t.mask_layer, st.arrows[t.arrow].label[-1]) for t in st.tracks] == [("Ball", "1"), ("Box", "2")]
 
     session.SESSION.stats = session.TickStats()
     lengths = []

@@ -66,15 +66,16 @@ def _draw_all(bpy):
     return log
 
 
-def test_every_panel_draws_with_real_names(build_scene):
+def test_every_panel_draws_with_real_names(build_scene, monkeypatch):
     import bpy
-    from blender_addon.blender import panels
+    from blender_addon.blender import panels, session
 
     scene = build_scene()
     st = scene.trackgo
     bpy.ops.trackgo.auto_pair()
     st.error = "server unreachable at tcp://127.0.0.1:1: no answer in 1 s (is it running? is the address right?)"
     st.busy, st.progress, st.progress_text = True, 0.4, "Frames 2/5"
+    monkeypatch.setattr(session, "is_busy", lambda scene_name: True)  # the panel asks the session
     log = _draw_all(bpy)
     ops = {e[1] for e in log if e[0] == "operator"}
     assert {"trackgo.connect", "trackgo.generate", "trackgo.cancel", "trackgo.preview_points",

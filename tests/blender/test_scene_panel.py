@@ -20,7 +20,7 @@ def _blocked_scene(bpy):
 
 
 def test_scene_source_reference_preview_and_job(addon):
-    from blender_addon.blender import operators, session
+    from blender_addon.blender import session
     from blender_addon.blender.overlay import plan_geometry
     from shared_protocol import validate_job
 
@@ -40,7 +40,12 @@ def test_scene_source_reference_preview_and_job(addon):
     assert np.asarray(entry["positions"]).shape[:1] == (5,) and plan["width"] == 256
     (rgba, dots, segments), = plan_geometry(plan)
     assert len(dots) == len(entry["points"]) and len(segments) == 4 * len(dots)
-    body, payloads, names, meta = operators._build(addon.context)
+    from blender_addon.blender import capture, inputs
+    from blender_addon.io import prepare
+    source = inputs.snapshot(addon.context, st)          # what Generate hands to its worker
+    source.pixels = capture.image_pixels(st.reference)[0]
+    job = prepare.prepare(source)
+    body, payloads, names, meta = job.body, job.payloads, job.track_names, job.meta
     job = validate_job(body, payloads)
     assert names == ["Proxy"] and meta[0]["source"] == "points"
     track = job.tracks[0]
