@@ -216,6 +216,20 @@ def _prepare(context, kind: str, frame_start: int = 0, params=None, on_built=Non
     return len(source.tracks)
 
 
+def build_now(context, params=None):
+    """The job Generate would send, built on the calling thread (scripts and tests; Generate
+    hands the same steps to the worker): an ``io.prepare.PreparedJob``."""
+    from ..io import prepare as io_prepare
+    from .capture import image_pixels
+    st = context.scene.trackgo
+    source = inputs.snapshot(context, st, params)
+    source.pixels = image_pixels(inputs.reference_image(st))[0]
+    limits = session.SESSION.client.limits if session.SESSION.client is not None else None
+    job = io_prepare.prepare(source, limits)
+    session.apply_timing(context.scene, job, limits)
+    return job
+
+
 class TRACKGO_OT_preview_points(bpy.types.Operator):
     """Ask the server which points it will sample and show them with their paths"""
     bl_idname = "trackgo.preview_points"

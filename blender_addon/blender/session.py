@@ -356,7 +356,7 @@ def _collect_prepared() -> None:
                 return  # one pixel copy per timer call
             SESSION.preparing.remove(task)
             job = task.future.result()
-            _apply_timing(scene, job, task.limits)
+            apply_timing(scene, job, task.limits)
             if task.kind == "plan":
                 request_plan(task.scene_name, job.body, job.payloads, job.framing)
             elif task.on_built is not None:
@@ -373,7 +373,7 @@ def _collect_prepared() -> None:
             set_status(task.scene_name, error=str(exc) or type(exc).__name__)
 
 
-def _apply_timing(scene, job, limits) -> None:
+def apply_timing(scene, job, limits) -> None:
     """Timing hook (issue 13): each keyed track's speed curve, one progress value per frame, read
     on the main thread as the job leaves; the plan shows the same spacing."""
     from . import timing

@@ -11,7 +11,7 @@ from .conftest import build_scene, connect, drive  # noqa: F401  (fixtures)
 
 def _idle(bpy):
     from blender_addon.blender import session
-    return not session.SESSION.jobs and not session.SESSION.pending
+    return not session.SESSION.jobs and not session.SESSION.pending and not session.SESSION.preparing
 
 
 def _frames(bpy, scene, take) -> list[bytes]:
@@ -62,6 +62,7 @@ def test_regenerate_after_edit_is_byte_identical_and_restore_brings_sources_back
 
     _edit_masks_and_arrows(bpy, scene)
     assert takes.capture_sources(bpy.context, st) != sources_then
+    bpy.ops.trackgo.auto_pair()       # the edited arrows: Generate refuses until they are re-paired
     _generate(bpy)                    # the edited scene: a different shot (so the test can fail)
     edited = _frames(bpy, scene, scene.trackgo_takes[1])
     assert edited != original
@@ -77,8 +78,9 @@ def test_regenerate_after_edit_is_byte_identical_and_restore_brings_sources_back
     assert bpy.ops.trackgo.take_restore() == {"FINISHED"}
     assert takes.capture_sources(bpy.context, st) == sources_then
     # Restored sources give the first take's job again through the ordinary Generate path.
-    from blender_addon.blender.operators import _build
-    body, payloads, _, _ = _build(bpy.context)
+    from blender_addon.blender.operators import build_now
+    job = build_now(bpy.context)
+    body, payloads = job.body, job.payloads
     rec = takes.record_of(first)
     assert payloads == rec.payloads and body["tracks"] == rec.body["tracks"]
 
@@ -121,6 +123,7 @@ def test_random_seed_is_fixed_before_sending(build_scene, server):
     st.random_seed = True
     bpy.ops.trackgo.auto_pair()
     assert bpy.ops.trackgo.generate() == {"FINISHED"}
+    drive(lambda: len(scene.trackgo_takes) == 1, 60)   # recorded as the built job leaves
     seed = scene.trackgo_takes[0].seed
     assert seed.isdigit()                       # known before any `done` (a cancelled take keeps it)
     bpy.ops.trackgo.cancel()

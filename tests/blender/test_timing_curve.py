@@ -45,8 +45,8 @@ def test_start_end_window_and_holds(build_scene):
         kp.interpolation = "LINEAR"
     np.testing.assert_allclose(timing.track_progress(scene, 0, 9), [0, .25, .5, .5, .5, .5, .75, 1, 1], atol=1e-6)
     # The job carries it for that track only, and the protocol accepts it.
-    from blender_addon.blender.operators import _build
-    body, _, _, _ = _build(bpy.context)
+    from blender_addon.blender.operators import build_now
+    body = build_now(bpy.context).body
     assert body["tracks"][0]["progress"] == timing.track_progress(scene, 0, 9)
     assert "progress" not in body["tracks"][1]
 
@@ -87,15 +87,15 @@ def test_a_1_0_server_is_told_it_would_ignore_the_curves(build_scene):
     from types import SimpleNamespace
 
     from blender_addon.blender import session
-    from blender_addon.blender.operators import _build
+    from blender_addon.blender.operators import build_now
     bpy, scene = _scene_with_tracks(build_scene, 5)
     bpy.ops.trackgo.timing_preset(preset="ease-in")
     saved = session.SESSION.client
     session.SESSION.client = SimpleNamespace(welcome={"protocol": [1, 0]}, limits=None)
     try:
         with pytest.raises(ValueError, match="protocol 1.1; this one speaks 1.0"):
-            _build(bpy.context)
+            build_now(bpy.context)
         session.SESSION.client.welcome = {"protocol": [1, 1]}
-        assert "progress" in _build(bpy.context)[0]["tracks"][0]
+        assert "progress" in build_now(bpy.context).body["tracks"][0]
     finally:
         session.SESSION.client = saved
