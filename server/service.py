@@ -112,6 +112,7 @@ class Service:
         self.encoder = encoder
         self.backend_name = backends[0].name
         self._backend_descriptions = backend_descriptions or {}
+        self._backend_params = getattr(backends[0], "params", None)   # None: every parameter
         self._plan = plan
         self._context = context or zmq.Context.instance()
         self._curve_keys = curve_keys
@@ -285,8 +286,10 @@ class Service:
         session.name = str(msg.body.get("client", ""))[:200]
         # Only the backend this process runs: jobs for any other are rejected (params.backend).
         # ready is false until its model is loaded (--lazy-load); jobs queue meanwhile.
-        backends = [{"name": self.backend_name, "ready": all(w.loaded for w in self.workers), "default": True,
-                     "description": self._backend_descriptions.get(self.backend_name, "")}]
+        # params: the job parameters it honours (1.1), so the add-on can hide the others.
+        backends = [sp.backend_info(self.backend_name, all(w.loaded for w in self.workers),
+                                    self._backend_descriptions.get(self.backend_name, ""), True,
+                                    self._backend_params)]
         body = {
             "server": SERVER_NAME,
             "protocol": list(sp.PROTOCOL_VERSION),

@@ -4,7 +4,7 @@ Majors must match exactly; minors may differ (a newer minor only adds optional
 fields and message types, which an older peer ignores).
 """
 
-PROTOCOL_VERSION: tuple[int, int] = (1, 0)
+PROTOCOL_VERSION: tuple[int, int] = (1, 1)
 
 
 def is_compatible(peer: tuple[int, int] | list[int], ours: tuple[int, int] = PROTOCOL_VERSION) -> bool:

@@ -105,4 +105,4 @@ def test_compatibility_and_negotiation():
     assert not sp.is_compatible((2, 0)) and not sp.is_compatible((0, 1))
     assert sp.negotiated((1, 4), ours=(1, 2)) == (1, 2)
     assert sp.negotiated((1, 1), ours=(1, 2)) == (1, 1)
-    assert sp.PROTOCOL_VERSION == (1, 0)
+    assert sp.PROTOCOL_VERSION == (1, 1)
