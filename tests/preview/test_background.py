@@ -132,7 +132,7 @@ def test_region_masks_follow_the_moved_regions():
     mask = disc_mask(h, w, (120, 120), 40)
     renderer = preview_renderer(ref, [mask], [[(120, 120), (220, 160)]], "linear", 5)
     for i, (dx, dy) in enumerate([(0, 0), (25, 10), (50, 20), (75, 30), (100, 40)]):
-        expected = disc_mask(h, w, (120 + dx, 120 + dy), 40)
+        expected = disc_mask(h, w, (120 + dx, 120 + dy), 43)   # the rim and half the feather belong to the region
         got = renderer.region_mask(i)
         assert (got & expected).sum() / (got | expected).sum() >= 0.9
         np.testing.assert_array_equal(renderer.frame_and_mask(i)[0], renderer.frame(i))
