@@ -1,0 +1,95 @@
+"""The ``dualclock`` backend: generated motion from the public SVD weights alone (Time-to-Move).
+
+The preview renders the job's cut-and-drag video V (regions moved along their arrows over a
+bit-exact still background) and, per frame, where the moved regions are (M). The pipeline's
+one denoising loop then starts the background at ``dual_clock_weak`` and holds the painted regions
+to V until ``dual_clock_strong`` (docs/model.md). With ``adapter_path`` configured too, the
+TrackGo adapter runs in the same loop (TrackGo + dual-clock). Loading, threads, streaming,
+cancellation and out-of-memory errors are the TrackGo backend's own.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from server.backends.base import BackendError, BackendOptions
+from server.backends.trackgo import SVD_PARAMS, TRACKGO_PARAMS, TrackGoBackend
+
+DUAL_CLOCK_PARAMS = ("dual_clock_weak", "dual_clock_strong")
+
+
+def motion_signal(inputs, tracks, weak: float, strong: float):
+    """V and M for the job at its output size: the preview's frames with a still background
+    (background_follow 0) and its per-frame moved-region masks, as a pipeline ``DualClock``."""
+    from server.backends.preview_render import PreviewRenderer
+    from server.trackgo.pipeline import DualClock
+
+    renderer = PreviewRenderer(inputs.reference, inputs.masks, tracks, tau=0.0, follow=0.0)
+    rendered = [renderer.frame_and_mask(i) for i in range(renderer.num_frames)]
+    video = np.stack([frame for frame, _ in rendered])
+    masks = np.stack([mask for _, mask in rendered])
+    return DualClock(video, masks, weak, strong)
+
+
+class DualClockBackend(TrackGoBackend):
+    """SVD (+ the adapter when configured) with the dual-clock hold on every job."""
+
+    def __init__(self, options: BackendOptions, name: str = "dualclock") -> None:
+        super().__init__(options, name=name)
+
+    @property
+    def params(self) -> tuple[str, ...]:
+        base = TRACKGO_PARAMS if self.options.adapter_path else SVD_PARAMS
+        return base + DUAL_CLOCK_PARAMS
+
+    @property
+    def description(self) -> str:
+        with_adapter = " + TrackAdapter" if self.options.adapter_path else ""
+        return f"Stable Video Diffusion{with_adapter}, dual-clock denoising on the preview's motion"
+
+    def _model_paths(self, report: Callable[[str], None]) -> tuple[Path, Path | None]:
+        if not self.options.svd_path:
+            raise BackendError(
+                "dualclock backend: svd_path not configured",
+                code="not_configured",
+                hint="set svd_path (or TRACKGO_SVD_PATH) to a local diffusers SVD-XT folder; "
+                     "no other weights are needed",
+            )
+        adapter = Path(self.options.adapter_path) if self.options.adapter_path else None
+        return Path(self.options.svd_path), adapter
+
+    def _generate(self, inputs, tracks, params, seed: int, **callbacks):
+        import PIL.Image
+
+        motion = motion_signal(inputs, tracks, params.dual_clock_weak, params.dual_clock_strong)
+        adapter_kwargs = {}
+        if self.pipeline.track_adapter is not None:
+            adapter_kwargs = {"trajectories": tracks, "alpha": params.alpha, "tau": params.tau}
+        return self.pipeline.generate(
+            PIL.Image.fromarray(inputs.reference),
+            motion=motion,
+            height=inputs.height,
+            width=inputs.width,
+            num_inference_steps=params.num_inference_steps,
+            min_guidance_scale=params.min_guidance_scale,
+            max_guidance_scale=params.max_guidance_scale,
+            fps=params.fps,
+            motion_bucket_id=params.motion_bucket_id,
+            noise_aug_strength=params.noise_aug_strength,
+            decode_chunk_size=params.decode_chunk_size or self.options.decode_chunk_size,
+            seed=seed,
+            **adapter_kwargs,
+            **callbacks,
+        )
+
+    def _done_info(self, output, started: float) -> dict:
+        info = super()._done_info(output, started)
+        info["unet_calls"] = int(output.unet_calls)
+        return info
+
+
+def create_backend(options: BackendOptions | None = None) -> DualClockBackend:
+    """Registry factory for ``dualclock`` (svd_path; adapter_path optional)."""
+    return DualClockBackend(options or BackendOptions())
