@@ -84,7 +84,7 @@ def test_another_major_version_is_rejected_clearly():
         with pytest.raises(sp.ProtocolError) as info:
             sp.decode([msgpack.packb(ping_header(v=version, type="a-type-of-the-future", id="h1"))])
         assert (info.value.code, info.value.field, info.value.re) == ("unsupported_version", "header.v", "h1")
-        assert str(version[0]) in info.value.message and "1.0" in info.value.message
+        assert str(version[0]) in info.value.message and "1.1" in info.value.message
 
 
 def test_newer_minor_unknown_header_and_body_fields_are_ignored():
