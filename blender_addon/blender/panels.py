@@ -104,8 +104,8 @@ def _panels(space: str, suffix: str):
             st = context.scene.trackgo
             col = self.layout.column(align=True)
             for name in ("frames", "fps", "motion_bucket_id", "num_inference_steps", "noise_aug_strength",
-                         "min_guidance_scale", "max_guidance_scale", "tau", "alpha", "width", "height",
-                         "backend"):
+                         "min_guidance_scale", "max_guidance_scale", "tau", "alpha", "dual_clock_weak",
+                         "dual_clock_strong", "background_follow", "width", "height", "backend"):
                 col.prop(st, name)
             row = col.row(align=True)
             row.prop(st, "random_seed", text="Random")

@@ -79,6 +79,19 @@ class TRACKGO_PG_settings(bpy.types.PropertyGroup):
                        description="0 lets the unspecified area move freely, -10000 freezes it")
     alpha: FloatProperty(name="α", default=0.2, min=0.001, max=0.999,
                          description="Attention threshold of the TrackAdapter mask")
+    dual_clock_weak: FloatProperty(
+        name="Background Start", default=0.32, min=0.0, max=0.99, subtype="FACTOR",
+        description="Dual-clock: how free the background is. Lower lets the background move more; "
+                    "too low can warp the scene or double objects, too high freezes it")
+    dual_clock_strong: FloatProperty(
+        name="Arrow Hold", default=0.42, min=0.01, max=1.0, subtype="FACTOR",
+        description="Dual-clock: how strictly the painted parts follow the arrows. Higher holds them on "
+                    "their paths longer; too low lets them drift, too high looks stiff. Keep above "
+                    "Background Start")
+    background_follow: FloatProperty(
+        name="Background Drag", default=0.0, min=0.0, max=1.0, subtype="FACTOR",
+        description="Preview: how far the surroundings are dragged along with the painted parts "
+                    "(0 keeps the background still)")
     width: IntProperty(name="Width", default=1024, min=64, max=4096, step=64)
     height: IntProperty(name="Height", default=576, min=64, max=4096, step=64)
     backend: StringProperty(name="Backend", default="", description="Empty: the server's default backend")
