@@ -154,7 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     d = sub.add_parser("demo", help="run the demo: generate a shot headless, print where it is")
     d.add_argument("--out", default="demo_output", help="output folder (default: demo_output)")
     d.add_argument("--blender", default="4.5", choices=list(BLENDER_LINES))
-    d.add_argument("--backend", default=None, help="preview (default) or trackgo when weights are set")
+    d.add_argument("--backend", default=None, help="preview (default), trackgo when weights are set, "
+                                                   "dualclock with TRACKGO_SVD_PATH alone")
     sub.add_parser("envs", help="create all environments and exit")
     args = ap.parse_args(argv)
     return {"test": cmd_test, "demo": cmd_demo, "envs": cmd_envs}[args.cmd](args)
