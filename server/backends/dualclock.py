@@ -20,17 +20,28 @@ from server.backends.trackgo import SVD_PARAMS, TRACKGO_PARAMS, TrackGoBackend
 DUAL_CLOCK_PARAMS = ("dual_clock_weak", "dual_clock_strong")
 
 
-def motion_signal(inputs, tracks, weak: float, strong: float):
-    """V and M for the job at its output size: the preview's frames with a still background
+def motion_signal(reference: np.ndarray, masks, tracks, weak: float, strong: float):
+    """V and M at the reference's size: the preview's frames with a still background
     (background_follow 0) and its per-frame moved-region masks, as a pipeline ``DualClock``."""
     from server.backends.preview_render import PreviewRenderer
     from server.trackgo.pipeline import DualClock
 
-    renderer = PreviewRenderer(inputs.reference, inputs.masks, tracks, tau=0.0, follow=0.0)
+    renderer = PreviewRenderer(reference, masks, tracks, tau=0.0, follow=0.0)
     rendered = [renderer.frame_and_mask(i) for i in range(renderer.num_frames)]
     video = np.stack([frame for frame, _ in rendered])
     masks = np.stack([mask for _, mask in rendered])
     return DualClock(video, masks, weak, strong)
+
+
+def motion_from_arrows(reference: np.ndarray, masks, arrows, easings, frames: int, weak: float = 0.32,
+                       strong: float = 0.42, seed: int = 0):
+    """(DualClock, Trajectories) for masks + arrows in the reference's pixels, without a job:
+    what benchmarks and GPU checks pass to ``TrackGoPipeline.generate(image, trajectories or None,
+    motion=...)``."""
+    from server.motion import trajectories_from_arrows
+
+    tracks = trajectories_from_arrows(masks, arrows, easings, frames, seed)
+    return motion_signal(reference, masks, tracks, weak, strong), tracks
 
 
 class DualClockBackend(TrackGoBackend):
@@ -63,7 +74,8 @@ class DualClockBackend(TrackGoBackend):
     def _generate(self, inputs, tracks, params, seed: int, **callbacks):
         import PIL.Image
 
-        motion = motion_signal(inputs, tracks, params.dual_clock_weak, params.dual_clock_strong)
+        motion = motion_signal(inputs.reference, inputs.masks, tracks, params.dual_clock_weak,
+                               params.dual_clock_strong)
         adapter_kwargs = {}
         if self.pipeline.track_adapter is not None:
             adapter_kwargs = {"trajectories": tracks, "alpha": params.alpha, "tau": params.tau}
