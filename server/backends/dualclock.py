@@ -72,29 +72,13 @@ class DualClockBackend(TrackGoBackend):
         return Path(self.options.svd_path), adapter
 
     def _generate(self, inputs, tracks, params, seed: int, **callbacks):
-        import PIL.Image
-
         motion = motion_signal(inputs.reference, inputs.masks, tracks, params.dual_clock_weak,
                                params.dual_clock_strong)
-        adapter_kwargs = {}
-        if self.pipeline.track_adapter is not None:
-            adapter_kwargs = {"trajectories": tracks, "alpha": params.alpha, "tau": params.tau}
-        return self.pipeline.generate(
-            PIL.Image.fromarray(inputs.reference),
-            motion=motion,
-            height=inputs.height,
-            width=inputs.width,
-            num_inference_steps=params.num_inference_steps,
-            min_guidance_scale=params.min_guidance_scale,
-            max_guidance_scale=params.max_guidance_scale,
-            fps=params.fps,
-            motion_bucket_id=params.motion_bucket_id,
-            noise_aug_strength=params.noise_aug_strength,
-            decode_chunk_size=params.decode_chunk_size or self.options.decode_chunk_size,
-            seed=seed,
-            **adapter_kwargs,
-            **callbacks,
-        )
+        adapter = {}
+        if self.pipeline.track_adapter is not None:              # TrackGo + dual-clock
+            adapter = {"trajectories": tracks, "alpha": params.alpha, "tau": params.tau}
+        return self.pipeline.generate(self._image(inputs), motion=motion, **adapter,
+                                      **self._svd_settings(inputs, params, seed), **callbacks)
 
     def _done_info(self, output, started: float) -> dict:
         info = super()._done_info(output, started)

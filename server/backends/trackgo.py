@@ -170,11 +170,18 @@ class TrackGoBackend:
 
     def _generate(self, inputs, tracks, params, seed: int, **callbacks):
         """One pipeline call for the job (runs on the helper thread); dualclock adds its signal."""
+        return self.pipeline.generate(self._image(inputs), tracks, alpha=params.alpha, tau=params.tau,
+                                      **self._svd_settings(inputs, params, seed), **callbacks)
+
+    @staticmethod
+    def _image(inputs):
         import PIL.Image
 
-        return self.pipeline.generate(
-            PIL.Image.fromarray(inputs.reference),
-            tracks,
+        return PIL.Image.fromarray(inputs.reference)
+
+    def _svd_settings(self, inputs, params, seed: int) -> dict:
+        """The job's SVD settings as ``generate`` keywords (every mode of the pipeline takes them)."""
+        return dict(
             height=inputs.height,
             width=inputs.width,
             num_inference_steps=params.num_inference_steps,
@@ -184,10 +191,7 @@ class TrackGoBackend:
             motion_bucket_id=params.motion_bucket_id,
             noise_aug_strength=params.noise_aug_strength,
             decode_chunk_size=params.decode_chunk_size or self.options.decode_chunk_size,
-            alpha=params.alpha,
-            tau=params.tau,
             seed=seed,
-            **callbacks,
         )
 
     def _user_error(self, error: BaseException) -> BaseException:
