@@ -11,7 +11,7 @@ Part 2, the full SVD-XT UNet and VAE with random weights, fp32, CPU (adapter_ove
                             (target <= 1.02); held_replace_s = the replacement alone (min of 20)
   vae_encode_share          encoding V (14 frames) / a plain 25-step job (25 UNet steps at batch 2
                             for classifier-free guidance + decoding 14 frames)
-Run: PYTHONPATH=. .venvs/server/bin/python benchmarks/dual_clock.py [--tiny-only] [--repeats N]
+Run: PYTHONPATH=. .venvs/server/bin/python benchmarks/dual_clock.py [--tiny-only | --full-only] [--repeats N]
 """
 from __future__ import annotations
 
@@ -169,9 +169,11 @@ def full_part(repeats: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tiny-only", action="store_true", help="the tiny-model part only (seconds)")
+    parser.add_argument("--full-only", action="store_true", help="the full-size part only")
     parser.add_argument("--repeats", type=int, default=3, help="timed steps per variant (alternated)")
     args = parser.parse_args()
-    tiny_part()
+    if not args.full_only:
+        tiny_part()
     if not args.tiny_only:
         full_part(args.repeats)
 
