@@ -17,7 +17,7 @@ FRAMES = 4
 SIZE = 64
 STEPS = 5
 
-pytestmark = pytest.mark.slow
+slow = pytest.mark.slow          # loads the tiny model (the clock validation tests do not)
 
 
 def job_parts(**params):
@@ -40,6 +40,7 @@ def backend(tiny_dir):
     return backend
 
 
+@slow
 def test_job_streams_frames_then_done_with_fewer_unet_calls(backend):
     events = list(backend.run(make_job(dual_clock_weak=0.4, dual_clock_strong=0.8), JobContext("j1", seed=3)))
     frames = [e for e in events if isinstance(e, Frame)]
@@ -55,6 +56,7 @@ def test_job_streams_frames_then_done_with_fewer_unet_calls(backend):
     assert all(np.array_equal(a.rgb, b) for a, b in zip(frames, again))
 
 
+@slow
 def test_params_list_what_the_backend_honours(backend, tiny_dir):
     assert {"dual_clock_weak", "dual_clock_strong", "num_inference_steps"} <= set(backend.params)
     assert not {"alpha", "tau", "background_follow"} & set(backend.params)
@@ -66,6 +68,7 @@ def test_params_list_what_the_backend_honours(backend, tiny_dir):
     assert set(backend.params) <= set(sp.DEFAULT_PARAMS)
 
 
+@slow
 def test_with_the_adapter_trackgo_and_dual_clock_run_together(tiny_dir):
     backend = create_backend("dualclock", BackendOptions(svd_path=str(tiny_dir / "svd"),
                                                          adapter_path=str(tiny_dir / "adapter"), device="cpu"))
@@ -75,6 +78,7 @@ def test_with_the_adapter_trackgo_and_dual_clock_run_together(tiny_dir):
     assert isinstance(events[-1], Done) and len([e for e in events if isinstance(e, Frame)]) == FRAMES
 
 
+@slow
 def test_cancel_during_denoising_ends_within_one_step(backend):
     cancel = threading.Event()
     events = []
@@ -87,6 +91,7 @@ def test_cancel_during_denoising_ends_within_one_step(backend):
     assert not any(isinstance(e, (Frame, Done)) for e in events)
 
 
+@slow
 def test_out_of_memory_is_the_trackgo_error(backend, monkeypatch):
     def boom(*args, **kwargs):
         raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
@@ -117,6 +122,7 @@ def test_bad_clocks_are_invalid_field_naming_the_field(params, field):
     assert info.value.code == "invalid_field" and info.value.field == field
 
 
+@slow
 def test_server_route_welcome_params_and_a_job(server_factory, client_factory, tiny_dir):  # noqa: F811
     server = server_factory(backend="dualclock", svd_path=str(tiny_dir / "svd"), device="cpu")
     client = client_factory(server.endpoint)
