@@ -26,6 +26,9 @@ import PIL.Image
 import torch
 
 FRAMES, SIZE, STEPS = 6, 64, 25
+# SVD-XT's VAE (vae/config.json of the released weights; diffusers' defaults are a 1-block toy)
+SVD_VAE_CONFIG = {"block_out_channels": (128, 256, 512, 512), "down_block_types": ("DownEncoderBlock2D",) * 4,
+                  "layers_per_block": 2, "latent_channels": 4, "in_channels": 3, "out_channels": 3}
 
 
 def box_job(frames: int, height: int, width: int):
@@ -90,7 +93,7 @@ def full_part(repeats: int) -> None:
     t0 = time.perf_counter()
     torch.manual_seed(0)
     tiny = build_tiny_svd()
-    pipe = TrackGoPipeline(vae=AutoencoderKLTemporalDecoder().eval(), image_encoder=tiny.image_encoder,
+    pipe = TrackGoPipeline(vae=AutoencoderKLTemporalDecoder(**SVD_VAE_CONFIG).eval(), image_encoder=tiny.image_encoder,
                            unet=UNetSpatioTemporalConditionModel(**SVD_XT_UNET_CONFIG).eval(),
                            scheduler=EulerDiscreteScheduler(**SVD_SCHEDULER_CONFIG),
                            feature_extractor=tiny.feature_extractor)
