@@ -11,7 +11,7 @@ Part 2, the full SVD-XT UNet and VAE with random weights, fp32, CPU (adapter_ove
                             (target <= 1.02); held_replace_s = the replacement alone (min of 20)
   vae_encode_share          encoding V (14 frames) / a plain 25-step job (25 UNet steps at batch 2
                             for classifier-free guidance + decoding 14 frames)
-Run: PYTHONPATH=. .venvs/server/bin/python benchmarks/dual_clock.py [--tiny-only | --full-only] [--repeats N]
+Run: PYTHONPATH=. .venvs/server/bin/python benchmarks/dual_clock.py [--tiny-only | --full-only] [--ratio-only] [--repeats N]
 """
 from __future__ import annotations
 
@@ -78,7 +78,7 @@ def tiny_part() -> None:
     print(f"plain_unet_calls={plain.unet_calls}")
 
 
-def full_part(repeats: int) -> None:
+def full_part(repeats: int, ratio_only: bool = False) -> None:
     from diffusers import AutoencoderKLTemporalDecoder, EulerDiscreteScheduler, UNetSpatioTemporalConditionModel
 
     from server.backends.dualclock import motion_from_arrows
@@ -140,12 +140,20 @@ def full_part(repeats: int) -> None:
 
         print(f"warmup_step_s={plain_step(8):.3f}")
         plain, dual = [], []
-        for r in range(repeats):
-            plain.append(plain_step(8))
-            dual.append(held_step(8))
+        for r in range(repeats):                 # alternated, and the order swapped every round
+            if r % 2:
+                dual.append(held_step(8))
+                plain.append(plain_step(8))
+            else:
+                plain.append(plain_step(8))
+                dual.append(held_step(8))
             print(f"round{r}_plain_s={plain[-1]:.3f}")
             print(f"round{r}_held_s={dual[-1]:.3f}")
         replace_s = min(replace_only(8) for _ in range(20))
+        if ratio_only:
+            print(f"held_replace_s={replace_s:.5f}")
+            print(f"dual_clock_step_ratio={statistics.median(dual) / statistics.median(plain):.4f}")
+            return
         cond2 = conditioning(2)
         pipe._guidance_scale = torch.linspace(1.0, 3.0, frames).view(1, frames, 1, 1, 1)
         pipe.scheduler._step_index = 8
@@ -173,12 +181,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tiny-only", action="store_true", help="the tiny-model part only (seconds)")
     parser.add_argument("--full-only", action="store_true", help="the full-size part only")
+    parser.add_argument("--ratio-only", action="store_true", help="full-size part: the step ratio only")
     parser.add_argument("--repeats", type=int, default=3, help="timed steps per variant (alternated)")
     args = parser.parse_args()
     if not args.full_only:
         tiny_part()
     if not args.tiny_only:
-        full_part(args.repeats)
+        full_part(args.repeats, args.ratio_only)
 
 
 if __name__ == "__main__":
