@@ -255,7 +255,8 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--out", default="demo_output", help="output folder (default: demo_output)")
     d.add_argument("--blender", default=CURRENT_LTS, choices=list(BLENDER_LINES),
                    help=f"which Blender line's environment runs the add-on (default: {CURRENT_LTS}, the current LTS)")
-    d.add_argument("--backend", default=None, help="preview (default) or trackgo when weights are set")
+    d.add_argument("--backend", default=None, help="preview (default), trackgo when weights are set, "
+                                                   "dualclock with TRACKGO_SVD_PATH alone")
     d.add_argument("--previs", action="store_true", help="the previs demo: tracks from a blocked 3D scene")
     e = sub.add_parser("envs", help="create the environments and exit")
     e.add_argument("--blender", action="append", choices=list(BLENDER_LINES),

@@ -1,6 +1,6 @@
 """The demo: a real photograph comes alive in Blender's sequencer, headless, end to end.
 
-    python3 dev.py demo [--out DIR] [--blender 4.5] [--backend preview|trackgo]
+    python3 dev.py demo [--out DIR] [--blender 4.5] [--backend preview|trackgo|dualclock]
     (runs: <blender env python> -m blender_addon.demo --out DIR [--backend X])
 
 It starts the model server from ``$TRACKGO_SERVER_PYTHON`` (the preview backend, or TrackGo
@@ -42,6 +42,8 @@ def server_python() -> str:
 
 
 def choose_backend(requested: str | None) -> str:
+    if requested == "dualclock" and not os.environ.get("TRACKGO_SVD_PATH"):
+        raise SystemExit("demo: --backend dualclock needs TRACKGO_SVD_PATH set to a local diffusers SVD-XT folder")
     if requested:
         return requested
     weights = os.environ.get("TRACKGO_SVD_PATH") and os.environ.get("TRACKGO_ADAPTER_PATH")
@@ -129,8 +131,10 @@ def render_mp4(bpy, scene, strip, out: Path) -> Path:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m blender_addon.demo", description=__doc__.split("\n")[0])
     ap.add_argument("--out", required=True, help="output folder (absolute)")
-    ap.add_argument("--backend", default=None, help="preview (default) or trackgo when weights are configured")
+    ap.add_argument("--backend", default=None, help="preview (default), trackgo when weights are configured, "
+                                                    "dualclock with TRACKGO_SVD_PATH alone")
     ap.add_argument("--frames", type=int, default=14, help="frames to generate (default 14)")
+    ap.add_argument("--steps", type=int, default=None, help="denoising steps (default: the add-on's)")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for the generation")
     ap.add_argument("--previs", action="store_true", help="the blocked-3D-scene demo (blender_addon/demo_previs.py)")
@@ -162,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
         preferences.FALLBACK.server_address = address
         blend = out / "trackgo_demo.blend"
         scene = build_shot(bpy, photo, args.frames, args.seed)
+        if args.steps:
+            scene.trackgo.num_inference_steps = args.steps
         bpy.ops.wm.save_as_mainfile(filepath=str(blend))  # frames then go to //trackgo/ beside it
         st = scene.trackgo
 

@@ -37,7 +37,7 @@ class Option:
 
 OPTIONS: tuple[Option, ...] = (
     Option("bind", "str", DEFAULT_BIND, "ZeroMQ address to listen on (loopback by default)"),
-    Option("backend", "str", "", "backend: preview, trackgo, trackgo-tiny or module:factory "
+    Option("backend", "str", "", "backend: preview, trackgo, trackgo-tiny, dualclock or module:factory "
            "(default: trackgo when --svd-path and --adapter-path are set, else preview)"),
     Option("svd_path", "path", None, "folder of the Stable Video Diffusion (XT) weights (diffusers layout)"),
     Option("adapter_path", "path", None, "folder of the TrackGo adapter weights"),

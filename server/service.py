@@ -95,6 +95,7 @@ class Service:
         self.encoder = encoder
         self.backend_name = backend_name or backends[0].name
         self._backend_descriptions = backend_descriptions or {}
+        self._backend_params = getattr(backends[0], "params", None)   # None: every parameter
         self._context = context or zmq.Context.instance()
         self._curve_keys = curve_keys
         self._auth = None
@@ -279,8 +280,10 @@ class Service:
         session.name = str(msg.body.get("client", ""))[:200]
         # Only the backend this process runs: jobs for any other are rejected (params.backend).
         # ready is false until its model is loaded (--lazy-load); jobs queue meanwhile.
-        backends = [{"name": self.backend_name, "ready": self.runner.ready(), "default": True,
-                     "description": self._backend_descriptions.get(self.backend_name, "")}]
+        # params: the job parameters it honours (1.1), so the add-on can hide the others.
+        backends = [sp.backend_info(self.backend_name, self.runner.ready(),
+                                    self._backend_descriptions.get(self.backend_name, ""), True,
+                                    self._backend_params)]
         body = {
             "server": SERVER_NAME,
             "protocol": list(sp.PROTOCOL_VERSION),

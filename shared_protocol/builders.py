@@ -173,9 +173,14 @@ def make_pong(ping: Message) -> Message:
 
 # ---- server -> client ---------------------------------------------------------------------------
 
-def backend_info(name: str, ready: bool, description: str = "", default: bool = False) -> dict:
-    """One entry of `welcome.backends`."""
-    return {"name": name, "ready": bool(ready), "description": description, "default": bool(default)}
+def backend_info(name: str, ready: bool, description: str = "", default: bool = False,
+                 params=None) -> dict:
+    """One entry of `welcome.backends`. `params` (1.1): the job parameter names this backend
+    honours (the others it ignores); None lists every parameter. A 1.0 server sends no `params`,
+    which a client reads as "all"."""
+    names = list(DEFAULT_PARAMS) if params is None else [str(name) for name in params]
+    return {"name": name, "ready": bool(ready), "description": description, "default": bool(default),
+            "params": names}
 
 
 def make_welcome(re: str | None, server: str, backends: list[dict], default_backend: str | None,

@@ -2,7 +2,9 @@
 
 Defaults come from SVD-XT's diffusers pipeline (25 frames, 1024x576, fps 7, motion
 bucket 127, noise augmentation 0.02, 25 steps, guidance 1.0 -> 3.0) and from the
-TrackGo paper (alpha = 0.2; tau = 0 lets the unspecified area move freely).
+TrackGo paper (alpha = 0.2; tau = 0 lets the unspecified area move freely). Version 1.1 adds
+the dual-clock clocks (Time-to-Move's SVD starting point, 16 and 21 of 50 steps, as fractions of
+the schedule) and the preview's background_follow (0: the background stays still).
 """
 
 import uuid
@@ -79,6 +81,13 @@ DEFAULT_PARAMS: dict = {
     "width": 1024,
     "height": 576,
     "decode_chunk_size": None,    # None: the backend decides
+    # 1.1 (dual-clock): where the background starts denoising (w) and where the painted regions
+    # are released (s), as fractions of the denoising schedule; 0 <= w < s <= 1
+    "dual_clock_weak": 0.32,
+    "dual_clock_strong": 0.42,
+    # 1.1 (preview): how far the preview's background is dragged along with the regions
+    # (0: bit-exact still; 1: as much as tau lets it)
+    "background_follow": 0.0,
 }
 
 # name -> (kind, low, high, low_inclusive, high_inclusive). kind "int" or "float".
@@ -97,6 +106,9 @@ PARAM_RANGES: dict = {
     "width": ("int", SIZE_MULTIPLE, None, True, True),
     "height": ("int", SIZE_MULTIPLE, None, True, True),
     "decode_chunk_size": ("int", 1, None, True, True),
+    "dual_clock_weak": ("float", 0.0, 1.0, True, False),
+    "dual_clock_strong": ("float", 0.0, 1.0, False, True),
+    "background_follow": ("float", 0.0, 1.0, True, True),
 }
 NULLABLE_PARAMS: frozenset[str] = frozenset({"backend", "seed", "decode_chunk_size"})
 

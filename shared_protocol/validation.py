@@ -104,6 +104,9 @@ class GenerationParams:
     width: int = DEFAULT_PARAMS["width"]
     height: int = DEFAULT_PARAMS["height"]
     decode_chunk_size: int | None = DEFAULT_PARAMS["decode_chunk_size"]
+    dual_clock_weak: float = DEFAULT_PARAMS["dual_clock_weak"]
+    dual_clock_strong: float = DEFAULT_PARAMS["dual_clock_strong"]
+    background_follow: float = DEFAULT_PARAMS["background_follow"]
 
     def to_body(self) -> dict:
         """A plain map, e.g. for `done.params` (after the server filled backend and seed)."""
@@ -421,6 +424,11 @@ def _params(value, limits: Limits, backends: set[str] | None) -> GenerationParam
         raise ProtocolError(errors.INVALID_FIELD, f"min_guidance_scale {chosen['min_guidance_scale']} is above "
                             f"max_guidance_scale {chosen['max_guidance_scale']}; expected min <= max",
                             "params.min_guidance_scale")
+    if chosen["dual_clock_weak"] >= chosen["dual_clock_strong"]:
+        field = "dual_clock_strong" if "dual_clock_strong" in value else "dual_clock_weak"
+        raise ProtocolError(errors.INVALID_FIELD, f"dual_clock_weak {chosen['dual_clock_weak']} is not below "
+                            f"dual_clock_strong {chosen['dual_clock_strong']}; expected 0 <= weak < strong <= 1 "
+                            "(the background starts before the painted regions are released)", f"params.{field}")
     if chosen["frames"] > limits.max_frames:
         raise ProtocolError(errors.TOO_LARGE, f"expected at most {limits.max_frames} frames, got {chosen['frames']}",
                             "params.frames")

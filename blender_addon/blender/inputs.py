@@ -160,7 +160,8 @@ def auto_pair(context, settings) -> int:
 def generation_params(settings, seed_override=None) -> dict:
     params = {k: getattr(settings, k) for k in (
         "frames", "fps", "motion_bucket_id", "noise_aug_strength", "num_inference_steps",
-        "min_guidance_scale", "max_guidance_scale", "tau", "alpha", "width", "height")}
+        "min_guidance_scale", "max_guidance_scale", "tau", "alpha", "dual_clock_weak", "dual_clock_strong",
+        "background_follow", "width", "height")}
     params["backend"] = settings.backend or None
     params["seed"] = None if settings.random_seed else int(settings.seed)
     if seed_override is not None:

@@ -31,7 +31,8 @@ def _arrow_keys(context, settings) -> set[str]:
 
 # Shown only when the chosen backend honours them (welcome.backends[].params; all for 1.0 servers).
 GENERATION_SETTINGS = ("frames", "fps", "motion_bucket_id", "num_inference_steps", "noise_aug_strength",
-                       "min_guidance_scale", "max_guidance_scale", "tau", "alpha")
+                       "min_guidance_scale", "max_guidance_scale", "tau", "alpha", "dual_clock_weak",
+                       "dual_clock_strong", "background_follow")
 
 
 class _Base:

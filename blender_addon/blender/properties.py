@@ -131,6 +131,19 @@ class TRACKGO_PG_settings(bpy.types.PropertyGroup):
     alpha: FloatProperty(name="Track Focus", default=0.2, min=0.001, max=0.999,
                          description="How tightly the motion keeps to the painted masks "
                                      "(attention threshold, the paper's alpha)")
+    dual_clock_weak: FloatProperty(
+        name="Background Start", default=0.32, min=0.0, max=0.99, subtype="FACTOR",
+        description="Dual-clock: how free the background is. Lower lets the background move more; "
+                    "too low can warp the scene or double objects, too high freezes it")
+    dual_clock_strong: FloatProperty(
+        name="Arrow Hold", default=0.42, min=0.01, max=1.0, subtype="FACTOR",
+        description="Dual-clock: how strictly the painted parts follow the arrows. Higher holds them on "
+                    "their paths longer; too low lets them drift, too high looks stiff. Keep above "
+                    "Background Start")
+    background_follow: FloatProperty(
+        name="Background Drag", default=0.0, min=0.0, max=1.0, subtype="FACTOR",
+        description="Preview: how far the surroundings are dragged along with the painted parts "
+                    "(0 keeps the background still)")
     size_mode: EnumProperty(name="Output Size", default="AUTO", items=SIZE_MODES,
                             description="How the size of the generated frames is chosen")
     fit: EnumProperty(name="Fit", default="CROP", items=FIT_MODES,

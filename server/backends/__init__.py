@@ -26,6 +26,7 @@ BUILTIN_BACKENDS: dict[str, str] = {
     "preview": "server.backends.preview:create_backend",
     "trackgo": "server.backends.trackgo:create_backend",
     "trackgo-tiny": "server.backends.trackgo:create_tiny_backend",
+    "dualclock": "server.backends.dualclock:create_backend",
 }
 
 

@@ -2,8 +2,18 @@
 
 Per job (once): a background plate (the reference with every region inpainted, so a region that
 moves away leaves a plausible fill, never black), one feathered alpha per region, and the
-surroundings' influence maps for tau. Per frame: the background, warped softly when tau lets the
-surroundings follow, then the regions composited in track order (later tracks on top).
+surroundings' influence maps. Per frame: the background, then the regions composited in track
+order (later tracks on top).
+
+* By default (``follow`` = 0) the background is the plate itself: every pixel outside the moved
+  regions and the holes they leave is the reference's, bit for bit.
+* ``follow`` > 0 drags the surroundings along (scaled by tau's gate). That pull never folds:
+  its falloff widens with the arrow's length and the field is scaled so its Jacobian's norm
+  stays below ``FOLD_MARGIN`` < 1, so det(I - J) > 0 everywhere.
+* Overlapping masks: each pixel belongs to one track, the latest one that paints it (track
+  order is depth, later tracks on top), so no content is carried twice.
+* Beyond the frame edge a region continues as its edge row/column (replicated), never as a
+  mirrored copy of itself.
 
 A region's motion is a dense field interpolated from its own points' displacements (inverse
 distance weighting over the points' current positions), sampled backwards with cv2.remap. When
@@ -25,6 +35,8 @@ INFLUENCE_SHARE = 0.15   # how far (share of the shorter side) surroundings feel
 INPAINT_MAX_SIDE = 256   # the plate is inpainted at this size, then upsampled into the holes
 FIELD_STEP = 8           # dense fields are interpolated on an 8-px grid, then resized
 TRANSLATION_EPS = 1e-3   # px: points closer than this to a common displacement move rigidly
+FOLD_MARGIN = 0.9        # the background pull's Jacobian norm stays below this (< 1: no fold)
+DETAIL_SIGMA = 2.0       # px: detail above this scale is carried into inpainted holes
 
 
 @dataclass
@@ -60,11 +72,13 @@ def _feathered_alpha(core: np.ndarray, feather: float) -> np.ndarray:
 
 
 def background_plate(reference: np.ndarray, holes: np.ndarray) -> np.ndarray:
-    """The reference with ``holes`` filled by cv2.inpaint (Telea), computed at a reduced size.
+    """The reference with ``holes`` filled: cv2.inpaint (Telea) for the colours, plus texture.
 
-    Inpainting is smooth by nature, so a small copy loses nothing visible and keeps the plate
-    to a few milliseconds; only the hole pixels are replaced. With no known pixel left (a
-    whole-frame mask) there is nothing to fill from, and the plate is the reference itself.
+    Telea is smooth by nature, so it runs on a small copy (a few milliseconds) and gives the
+    fill's low frequencies; the fine detail (the reference minus its Gaussian blur) is then
+    mirrored into the hole across its nearest edge, so the fill carries the surroundings' grain
+    instead of a flat smear (docs/motion.md measures the detail share). Only hole pixels are
+    replaced. With no known pixel left (a whole-frame mask) the plate is the reference itself.
     """
     h, w = holes.shape
     if not holes.any() or holes.all():
@@ -79,9 +93,30 @@ def background_plate(reference: np.ndarray, holes: np.ndarray) -> np.ndarray:
     else:
         filled = cv2.inpaint(small, small_holes.astype(np.uint8), 3, cv2.INPAINT_TELEA)
         fill = cv2.resize(filled, (w, h), interpolation=cv2.INTER_LINEAR)
+    fill = fill[holes].astype(np.float32) + _mirrored_detail(reference, holes)
     plate = reference.copy()
-    plate[holes] = fill[holes]
+    plate[holes] = np.clip(np.rint(fill), 0, 255).astype(np.uint8)
     return plate
+
+
+def _mirrored_detail(reference: np.ndarray, holes: np.ndarray) -> np.ndarray:
+    """(n, 3) float32 fine detail for the n hole pixels: for hole pixel p with nearest known pixel
+    b, the detail at 2b - p (its mirror across the edge), or at b when the mirror is unknown too."""
+    ref = reference.astype(np.float32)
+    detail = ref - cv2.GaussianBlur(ref, (0, 0), DETAIL_SIGMA)
+    _, labels = cv2.distanceTransformWithLabels(np.where(holes, 255, 0).astype(np.uint8), cv2.DIST_L2, 5,
+                                                labelType=cv2.DIST_LABEL_PIXEL)
+    known_y, known_x = np.nonzero(~holes)                 # label k is the k-th known pixel in raster order
+    ys, xs = np.nonzero(holes)
+    nearest = labels[ys, xs] - 1
+    by, bx = known_y[nearest], known_x[nearest]
+    my, mx = 2 * by - ys, 2 * bx - xs
+    h, w = holes.shape
+    inside = (my >= 0) & (my < h) & (mx >= 0) & (mx < w)
+    use = np.zeros_like(inside)
+    use[inside] = ~holes[my[inside], mx[inside]]
+    sy, sx = np.where(use, my, by), np.where(use, mx, bx)
+    return detail[sy, sx]
 
 
 def interpolate_field(points: np.ndarray, values: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
@@ -108,9 +143,10 @@ def upsample_grid(coarse: np.ndarray, width: int, height: int) -> np.ndarray:
 
 
 class PreviewRenderer:
-    """Everything computed once per job; ``frame(i)`` then renders frame i (uint8 RGB)."""
+    """Everything computed once per job; ``frame(i)`` then renders frame i (uint8 RGB) and
+    ``region_mask(i)`` says where the moved regions are in it (the dual-clock backend's M)."""
 
-    def __init__(self, reference: np.ndarray, masks, traj: Trajectories, tau: float = 0.0):
+    def __init__(self, reference: np.ndarray, masks, traj: Trajectories, tau: float = 0.0, follow: float = 0.0):
         reference = np.asarray(reference)
         if reference.ndim != 3 or reference.shape[2] != 3 or reference.dtype != np.uint8:
             raise MotionInputError("reference", f"expected uint8 (height, width, 3) RGB, got {reference.dtype} "
@@ -119,72 +155,112 @@ class PreviewRenderer:
         if len(masks) != traj.num_components:
             raise MotionInputError("tracks", f"expected one mask per trajectory component "
                                              f"({traj.num_components}), got {len(masks)}")
+        if not 0.0 <= float(follow) <= 1.0:
+            raise MotionInputError("background_follow", f"expected a number in [0, 1], got {follow!r}")
         self.traj = traj
         self.reference = reference
-        self.strength = tau_gate(tau)
+        self.strength = float(follow) * tau_gate(tau)
         short = min(self.height, self.width)
         feather = max(2.0, FEATHER_SHARE * short)
 
+        masks = [self._checked_mask(j, mask) for j, mask in enumerate(masks)]
+        owned = owned_masks(masks)
         cores = []
         self.layers: list[_Layer] = []
-        for j, mask in enumerate(masks):
-            mask = np.asarray(mask, dtype=bool)
-            if mask.shape != (self.height, self.width):
-                raise MotionInputError(f"tracks[{j}].mask", f"expected {self.width}x{self.height} like the "
-                                                            f"reference, got {mask.shape[1]}x{mask.shape[0]}")
+        for j, mask in enumerate(owned):
             points = np.flatnonzero(traj.component == j)
             if len(points) == 0:
                 raise MotionInputError(f"tracks[{j}]", "expected at least one trajectory point for this "
                                                        "track's mask, got none")
-            core = _grow(mask, CORE_GROW_PX)
+            others = np.logical_or.reduce([m for k, m in enumerate(owned) if k != j]) if len(owned) > 1 else None
+            core = _grow(mask, CORE_GROW_PX) if mask.any() else mask
+            if others is not None:
+                core &= ~others                   # a rim never takes another track's pixels
             cores.append(core)
+            if not core.any():                    # wholly under later tracks: nothing of its own to move
+                continue
             alpha = _feathered_alpha(core, feather)
+            if others is not None:
+                alpha[others] = 0.0
             self.layers.append(_Layer(alpha, _bbox(alpha > 0), points))
-        self.plate = np.ascontiguousarray(background_plate(reference, np.logical_or.reduce(cores)))
+        self.holes = np.logical_or.reduce(cores)
+        self.plate = np.ascontiguousarray(background_plate(reference, self.holes))
         self._grid_size = (-(-self.width // FIELD_STEP), -(-self.height // FIELD_STEP))
-        self._influence = None
-        if self.strength > 0:
-            self._influence = self._influence_maps(masks, short)
-            # pixel xy of the coarse nodes, with one extra ring (see _background)
+        self._distances = None
+        if self.strength > 0 and self.layers:
+            self._sigma = INFLUENCE_SHARE * short
+            self._distances = self._grid_distances([m for m, c in zip(owned, cores) if c.any()])
+            # pixel xy of the coarse nodes, with one extra ring (see background_map)
             gw, gh = self._grid_size
             nx = (np.arange(-1, gw + 1) * FIELD_STEP + (FIELD_STEP - 1) / 2).astype(np.float32)
             ny = (np.arange(-1, gh + 1) * FIELD_STEP + (FIELD_STEP - 1) / 2).astype(np.float32)
             self._nodes = np.dstack(np.meshgrid(nx, ny))
 
-    def _influence_maps(self, masks, short: int) -> np.ndarray:
-        """(J, gh, gw) exp(-distance / sigma) per region, one value per 8x8 block (its centre)."""
-        sigma = INFLUENCE_SHARE * short
+    def _checked_mask(self, j: int, mask) -> np.ndarray:
+        mask = np.asarray(mask, dtype=bool)
+        if mask.shape != (self.height, self.width):
+            raise MotionInputError(f"tracks[{j}].mask", f"expected {self.width}x{self.height} like the "
+                                                        f"reference, got {mask.shape[1]}x{mask.shape[0]}")
+        return mask
+
+    def _grid_distances(self, masks) -> np.ndarray:
+        """(J, gh, gw) distance in pixels from each 8x8 block's centre to region j."""
         maps = []
         for mask in masks:
-            coverage = cv2.resize(np.asarray(mask, np.float32), self._grid_size, interpolation=cv2.INTER_AREA)
+            coverage = cv2.resize(mask.astype(np.float32), self._grid_size, interpolation=cv2.INTER_AREA)
             dist = cv2.distanceTransform(np.where(coverage > 0, 0, 255).astype(np.uint8), cv2.DIST_L2, 5)
-            maps.append(np.exp(-dist * FIELD_STEP / sigma))
+            maps.append(dist * FIELD_STEP)
         return np.stack(maps).astype(np.float32)
 
     @property
     def num_frames(self) -> int:
         return self.traj.num_frames
 
-    def _background(self, i: int) -> np.ndarray:
-        if self._influence is None or i == 0:
-            return self.plate.copy()
+    def background_field(self, i: int) -> np.ndarray | None:
+        """(gh, gw, 2) displacement of the surroundings on the 8-px grid at frame i, or None (still).
+
+        Region j pulls with weight exp(-d / sigma_j), its falloff sigma_j at least its own pull
+        over FOLD_MARGIN (a long arrow drags a wide neighbourhood gently instead of a narrow one
+        steeply); the whole field is then scaled down if its Jacobian's Frobenius norm (a bound on
+        the bilinear field's, from the grid's differences) would reach FOLD_MARGIN."""
+        if self._distances is None or i == 0:
+            return None
         disp = self.traj.displacements()[i]
-        means = np.stack([disp[layer.points].mean(axis=0) for layer in self.layers])    # (J, 2)
-        weights = self._influence
+        means = np.stack([disp[layer.points].mean(axis=0) for layer in self.layers]).astype(np.float32)  # (J, 2)
+        pull = self.strength * np.hypot(means[:, 0], means[:, 1])
+        sigmas = np.maximum(self._sigma, pull / FOLD_MARGIN)
+        weights = np.exp(-self._distances / sigmas[:, None, None])
         total = np.maximum(1.0, weights.sum(axis=0))
         coarse = np.einsum("jyx,jc->yxc", weights, means) * (self.strength / total)[..., None]
         if not np.abs(coarse).max() > 1e-3:
-            return self.plate.copy()
+            return None
+        partials = [np.abs(np.diff(coarse[..., c], axis=a)).max(initial=0.0) / FIELD_STEP
+                    for c in (0, 1) for a in (0, 1)]
+        norm = float(np.sqrt(np.sum(np.square(partials))))
+        if norm >= FOLD_MARGIN:
+            coarse *= FOLD_MARGIN / norm * 0.999
+        return coarse.astype(np.float32)
+
+    def background_map(self, i: int) -> np.ndarray | None:
+        """(H, W, 2) float32 map: output pixel (x, y) samples the plate at map[y, x]; None: still."""
+        coarse = self.background_field(i)
+        if coarse is None:
+            return None
         # Sampling map = pixel - field, built on the coarse nodes (padded by one ring so every pixel
         # lies between nodes) and upsampled: bilinear is exact on the pixel coordinates, and
         # cv2.resize puts padded node k at pixel 8(k - 1) + 3.5, the centre of its block.
-        padded = cv2.copyMakeBorder(coarse.astype(np.float32), 1, 1, 1, 1, cv2.BORDER_REPLICATE)
+        padded = cv2.copyMakeBorder(coarse, 1, 1, 1, 1, cv2.BORDER_REPLICATE)
         gw, gh = self._grid_size
         sampling = cv2.resize(self._nodes - padded, ((gw + 2) * FIELD_STEP, (gh + 2) * FIELD_STEP),
                               interpolation=cv2.INTER_LINEAR)
-        sampling = sampling[FIELD_STEP:FIELD_STEP + self.height, FIELD_STEP:FIELD_STEP + self.width]
+        return sampling[FIELD_STEP:FIELD_STEP + self.height, FIELD_STEP:FIELD_STEP + self.width]
+
+    def _background(self, i: int) -> np.ndarray:
+        sampling = self.background_map(i)
+        if sampling is None:
+            return self.plate.copy()
         fixed, fraction = cv2.convertMaps(sampling, None, cv2.CV_16SC2)
-        return cv2.remap(self.plate, fixed, fraction, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        return cv2.remap(self.plate, fixed, fraction, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
     def _warp_layer(self, layer: _Layer, i: int):
         """The layer's RGBA at frame i over the box it covers, or None when it left the frame."""
@@ -193,16 +269,12 @@ class PreviewRenderer:
         disp = (now - start).astype(np.float64)
         lo, hi = disp.min(axis=0), disp.max(axis=0)
         x0, y0, x1, y1 = layer.box
-        # BORDER_REFLECT continues a region that touches a frame edge by its mirror image beyond
-        # that edge (a camera move's revealed border): the box then spans the moved mirror too.
-        if x0 == 0:
-            x0 = -x1
-        if y0 == 0:
-            y0 = -y1
-        if x1 == self.width:
-            x1 = 2 * self.width - x0 if x0 >= 0 else 2 * self.width
-        if y1 == self.height:
-            y1 = 2 * self.height - y0 if y0 >= 0 else 2 * self.height
+        # BORDER_REPLICATE continues a region that touches a frame edge by its edge row/column
+        # beyond that edge (never a mirrored copy): the box then reaches as far as the move goes.
+        x0 = -self.width if x0 == 0 else x0
+        y0 = -self.height if y0 == 0 else y0
+        x1 = 2 * self.width if x1 == self.width else x1
+        y1 = 2 * self.height if y1 == self.height else y1
         bx0 = max(0, int(np.floor(x0 + lo[0])) - 1)
         by0 = max(0, int(np.floor(y0 + lo[1])) - 1)
         bx1 = min(self.width, int(np.ceil(x1 + hi[0])) + 1)
@@ -215,19 +287,28 @@ class PreviewRenderer:
             # dst(u, v) = src(u + bx0 - dx, v + by0 - dy)
             M = np.float32([[1, 0, bx0 - common[0]], [0, 1, by0 - common[1]]])
             flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
-            rgb = cv2.warpAffine(self.reference, M, size, flags=flags, borderMode=cv2.BORDER_REFLECT)
-            alpha = cv2.warpAffine(layer.alpha, M, size, flags=flags, borderMode=cv2.BORDER_REFLECT)
+            rgb = cv2.warpAffine(self.reference, M, size, flags=flags, borderMode=cv2.BORDER_REPLICATE)
+            alpha = cv2.warpAffine(layer.alpha, M, size, flags=flags, borderMode=cv2.BORDER_REPLICATE)
         else:
             field = interpolate_field(now, disp, (bx0, by0, bx1, by1))
             xs = np.arange(bx0, bx1, dtype=np.float32)[None, :] - field[..., 0]
             ys = np.arange(by0, by1, dtype=np.float32)[:, None] - field[..., 1]
-            rgb = cv2.remap(self.reference, xs, ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-            alpha = cv2.remap(layer.alpha, xs, ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+            rgb = cv2.remap(self.reference, xs, ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            alpha = cv2.remap(layer.alpha, xs, ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         return (bx0, by0, bx1, by1), rgb, alpha
 
     def frame(self, i: int) -> np.ndarray:
         """Frame i as C-contiguous uint8 (H, W, 3) RGB."""
+        return self.frame_and_mask(i)[0]
+
+    def region_mask(self, i: int) -> np.ndarray:
+        """(H, W) bool: where a moved region covers frame i (its layer's alpha >= 1/2)."""
+        return self.frame_and_mask(i)[1]
+
+    def frame_and_mask(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """Frame i and its moved-region mask, composited once."""
         out = self._background(i)
+        mask = np.zeros((self.height, self.width), bool)
         for layer in self.layers:
             got = self._warp_layer(layer, i)
             if got is None:
@@ -235,8 +316,20 @@ class PreviewRenderer:
             (x0, y0, x1, y1), rgb, alpha = got
             # alpha * layer + (1 - alpha) * below, rounded to uint8
             out[y0:y1, x0:x1] = cv2.blendLinear(rgb, out[y0:y1, x0:x1], alpha, 1.0 - alpha)
-        return out
+            mask[y0:y1, x0:x1] |= alpha >= 0.5
+        return out, mask
 
     def frames(self):
         for i in range(self.num_frames):
             yield self.frame(i)
+
+
+def owned_masks(masks) -> list[np.ndarray]:
+    """One owner per pixel: a pixel painted by several tracks belongs to the latest of them
+    (track order is depth; later tracks are drawn on top), the earlier masks lose it."""
+    owned = []
+    later = np.zeros_like(masks[0], dtype=bool) if masks else None
+    for mask in reversed(masks):
+        owned.append(mask & ~later)
+        later = later | mask
+    return owned[::-1]

@@ -19,6 +19,10 @@ from server.backends.base import BackendError, BackendOptions, Done, Event, Fram
 from server.backends.failures import OOM_HINT, is_out_of_memory
 
 TINY_FOLDER_NAME = "trackgo-tiny-v1"
+# The job parameters a backend honours (welcome.backends[].params, protocol 1.1).
+SVD_PARAMS = ("backend", "frames", "width", "height", "seed", "fps", "motion_bucket_id", "noise_aug_strength",
+              "num_inference_steps", "min_guidance_scale", "max_guidance_scale", "decode_chunk_size")
+TRACKGO_PARAMS = SVD_PARAMS + ("alpha", "tau")
 
 
 def default_cache_dir() -> Path:
@@ -40,6 +44,8 @@ class _Failed:
 
 class TrackGoBackend:
     """One pipeline on one device; loads once, runs one job at a time."""
+
+    params = TRACKGO_PARAMS
 
     def __init__(self, options: BackendOptions, name: str = "trackgo", tiny: bool = False) -> None:
         self.options = options
@@ -103,8 +109,6 @@ class TrackGoBackend:
             yield from self._run(job, ctx)
 
     def _run(self, job, ctx: JobContext) -> Iterator[Event]:
-        import PIL.Image
-
         from server.backends.job_motion import motion_for_job
         from server.trackgo.pipeline import Cancelled
 
@@ -131,21 +135,8 @@ class TrackGoBackend:
 
         def work() -> None:
             try:
-                output = self.pipeline.generate(
-                    PIL.Image.fromarray(inputs.reference),
-                    tracks,
-                    height=inputs.height,
-                    width=inputs.width,
-                    num_inference_steps=params.num_inference_steps,
-                    min_guidance_scale=params.min_guidance_scale,
-                    max_guidance_scale=params.max_guidance_scale,
-                    fps=params.fps,
-                    motion_bucket_id=params.motion_bucket_id,
-                    noise_aug_strength=params.noise_aug_strength,
-                    decode_chunk_size=params.decode_chunk_size or self.options.decode_chunk_size,
-                    alpha=params.alpha,
-                    tau=params.tau,
-                    seed=ctx.seed,
+                output = self._generate(
+                    inputs, tracks, params, ctx.seed,
                     on_step=lambda step, total: emit(Progress("denoising", step, total)),
                     on_frame=lambda index, total, rgb: emit(Frame(index, total, rgb)),
                     cancelled=cancelled,
@@ -176,6 +167,32 @@ class TrackGoBackend:
         finally:
             stop.set()
             thread.join()
+
+    def _generate(self, inputs, tracks, params, seed: int, **callbacks):
+        """One pipeline call for the job (runs on the helper thread); dualclock adds its signal."""
+        return self.pipeline.generate(self._image(inputs), tracks, alpha=params.alpha, tau=params.tau,
+                                      **self._svd_settings(inputs, params, seed), **callbacks)
+
+    @staticmethod
+    def _image(inputs):
+        import PIL.Image
+
+        return PIL.Image.fromarray(inputs.reference)
+
+    def _svd_settings(self, inputs, params, seed: int) -> dict:
+        """The job's SVD settings as ``generate`` keywords (every mode of the pipeline takes them)."""
+        return dict(
+            height=inputs.height,
+            width=inputs.width,
+            num_inference_steps=params.num_inference_steps,
+            min_guidance_scale=params.min_guidance_scale,
+            max_guidance_scale=params.max_guidance_scale,
+            fps=params.fps,
+            motion_bucket_id=params.motion_bucket_id,
+            noise_aug_strength=params.noise_aug_strength,
+            decode_chunk_size=params.decode_chunk_size or self.options.decode_chunk_size,
+            seed=seed,
+        )
 
     def _user_error(self, error: BaseException) -> BaseException:
         if is_out_of_memory(error):

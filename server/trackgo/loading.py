@@ -101,19 +101,20 @@ def load_adapter(path: str | Path, dtype: torch.dtype = torch.float32) -> TrackA
 
 def load_pipeline(
     svd_path: str | Path,
-    adapter_path: str | Path,
+    adapter_path: str | Path | None,
     device: str = "auto",
     dtype: str | torch.dtype = "auto",
     cpu_offload: bool = False,
 ) -> TrackGoPipeline:
     """SVD + TrackAdapter ready to ``generate``. ``cpu_offload`` keeps each SVD component on the
-    CPU until it runs (accelerate hooks), for 16 GB cards; the adapter (~60 MB) stays on the GPU."""
+    CPU until it runs (accelerate hooks), for 16 GB cards; the adapter (~60 MB) stays on the GPU.
+    ``adapter_path=None`` loads SVD alone (plain SVD and dual-clock generation)."""
     torch_device = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, torch_device)
     if cpu_offload and torch_device.type != "cuda":       # refused before minutes of loading, not after
         raise ValueError("cpu_offload: needs a CUDA device (it moves components between CPU and GPU)")
     svd_folder = check_svd_folder(svd_path)
-    adapter = load_adapter(adapter_path, torch_dtype)
+    adapter = None if adapter_path is None else load_adapter(adapter_path, torch_dtype)
     try:
         pipe = TrackGoPipeline.from_pretrained(
             svd_folder, dtype=torch_dtype, local_files_only=True, variant=_variant(svd_folder, torch_dtype)
@@ -121,10 +122,12 @@ def load_pipeline(
     except (OSError, ValueError, TypeError, KeyError) as exc:
         raise ModelFilesError(f"svd_path: could not load Stable Video Diffusion from {svd_folder}: {exc}") from exc
     pipe.set_progress_bar_config(disable=True)
-    pipe.attach_adapter(adapter)
+    if adapter is not None:
+        pipe.attach_adapter(adapter)
     if cpu_offload:
         pipe.enable_model_cpu_offload(device=torch_device)
     else:
         pipe.to(torch_device)
-    adapter.to(torch_device)
+    if adapter is not None:
+        adapter.to(torch_device)
     return pipe

@@ -31,7 +31,7 @@ def test_first_frame_is_the_reference():
     np.testing.assert_array_equal(frames[0], ref)
 
 
-def test_far_pixels_unchanged_when_tau_freezes_and_moving_when_tau_is_zero():
+def test_far_pixels_unchanged_when_tau_freezes_and_moving_when_the_background_follows():
     h, w = 320, 576
     ref = photo("coffee", w, h)
     masks = [disc_mask(h, w, (150, 120), 50), disc_mask(h, w, (420, 200), 40)]
@@ -44,10 +44,11 @@ def test_far_pixels_unchanged_when_tau_freezes_and_moving_when_tau_is_zero():
             reach |= cv2.warpAffine(grown, M, (w, h))
     far = reach == 0
     assert far.mean() > 0.5
-    frozen = render_preview(ref, masks, arrows, "linear", 9, -1e4)
-    for frame in frozen:
-        np.testing.assert_array_equal(frame[far], ref[far])
-    free = render_preview(ref, masks, arrows, "linear", 9, 0.0)
+    for still in (render_preview(ref, masks, arrows, "linear", 9, -1e4, follow=1.0),
+                  render_preview(ref, masks, arrows, "linear", 9, 0.0)):      # the default: follow = 0
+        for frame in still:
+            np.testing.assert_array_equal(frame[far], ref[far])
+    free = render_preview(ref, masks, arrows, "linear", 9, 0.0, follow=1.0)
     assert np.abs(free[-1][far].astype(int) - ref[far]).mean() > 1.0
 
 
@@ -63,7 +64,7 @@ def test_intermediate_tau_interpolates_monotonically():
     far = ~disc_mask(h, w, (190, 128), 110)
     change = []
     for tau in (0.0, -100.0, -1e4):
-        last = render_preview(ref, [mask], [[(190, 128), (240, 128)]], "linear", 5, tau)[-1]
+        last = render_preview(ref, [mask], [[(190, 128), (240, 128)]], "linear", 5, tau, follow=1.0)[-1]
         change.append(np.abs(last[far].astype(int) - ref[far]).mean())
     assert change[0] > change[1] > change[2] == 0.0
     with pytest.raises(ValueError, match="tau"):
@@ -119,17 +120,17 @@ def test_feathered_edges():
 
 
 @pytest.mark.parametrize("tau", [0.0, -1e2, -1e4])
-def test_camera_move_shifts_the_whole_frame_with_reflected_borders(tau):
-    # tau < 0 leaves the background plate still: the camera layer itself must cover the border
+def test_camera_move_shifts_the_whole_frame_with_replicated_borders(tau):
+    # the background plate stays still: the camera layer itself must cover the border
     h, w = 256, 384
     ref = np.maximum(photo("astronaut", w, h), 1)               # no black in the input
-    frames = render_preview(ref, [np.ones((h, w), bool)], [[(10, 10), (30, 0)]], "linear", 3, tau)
+    frames = render_preview(ref, [np.ones((h, w), bool)], [[(10, 10), (30, 0)]], "linear", 3, tau, follow=1.0)
     last = frames[-1]
     # content moved 20 px right and 10 px up
     np.testing.assert_array_equal(last[0:h - 10, 20:], ref[10:, : w - 20])
-    # the revealed left strip mirrors the frame edge instead of going black
-    np.testing.assert_array_equal(last[: h - 10, :20], ref[10:, :20][:, ::-1])
-    np.testing.assert_array_equal(last[h - 10:, 20:], ref[::-1][:10, : w - 20])
+    # the revealed strips continue the frame's edge column / row (no mirrored copy, never black)
+    np.testing.assert_array_equal(last[: h - 10, :20], np.repeat(ref[10:, :1], 20, axis=1))
+    np.testing.assert_array_equal(last[h - 10:, 20:], np.repeat(ref[-1:, : w - 20], 10, axis=0))
     assert last.reshape(-1, 3).max(axis=1).min() > 0
 
 

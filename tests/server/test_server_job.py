@@ -22,7 +22,8 @@ def test_job_end_to_end(server_factory, client_factory):
     assert welcome.body["heartbeat_interval_s"] == 0.2
     assert welcome.body["default_backend"] == "solid"
     assert welcome.body["backends"] == [{"name": "solid", "ready": True, "default": True,
-                                         "description": "test backend: solid-colour frames"}]
+                                         "description": "test backend: solid-colour frames",
+                                         "params": list(sp.DEFAULT_PARAMS)}]   # declares none: all
     assert welcome.body["limits"]["max_queue"] == 32
 
     stream = client.run_job(make_job(frames=5, width=128, height=64, seed=42))
