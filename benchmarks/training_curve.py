@@ -167,7 +167,7 @@ def held_out_mse(trainer, heldout, with_adapter: bool) -> float:
     return total / len(heldout)
 
 
-def train_adapter(svd_dir, data_dir, out_dir, lam, steps, every, heldout, log):
+def train_adapter(svd_dir, data_dir, out_dir, lam, steps, every, heldout, log, lr=1e-3, svd_lr=3e-4):
     from accelerate.state import AcceleratorState, GradientState, PartialState
 
     from server.training import config as cfgmod
@@ -176,7 +176,7 @@ def train_adapter(svd_dir, data_dir, out_dir, lam, steps, every, heldout, log):
     AcceleratorState._reset_state(True), GradientState._reset_state(), PartialState._reset_state()
     cfg = cfgmod.load(cfgmod.CONFIG_DIR / "tiny.toml", [
         f"model.svd={svd_dir}", f"data.dataset={data_dir}", f"train.steps={steps}", "train.batch_size=4",
-        f"train.lambda_attn={lam}", "train.learning_rate=1e-3", "train.svd_query_key_learning_rate=3e-4",
+        f"train.lambda_attn={lam}", f"train.learning_rate={lr}", f"train.svd_query_key_learning_rate={svd_lr}",
         f"train.checkpoint_every={steps}", "train.log_every=1000", "noise.p_mean=-0.4", "noise.p_std=1.0"])
     trainer = train.Trainer(cfg, out_dir, log=lambda s: None)
     trainer.dataset.records = trainer.dataset.records[:-len(heldout)] or trainer.dataset.records
@@ -225,6 +225,8 @@ def main(argv=None) -> dict:
     p.add_argument("--unet-steps", type=int, default=300)
     p.add_argument("--adapter-steps", type=int, default=120)
     p.add_argument("--every", type=int, default=20)
+    p.add_argument("--lr", type=float, default=1e-3, help="the adapter's learning rate")
+    p.add_argument("--svd-lr", type=float, default=3e-4, help="the fine-tuned SVD W_q/W_k's learning rate")
     p.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "trackgo-training-curve")
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
@@ -247,7 +249,8 @@ def main(argv=None) -> dict:
 
         records = TrackDataset(data_dir, FRAMES, SIZE, SIZE).records[-args.heldout:]
         trainer, base, curve, reached = train_adapter(svd_dir, data_dir, folder / f"run-{name}-{time.time_ns()}",
-                                                      lam, args.adapter_steps, args.every, records, log)
+                                                      lam, args.adapter_steps, args.every, records, log,
+                                                      args.lr, args.svd_lr)
         trainers[name] = trainer
         results[name] = {"base": base, "curve": curve, "steps_to_target": reached}
     trained = trainers["with_attn"]
@@ -273,6 +276,7 @@ def main(argv=None) -> dict:
         "adapter_vs_base_mse_without_attn": round(results["without_attn"]["curve"][-1][1]
                                                   / results["without_attn"]["base"], 4),
         "adapter_steps": args.adapter_steps,
+        "learning_rates": f"{args.lr:g}/{args.svd_lr:g}",
         "seconds": round(time.perf_counter() - started, 1),
     }
     for k, v in report.items():
