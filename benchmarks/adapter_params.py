@@ -18,6 +18,8 @@ def main() -> None:
         print(f"{group}_params_M={counts[group] / 1e6:.4f}")
     print(f"added_params={counts['total']}")
     print(f"added_params_M={counts['total'] / 1e6:.2f}")
+    # trained by the paper config too, but SVD's own weights (copies), not added ones
+    print(f"fine_tuned_svd_query_key_params={counts['svd_query_key']}")
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ def main() -> None:
             trainers[name].train_step()
             times[name].append(time.perf_counter() - t0)
     med = {name: statistics.median(v) for name, v in times.items()}
-    print("config=tiny (64x64, 4 frames, batch 1, fp32, CPU)")
+    print(f"config=tiny (64x64, {base.data.frames} frames, batch 1, fp32, CPU)")
     print(f"rounds={ROUNDS}")
     for name, value in med.items():
         print(f"step_seconds_{name}={value:.3f}")

@@ -107,12 +107,17 @@ def track_anchor(frames: Sequence[np.ndarray], anchor: np.ndarray,
     dropped if it wanders more than REFINE_RADIUS), and the one whose patch best matches the
     anchor's frame-0 patch (root-mean-square grey difference, plus PRIOR_WEIGHT per px away from
     the prediction, so a still copy of a repetitive texture does not beat the moving original)
-    wins. A lost anchor keeps its place.
+    wins. A lost anchor keeps its place. Every position is kept inside the frame (pixel
+    centres 0..W-1, 0..H-1): an object leaving the picture is scored where it was last seen at
+    the border, never at coordinates no frame has (x = -181 on 64-px frames was seen).
     """
     greys = [_grey(f) for f in frames]
     if not greys:
         raise ValueError("frames: expected at least one frame")
-    anchor = np.asarray(anchor, dtype=np.float32).reshape(1, 2)
+    height, width = greys[0].shape
+    upper = np.array([width - 1, height - 1], dtype=np.float32)
+    inside = lambda xy: np.clip(xy, 0.0, upper).astype(np.float32)   # noqa: E731
+    anchor = inside(np.asarray(anchor, dtype=np.float32).reshape(1, 2))
     template = cv2.getRectSubPix(greys[0], window, (float(anchor[0, 0]), float(anchor[0, 1]))).astype(np.float32)
     out = np.empty((len(greys), 2), dtype=np.float32)
     out[0] = anchor[0]
@@ -126,14 +131,15 @@ def track_anchor(frames: Sequence[np.ndarray], anchor: np.ndarray,
         for candidate, ok in hypotheses:
             if not ok[0]:
                 continue
+            candidate = inside(candidate)
             refined, ok_ref = _lk(greys[0], greys[i], anchor, candidate, 0, window)
             if ok_ref[0] and np.linalg.norm(refined - candidate) <= REFINE_RADIUS:
-                candidate = refined
+                candidate = inside(refined)
             error = (_patch_error(template, greys[i], candidate[0], window)
                      + PRIOR_WEIGHT * float(np.linalg.norm(candidate[0] - (out[i - 1] + velocity))))
             if error < best_error:
                 best, best_error = candidate[0], error
-        out[i] = best
+        out[i] = inside(best)
         velocity = out[i] - out[i - 1]
     return out
 

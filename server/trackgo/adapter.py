@@ -32,13 +32,20 @@ TEMPORAL_ATTENTION_SUFFIX = ".temporal_transformer_blocks.0.attn1"
 
 
 class TrackAdapterLayer(nn.Module):
-    """Per-layer weights: ``align`` (f's channels -> the layer's width), W'q and W'k."""
+    """Per-layer weights: ``align`` (f's channels -> the layer's width), W'q and W'k.
 
-    def __init__(self, condition_channels: int, channels: int) -> None:
+    With ``tune_base`` it also holds ``base_q`` / ``base_k``: trainable copies of the layer's own
+    W_q / W_k that the original branch then uses instead of SVD's (the UNet itself is never
+    changed). Eq. 9 minimises L_attn over the trained weights, and L_attn penalises the original
+    branch's map, which A_M (a hard threshold) cannot reach: these copies are what it trains."""
+
+    def __init__(self, condition_channels: int, channels: int, tune_base: bool = False) -> None:
         super().__init__()
         self.align = nn.Linear(condition_channels, channels)
         self.to_q = nn.Linear(channels, channels, bias=False)
         self.to_k = nn.Linear(channels, channels, bias=False)
+        self.base_q = nn.Linear(channels, channels, bias=False) if tune_base else None
+        self.base_k = nn.Linear(channels, channels, bias=False) if tune_base else None
 
 
 def temporal_attention_layers(unet: nn.Module) -> list[tuple[str, nn.Module, int]]:
@@ -78,21 +85,25 @@ class TrackAdapter(ModelMixin, ConfigMixin):
         layer_levels: list[int],
         condition_channels: int = DEFAULT_CONDITION_CHANNELS,
         encoder_channels: tuple[int, int, int] = DEFAULT_ENCODER_CHANNELS,
+        tune_base_query_key: bool = False,
     ) -> None:
         super().__init__()
         if not (len(layer_names) == len(layer_channels) == len(layer_heads) == len(layer_levels)):
             raise ValueError("adapter config: layer_names, layer_channels, layer_heads, layer_levels must have equal lengths")
         self.encoder = TrajectoryEncoder(condition_channels, tuple(encoder_channels))
-        self.layers = nn.ModuleList(TrackAdapterLayer(condition_channels, c) for c in layer_channels)
+        self.layers = nn.ModuleList(TrackAdapterLayer(condition_channels, c, tune_base_query_key)
+                                    for c in layer_channels)
         self._state = AdapterState()
         self._originals: dict[str, object] = {}
 
     # ------------------------------------------------------------------ construction
     @classmethod
     def from_unet(cls, unet: nn.Module, condition_channels: int = DEFAULT_CONDITION_CHANNELS,
-                  encoder_channels: tuple[int, int, int] = DEFAULT_ENCODER_CHANNELS) -> "TrackAdapter":
+                  encoder_channels: tuple[int, int, int] = DEFAULT_ENCODER_CHANNELS,
+                  tune_base_query_key: bool = False) -> "TrackAdapter":
         """A fresh adapter shaped for ``unet``, W'q / W'k copied from each layer's to_q / to_k
-        (paper: "initialized from the original temporal attention branch")."""
+        (paper: "initialized from the original temporal attention branch"); with
+        ``tune_base_query_key`` also the trainable copies base_q / base_k (same start)."""
         layers = temporal_attention_layers(unet)
         param = next(unet.parameters())
         with torch.device(param.device):
@@ -103,11 +114,16 @@ class TrackAdapter(ModelMixin, ConfigMixin):
                 layer_levels=[level for _, _, level in layers],
                 condition_channels=condition_channels,
                 encoder_channels=tuple(encoder_channels),
+                tune_base_query_key=tune_base_query_key,
             )
         with torch.no_grad():
             for layer, (_, attn, _) in zip(adapter.layers, layers):
-                layer.to_q.weight.copy_(attn.to_q.weight)
-                layer.to_k.weight.copy_(attn.to_k.weight)
+                for copy in (layer.to_q, layer.base_q):
+                    if copy is not None:
+                        copy.weight.copy_(attn.to_q.weight)
+                for copy in (layer.to_k, layer.base_k):
+                    if copy is not None:
+                        copy.weight.copy_(attn.to_k.weight)
         if param.dtype != torch.float32:
             adapter = adapter.to(param.dtype)
         return adapter
@@ -135,6 +151,22 @@ class TrackAdapter(ModelMixin, ConfigMixin):
             if name in self._originals:
                 attn.set_processor(self._originals.pop(name))
 
+    def enable_base_query_key(self, unet: nn.Module) -> None:
+        """Add the trainable copies of the original branch's W_q / W_k to an adapter made
+        without them (e.g. one loaded to continue training), copied from ``unet``'s layers."""
+        if self.config.tune_base_query_key:
+            return
+        layers = temporal_attention_layers(unet)
+        param = self.encoder.fc.weight
+        for layer, (_, attn, _) in zip(self.layers, layers):
+            for name, source in (("base_q", attn.to_q), ("base_k", attn.to_k)):
+                copy = nn.Linear(source.in_features, source.out_features, bias=False,
+                                 device=param.device, dtype=param.dtype)
+                with torch.no_grad():
+                    copy.weight.copy_(source.weight)
+                setattr(layer, name, copy)
+        self.register_to_config(tune_base_query_key=True)
+
     @property
     def installed(self) -> bool:
         return bool(self._originals)
@@ -143,12 +175,12 @@ class TrackAdapter(ModelMixin, ConfigMixin):
     def encode(self, trajectories) -> torch.Tensor:
         """f = E(P) (Eq. 1). ``trajectories``: uint8 (L, H, W, 3) / (B, L, H, W, 3) as rendered by
         server.motion, or a float tensor (B, L, 3, H, W) in [0, 1]."""
-        param = self.encoder.fc.weight
+        device = self.encoder.fc.weight.device
         if isinstance(trajectories, torch.Tensor) and trajectories.is_floating_point():
-            tensor = trajectories.to(device=param.device, dtype=param.dtype)
+            tensor = trajectories.to(device=device, dtype=torch.float32)
         else:
-            tensor = trajectories_to_tensor(trajectories, param.device, param.dtype)
-        return self.encoder(tensor)
+            tensor = trajectories_to_tensor(trajectories, device, torch.float32)
+        return self.encoder(tensor)              # float32 f whatever the weights' dtype
 
     @contextmanager
     def condition(self, trajectories=None, features: torch.Tensor | None = None, alpha: float = DEFAULT_ALPHA,
@@ -187,12 +219,18 @@ class TrackAdapter(ModelMixin, ConfigMixin):
 
     # ------------------------------------------------------------------ training helpers
     def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
-        """Trainable parameters by group: encoder E, per-layer alignment, W'q / W'k."""
-        return {
+        """Trainable parameters by group: encoder E, per-layer alignment, W'q / W'k (the
+        adapter proper, paper Table 1), and, when present, ``svd_query_key``: the fine-tuned
+        copies of SVD's own temporal W_q / W_k (counted apart: they replace SVD weights)."""
+        groups = {
             "encoder": list(self.encoder.parameters()),
             "alignment": [p for layer in self.layers for p in layer.align.parameters()],
             "query_key": [p for layer in self.layers for p in (*layer.to_q.parameters(), *layer.to_k.parameters())],
         }
+        if self.config.tune_base_query_key:
+            groups["svd_query_key"] = [p for layer in self.layers
+                                       for p in (*layer.base_q.parameters(), *layer.base_k.parameters())]
+        return groups
 
 
 def freeze(module: nn.Module) -> nn.Module:

@@ -14,6 +14,22 @@ import torch.nn.functional as F
 from server.motion.tau import tau_gate  # noqa: F401  (re-exported: the one definition of τ)
 from server.trackgo.config import MASK_VALUE
 
+SHORT_CLIP_MARGIN = 1.2        # x uniform: the margin alpha = 0.2 has over 1/L at L = 6
+
+
+def effective_alpha(alpha: float, frames: int) -> float:
+    """The Eq. 3 threshold used for a clip of ``frames`` frames: max(alpha, 1.2 / L).
+
+    A row of A' where the adapter claims nothing is uniform, 1/L. The paper's alpha = 0.2 sits
+    above that at every length from 6 frames on (1.2x at L = 6, 2.8x at 14, 5x at 25), but at
+    L = 5 it equals 1/L (rows split by float rounding) and for L <= 4 it is below it, so every
+    entry of every row would be masked (which, all entries shifted alike, is no mask at all).
+    For short clips the threshold keeps the margin it has at L = 6: 20% above uniform. For
+    L >= 6 it is the paper's alpha, unchanged."""
+    if frames < 2:
+        raise ValueError(f"frames: expected at least 2 for temporal attention, got {frames}")
+    return max(float(alpha), SHORT_CLIP_MARGIN / frames)
+
 
 def adapter_attention_map(q_prime: torch.Tensor, k_prime: torch.Tensor) -> torch.Tensor:
     """Eq. 2: A' = softmax(Q'K'^T / sqrt(d)), computed in float32 so the alpha threshold of Eq. 3

@@ -45,3 +45,28 @@ DEFAULT_ALPHA = 0.2
 MASK_VALUE = -1e4
 # tau (unspecified-region suppression): 0 is exactly Eqs. 2-4, -1e4 holds the unspecified region.
 DEFAULT_TAU = 0.0  # the gate itself (and its floor, -1e4) lives in server/motion/tau.py
+
+# SVD-XT's VAE (vae/config.json of the released weights): diffusers' AutoencoderKLTemporalDecoder
+# defaults, spelled out for the same reason as the UNet's.
+SVD_XT_VAE_CONFIG: dict = {
+    "in_channels": 3,
+    "out_channels": 3,
+    "down_block_types": ("DownEncoderBlock2D",) * 4,
+    "block_out_channels": (128, 256, 512, 512),
+    "layers_per_block": 2,
+    "latent_channels": 4,
+    "sample_size": 768,
+    "scaling_factor": 0.18215,
+}
+
+# SVD-XT's image encoder (image_encoder/config.json): OpenCLIP ViT-H/14 vision tower.
+SVD_XT_IMAGE_ENCODER_CONFIG: dict = {
+    "hidden_size": 1280,
+    "intermediate_size": 5120,
+    "num_attention_heads": 16,
+    "num_hidden_layers": 32,
+    "patch_size": 14,
+    "image_size": 224,
+    "projection_dim": 1024,
+    "hidden_act": "gelu",
+}

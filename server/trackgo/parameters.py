@@ -11,15 +11,18 @@ from server.trackgo.config import SVD_XT_UNET_CONFIG
 
 
 def count_added_parameters() -> dict[str, int]:
-    """Adapter parameters per group (encoder, alignment, query_key) and in total, the UNet's own
-    count for reference, and the number of temporal attention layers adapted."""
+    """Adapter parameters per group (encoder, alignment, query_key) and in total (paper Table 1),
+    ``svd_query_key``: the fine-tuned copies of SVD's temporal W_q / W_k the ``paper`` training
+    config also trains (reported apart: they replace SVD weights, they are not added ones), the
+    UNet's own count for reference, and the number of temporal attention layers adapted."""
     from diffusers import UNetSpatioTemporalConditionModel
 
     with torch.device("meta"):
         unet = UNetSpatioTemporalConditionModel(**SVD_XT_UNET_CONFIG)
-        adapter = TrackAdapter.from_unet(unet)
-    counts = {name: sum(p.numel() for p in params) for name, params in adapter.parameter_groups().items()}
-    counts["total"] = sum(p.numel() for p in adapter.parameters())
+        adapter = TrackAdapter.from_unet(unet, tune_base_query_key=True)
+    groups = adapter.parameter_groups()
+    counts = {name: sum(p.numel() for p in params) for name, params in groups.items()}
+    counts["total"] = sum(p.numel() for p in adapter.parameters()) - counts["svd_query_key"]
     counts["unet"] = sum(p.numel() for p in unet.parameters())
     counts["layers"] = len(adapter.layers)
     return counts

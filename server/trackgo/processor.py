@@ -19,6 +19,7 @@ from server.trackgo.attention import (
     adapter_attention_map,
     aligned_mask,
     attention_mask_from_map,
+    effective_alpha,
     original_branch,
     unspecified_rows,
 )
@@ -75,15 +76,19 @@ class TrackAdapterProcessor:
         pooled = F.adaptive_avg_pool2d(features.flatten(0, 1), (height, width))
         pooled = pooled.reshape(batch_f, frames, channels_f, height, width).permute(0, 3, 4, 1, 2)
         pooled = pooled.reshape(batch_f * height * width, frames, channels_f)
-        pooled = pooled.to(device=device, dtype=self.layer.align.weight.dtype)
-        aligned = self.layer.align(pooled)                       # "aligned with its input size"
-        q_prime = _split_heads(self.layer.to_q(aligned), heads)
-        k_prime = _split_heads(self.layer.to_k(aligned), heads)
-        a_prime = adapter_attention_map(q_prime, k_prime)       # float32, (N_f, heads, L, L)
-        a_mask = attention_mask_from_map(a_prime, condition.alpha, dtype=dtype)
+        # f -> align -> W'q / W'k -> A' all in float32 (autocast off, weights up-cast): A_M is a
+        # hard threshold, and half-precision rounding of Q' / K' flipped entries of it.
+        pooled = pooled.to(device=device, dtype=torch.float32)
+        with torch.autocast(device.type, enabled=False):
+            aligned = _linear32(self.layer.align, pooled)         # "aligned with its input size"
+            q_prime = _split_heads(_linear32(self.layer.to_q, aligned), heads)
+            k_prime = _split_heads(_linear32(self.layer.to_k, aligned), heads)
+            a_prime = adapter_attention_map(q_prime, k_prime)   # float32, (N_f, heads, L, L)
+        alpha = effective_alpha(condition.alpha, frames)
+        a_mask = attention_mask_from_map(a_prime, alpha, dtype=dtype)
         gate = None
         if condition.gate_value != 1.0:
-            gate = torch.where(unspecified_rows(a_prime, condition.alpha),
+            gate = torch.where(unspecified_rows(a_prime, alpha),
                                condition.gate_value, 1.0).to(dtype)
         if repeats > 1:
             a_mask = a_mask.repeat(repeats, 1, 1, 1)
@@ -104,8 +109,12 @@ class TrackAdapterProcessor:
         residual = hidden_states
         rows, frames, _ = hidden_states.shape
         heads = attn.heads
-        query = _split_heads(attn.to_q(hidden_states), heads)
-        key = _split_heads(attn.to_k(hidden_states), heads)
+        # The layer's own W_q / W_k, or the adapter's fine-tuned copies of them (Eq. 9: L_attn
+        # trains what it penalises; see TrackAdapterLayer.base_q).
+        to_q = self.layer.base_q if self.layer.base_q is not None else attn.to_q
+        to_k = self.layer.base_k if self.layer.base_k is not None else attn.to_k
+        query = _split_heads(_project(to_q, hidden_states), heads)
+        key = _split_heads(_project(to_k, hidden_states), heads)
         value = _split_heads(attn.to_v(hidden_states), heads)
         tensors = self.layer_tensors(condition, rows, frames, heads, query.dtype, query.device)
 
@@ -132,6 +141,18 @@ class TrackAdapterProcessor:
         diagonal = diagonal.reshape(batch, height, width, heads, frames).permute(0, 3, 4, 1, 2)
         full = attention.reshape(batch, height, width, heads, frames, frames) if capture.full else None
         capture.records.append(AttentionRecord(self.name, self.level, diagonal, full))
+
+
+def _project(linear: torch.nn.Linear, x: torch.Tensor) -> torch.Tensor:
+    """``linear(x)`` in x's dtype, also when an adapter copy is held in another precision."""
+    if linear.weight.dtype == x.dtype or torch.is_autocast_enabled(x.device.type):
+        return linear(x)
+    return linear(x.to(linear.weight.dtype)).to(x.dtype)
+
+
+def _linear32(linear: torch.nn.Linear, x: torch.Tensor) -> torch.Tensor:
+    bias = None if linear.bias is None else linear.bias.float()
+    return F.linear(x, linear.weight.float(), bias)
 
 
 def _split_heads(x: torch.Tensor, heads: int) -> torch.Tensor:

@@ -18,6 +18,9 @@ class ModelConfig:
     adapter: str = ""                  # optional TrackAdapter folder to start from
     condition_channels: int = 320
     alpha: float = 0.2                 # Eq. 3 threshold
+    # Also train copies of SVD's own temporal W_q / W_k (the original branch): Eq. 9 minimises
+    # L_attn, which penalises that branch's map, over the trained weights (docs/training.md).
+    tune_svd_query_key: bool = True
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,7 @@ class TrainConfig:
     batch_size: int = 8                # global batch: per-process batch x processes x accumulation
     gradient_accumulation_steps: int = 1
     learning_rate: float = 3e-5
+    svd_query_key_learning_rate: float = 1e-5   # the fine-tuned copies of SVD's W_q / W_k
     weight_decay: float = 1e-2
     adam_beta1: float = 0.9
     adam_beta2: float = 0.999
@@ -143,6 +147,8 @@ def check(config: Config) -> None:
     # Checked here, not by AdamW / DataLoader after the SVD load, and named by key.
     for key, value, ok, expected in (
             ("train.learning_rate", t.learning_rate, t.learning_rate > 0, "> 0"),
+            ("train.svd_query_key_learning_rate", t.svd_query_key_learning_rate,
+             t.svd_query_key_learning_rate > 0, "> 0"),
             ("train.weight_decay", t.weight_decay, t.weight_decay >= 0, ">= 0"),
             ("train.adam_beta1", t.adam_beta1, 0 <= t.adam_beta1 < 1, "in [0, 1)"),
             ("train.adam_beta2", t.adam_beta2, 0 <= t.adam_beta2 < 1, "in [0, 1)"),

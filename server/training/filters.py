@@ -31,9 +31,16 @@ def find_cut(frames: np.ndarray, threshold: float = 0.5) -> int | None:
 
 
 def track_motion(positions: np.ndarray, visible: np.ndarray) -> float:
-    """Median over points of the largest displacement from frame 0 while visible, in px."""
+    """Median over points of their largest displacement from frame 0 while visible, in px.
+
+    Only points seen in at least one later frame take part: a point that leaves the frame or
+    is occluded says nothing about how far it moved (counting it as 0 px rejected a clip whose
+    visible points moved 117 px, because most points became invisible). No such point: 0."""
     disp = np.linalg.norm(positions - positions[:1], axis=2)
-    disp = np.where(visible, disp, 0.0)
-    if disp.shape[1] == 0:
+    later = np.asarray(visible, bool).copy()
+    later[0] = False
+    seen = later.any(axis=0)
+    if not seen.any():
         return 0.0
-    return float(np.median(disp.max(axis=0)))
+    largest = np.where(later, disp, -np.inf).max(axis=0)
+    return float(np.median(largest[seen]))

@@ -22,6 +22,9 @@ from server.training import clips as clipio
 from server.training import filters, layout
 from server.training.tracking import PointTracker, TrackerError, load_tracker
 
+# The paper's s: at most 6 components per training clip (P can draw up to MAX_COMPONENTS).
+PAPER_MAX_COMPONENTS = 6
+
 
 @dataclass(frozen=True)
 class PrepareSettings:
@@ -31,7 +34,7 @@ class PrepareSettings:
     width: int = 1024
     height: int = 576
     stride: int = 1
-    max_components: int = MAX_COMPONENTS
+    max_components: int = PAPER_MAX_COMPONENTS
     min_motion: float = 2.0
     cut_threshold: float = 0.5
     seed: int = 0

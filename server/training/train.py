@@ -13,6 +13,7 @@ import argparse
 import json
 import math
 import os
+import shlex
 import sys
 import time
 import zlib
@@ -55,6 +56,10 @@ class AdapterTrainingModule(nn.Module):
         return out, [record.diagonal for record in capture.records]
 
 
+class LaunchError(RuntimeError):
+    """The processes that were started are not the ones that were asked for."""
+
+
 def sample_generator(seed: int, step: int, position: int) -> torch.Generator:
     """The noise of one sample depends only on (seed, step, its place in the global batch)."""
     return torch.Generator().manual_seed((seed * 1_000_003 + step) * 4099 + position)
@@ -74,7 +79,7 @@ class Trainer:
         acc = self.accelerator
         launched = int(os.environ.get("WORLD_SIZE", "1"))
         if launched != acc.num_processes:
-            raise RuntimeError(f"accelerate: launched {launched} processes but the run sees "
+            raise LaunchError(f"accelerate: launched {launched} processes but the run sees "
                                f"{acc.num_processes}; check the accelerate config")
         share = acc.num_processes * t.gradient_accumulation_steps
         if t.batch_size % share:
@@ -122,18 +127,40 @@ class Trainer:
         self.pipe, self.weight_dtype = pipe, weight_dtype
         if c.model.adapter:
             adapter = load_adapter(c.model.adapter)
+            if c.model.tune_svd_query_key:
+                adapter.enable_base_query_key(pipe.unet.float())
+                pipe.unet.to(weight_dtype)
         else:
-            adapter = TrackAdapter.from_unet(pipe.unet.float(), condition_channels=c.model.condition_channels)
+            adapter = TrackAdapter.from_unet(pipe.unet.float(), condition_channels=c.model.condition_channels,
+                                             tune_base_query_key=c.model.tune_svd_query_key)
             pipe.unet.to(weight_dtype)
         adapter.install(pipe.unet)
         adapter.requires_grad_(True).train()
         module = AdapterTrainingModule(adapter, pipe.unet, c.model.alpha)
-        t = c.train
-        optimizer = torch.optim.AdamW(adapter.parameters(), lr=t.learning_rate,
-                                      betas=(t.adam_beta1, t.adam_beta2), eps=t.adam_epsilon,
-                                      weight_decay=t.weight_decay)
-        self.module, self.optimizer = acc.prepare(module, optimizer)
         self.adapter = adapter
+        self.module, self.optimizer = acc.prepare(module, self._optimizer())
+
+    def _optimizer(self) -> torch.optim.Optimizer:
+        """AdamW over two groups: the adapter proper at train.learning_rate and, when the config
+        tunes them, the copies of SVD's temporal W_q / W_k at their own learning rate."""
+        t = self.config.train
+        groups = self.adapter.parameter_groups()
+        tuned = groups.pop("svd_query_key", [])
+        if tuned and not self.config.model.tune_svd_query_key:
+            for p in tuned:                       # an adapter that has them, trained without them
+                p.requires_grad_(False)
+            tuned = []
+        param_groups = [{"params": [p for ps in groups.values() for p in ps], "lr": t.learning_rate,
+                         "name": "adapter"}]
+        if tuned:
+            param_groups.append({"params": tuned, "lr": t.svd_query_key_learning_rate,
+                                 "name": "svd_query_key"})
+        return torch.optim.AdamW(param_groups, betas=(t.adam_beta1, t.adam_beta2), eps=t.adam_epsilon,
+                                 weight_decay=t.weight_decay)
+
+    def configured_learning_rates(self) -> dict[str, float]:
+        t = self.config.train
+        return {"adapter": t.learning_rate, "svd_query_key": t.svd_query_key_learning_rate}
 
     # ------------------------------------------------------------------ one step
     @torch.no_grad()
@@ -162,6 +189,11 @@ class Trainer:
 
     def _micro_step(self, batch: dict, positions: list[int]) -> dict[str, torch.Tensor]:
         """Losses of one micro-batch; ``positions`` are its samples' places in the global batch."""
+        return self.losses(self.step_inputs(batch, positions), batch)
+
+    def step_inputs(self, batch: dict, positions: list[int]) -> dict[str, torch.Tensor]:
+        """Everything of one micro-batch that does not depend on trained weights: the target
+        latents x0, sigma, the noisy latents and the UNet's conditioning (no gradient)."""
         dev = self.accelerator.device
         gens = [sample_generator(self.config.train.seed, self.step, p) for p in positions]
         latents, image_embeds, image_latents, added = self._conditioning(batch, gens)
@@ -170,13 +202,20 @@ class Trainer:
         s = sigma.reshape(-1, 1, 1, 1, 1)
         noisy = latents + s * eps
         unet_input = torch.cat([self.edm.c_in(s) * noisy, image_latents.float()], dim=2)
+        return {"target": latents, "sigma": sigma, "noisy": noisy, "unet_input": unet_input,
+                "image_embeds": image_embeds, "added_time_ids": added}
+
+    def losses(self, inputs: dict[str, torch.Tensor], batch: dict) -> dict[str, torch.Tensor]:
+        """L = L_mse + lambda * L_attn (Eqs. 7-9) for ``step_inputs`` and the batch's P and masks."""
+        dev = self.accelerator.device
+        sigma, noisy = inputs["sigma"], inputs["noisy"]
         lam = self.config.train.lambda_attn
         with self.accelerator.autocast():
-            out, diagonals = self.module(unet_input.to(self.weight_dtype), self.edm.c_noise(sigma),
-                                         image_embeds, added, batch["trajectories"].to(dev),
-                                         want_maps=lam > 0)
+            out, diagonals = self.module(inputs["unet_input"].to(self.weight_dtype), self.edm.c_noise(sigma),
+                                         inputs["image_embeds"], inputs["added_time_ids"],
+                                         batch["trajectories"].to(dev), want_maps=lam > 0)
         denoised = self.edm.denoise(out.float(), noisy, sigma)
-        l_mse = denoising_loss(denoised, latents, self.edm.loss_weight(sigma))
+        l_mse = denoising_loss(denoised, inputs["target"], self.edm.loss_weight(sigma))
         # lambda = 0 (the paper's "w/o Attn Loss" ablation) builds no maps at all.
         l_attn = attention_loss(diagonals, batch["masks"].to(dev)) if lam > 0 else l_mse.new_zeros(())
         loss = l_mse + lam * l_attn
@@ -226,6 +265,10 @@ class Trainer:
         means["lr"] = self.optimizer.param_groups[0]["lr"]
         return means
 
+    def last_checkpoint_step(self) -> int | None:
+        found = latest_checkpoint(self.output)
+        return json.loads((found / "trainer.json").read_text())["step"] if found else None
+
     # ------------------------------------------------------------------ checkpoints
     def save_checkpoint(self) -> Path:
         acc = self.accelerator
@@ -260,6 +303,15 @@ class Trainer:
             raise ValueError(f"resume: {folder} would not continue exactly ({'; '.join(changed)}); "
                              "use the checkpoint's values or a new --output")
         self.accelerator.load_state(str(folder / "state"))
+        # The optimiser state restores the checkpoint's learning rates; the config's are applied
+        # (a changed learning rate is a deliberate choice, e.g. lowering it for the last steps).
+        wanted = self.configured_learning_rates()
+        for group in self.optimizer.param_groups:
+            new = wanted[group.get("name", "adapter")]
+            if group["lr"] != new:
+                self.log(f"resume: {group.get('name', 'adapter')} learning rate {group['lr']:g} at the "
+                         f"checkpoint, {new:g} now: using {new:g}")
+                group["lr"] = new
         self.step = saved["step"]
         self.log(f"resumed from {folder} at step {self.step}")
 
@@ -275,20 +327,22 @@ class Trainer:
                    desc="train", unit="step", file=sys.stderr, dynamic_ncols=True)
         log_path = self.output / "log.jsonl"
         batches = self.batches(self.step)
-        while self.step < t.steps:
-            terms = self.train_step(batches)
-            bar.update(1)
-            bar.set_postfix(loss=f"{terms['loss']:.4f}", mse=f"{terms['l_mse']:.4f}",
-                            attn=f"{terms['l_attn']:.4f}", lr=f"{terms['lr']:.2e}")
-            if not all(math.isfinite(v) for v in terms.values()):
-                raise FloatingPointError(f"step {self.step}: non-finite loss {terms}")
-            if acc.is_main_process and (self.step % t.log_every == 0 or self.step == t.steps):
-                with log_path.open("a", encoding="utf-8") as fh:
-                    fh.write(json.dumps(dict(terms, step=self.step, time=time.time(),
-                                             processes=acc.num_processes)) + "\n")
-            if self.step % t.checkpoint_every == 0 or self.step == t.steps:
-                self.save_checkpoint()
-        bar.close()
+        try:
+            while self.step < t.steps:
+                terms = self.train_step(batches)
+                bar.update(1)
+                bar.set_postfix(loss=f"{terms['loss']:.4f}", mse=f"{terms['l_mse']:.4f}",
+                                attn=f"{terms['l_attn']:.4f}", lr=f"{terms['lr']:.2e}")
+                if not all(math.isfinite(v) for v in terms.values()):
+                    raise FloatingPointError(f"step {self.step}: non-finite loss {terms}")
+                if acc.is_main_process and (self.step % t.log_every == 0 or self.step == t.steps):
+                    with log_path.open("a", encoding="utf-8") as fh:
+                        fh.write(json.dumps(dict(terms, step=self.step, time=time.time(),
+                                                 processes=acc.num_processes)) + "\n")
+                if self.step % t.checkpoint_every == 0 or self.step == t.steps:
+                    self.save_checkpoint()
+        finally:
+            bar.close()                # also on Ctrl-C: the next line starts on its own line
         final = self.output / FINAL_ADAPTER
         if acc.is_main_process:
             self.adapter.save_pretrained(final)
@@ -320,17 +374,74 @@ def parse_args(argv=None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def check_launch(parent_cmdline: list[str] | None = None, environ=os.environ) -> None:
+    """Refuse a launch that asked for several processes but started one.
+
+    ``accelerate launch --cpu --num_processes N`` (accelerate 1.x) runs N CPU processes only
+    through mpirun (``--mpirun_hostfile``); without it, it starts this script once, with nothing
+    in the environment saying N was asked for. Only the launcher's command line tells."""
+    if "WORLD_SIZE" in environ:
+        return
+    if parent_cmdline is None:
+        try:
+            import psutil
+
+            parent_cmdline = psutil.Process(os.getppid()).cmdline()
+        except Exception:                                  # no psutil / no such process: nothing to check
+            return
+    if not any("accelerate" in part for part in parent_cmdline) or "launch" not in " ".join(parent_cmdline):
+        return
+    asked = None
+    for i, part in enumerate(parent_cmdline):
+        if part in ("--num_processes", "--num-processes") and i + 1 < len(parent_cmdline):
+            asked = parent_cmdline[i + 1]
+        elif part.startswith(("--num_processes=", "--num-processes=")):
+            asked = part.split("=", 1)[1]
+    if asked is not None and asked.isdigit() and int(asked) > 1:
+        raise LaunchError(
+            f"accelerate launch asked for {asked} processes but started one (with --cpu accelerate "
+            "needs mpirun and --mpirun_hostfile for that). On CPU use "
+            f"`accelerate launch --multi_gpu --num_processes {asked} ...` (torchrun; the trainer asks "
+            "for CPU itself), or drop --num_processes to train in one process")
+
+
+def interrupted_message(trainer: "Trainer | None", argv: list[str]) -> str:
+    """The one line Ctrl-C prints: where the run stands and the command that continues it."""
+    if trainer is None:
+        return "trackgo-train: interrupted before training started; nothing was saved"
+    saved = trainer.last_checkpoint_step()
+    if saved is None:
+        return (f"trackgo-train: interrupted at step {trainer.step} before the first checkpoint "
+                f"(train.checkpoint_every = {trainer.config.train.checkpoint_every}); nothing to resume from")
+    kept, skip = [], False
+    for part in argv:                                     # the same command, with --resume latest
+        if skip:
+            skip = False
+        elif part == "--resume":
+            skip = True
+        elif not part.startswith("--resume="):
+            kept.append(shlex.quote(part))
+    return (f"trackgo-train: interrupted at step {trainer.step}; the last checkpoint is step {saved}; "
+            f"resume with: trackgo-train {' '.join(kept)} --resume latest")
+
+
 def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
+    trainer = None
     try:
+        check_launch()
         config = cfgmod.load(args.config, args.overrides)
         trainer = Trainer(config, args.output, log=lambda s: print(s, file=sys.stderr))
         if args.resume:
             trainer.resume(args.resume)
         final = trainer.fit()
-    except (cfgmod.ConfigError, FileNotFoundError, ValueError) as exc:
+    except (cfgmod.ConfigError, FileNotFoundError, ValueError, LaunchError) as exc:
         print(f"trackgo-train: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(interrupted_message(trainer, argv), file=sys.stderr)
+        return 130
     if trainer.accelerator.is_main_process:
         print(f"adapter written to {final}", file=sys.stderr)
     return 0

@@ -90,3 +90,24 @@ def test_bad_arguments(shifting_video):
         track_anchor([f.astype(np.float32) for f in frames], (10, 10))
     with pytest.raises(ValueError, match="shapes"):
         objmc_errors(np.zeros((1, 3, 2)), np.zeros((1, 4, 2)))
+
+
+def test_anchor_stays_inside_the_frame_when_the_object_leaves_it():
+    """An object running out of a 64-px frame: the tracker once reported x = -181."""
+    rng = np.random.default_rng(3)
+    texture = rng.integers(0, 255, size=(16, 16, 3), dtype=np.uint8)
+    background = np.full((64, 64, 3), 90, np.uint8)
+    frames = []
+    for i in range(10):
+        frame = background.copy()
+        x = 20 - 12 * i
+        x0, x1 = max(x, 0), min(x + 16, 64)
+        if x1 > x0:
+            frame[24:40, x0:x1] = texture[:, x0 - x:x1 - x]
+        frames.append(frame)
+    mask = np.zeros((64, 64), bool)
+    mask[24:40, 20:36] = True
+    result = objmc_for_video(frames, [mask], displacements=[np.stack([[-12.0 * i, 0.0] for i in range(10)])])
+    tracked = result.tracked[0]
+    assert np.all(tracked >= 0) and np.all(tracked[:, 0] <= 63) and np.all(tracked[:, 1] <= 63)
+    assert tracked[2, 0] < 10                                # it did follow the object to the edge

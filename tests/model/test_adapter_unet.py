@@ -151,3 +151,5 @@ def test_added_parameters_on_svd_xt_match_the_paper():
     assert counts["total"] == counts["encoder"] + counts["alignment"] + counts["query_key"]
     # the exact figures of docs/model.md's table (29.36M, paper Table 1)
     assert (counts["encoder"], counts["alignment"], counts["total"]) == (570_080, 4_006_080, 29_356_960)
+    # the fine-tuned copies of SVD's W_q / W_k (paper config), reported apart from the 29.36M
+    assert counts["svd_query_key"] == 24_780_800

@@ -91,7 +91,7 @@ def clip_folder(tmp_path, synthetic_clip):
 
 
 # ---------------------------------------------------------------------------- training fixtures
-TINY_SIZE, TINY_FRAMES = 64, 4
+TINY_SIZE, TINY_FRAMES = 64, 6
 
 
 def write_tiny_dataset(root: Path, clips: int = 4) -> Path:

@@ -37,7 +37,7 @@ def test_dataset_samples(tiny_dataset):
     assert colours == {(0, 0, 0), tuple(int(v) for v in PALETTE[0])}
     # The square moves 3 px per frame to the right; so does its mask.
     cols = [np.flatnonzero(s.masks[i].numpy().any(axis=0)) for i in range(TINY_FRAMES)]
-    assert [c[0] - cols[0][0] for c in cols] == [0, 3, 6, 9]
+    assert [c[0] - cols[0][0] for c in cols] == [3 * i for i in range(TINY_FRAMES)]
     with pytest.raises(DatasetFormatError, match="training expects 128x64"):
         TrackDataset(tiny_dataset, TINY_FRAMES, 128, 64)
     with pytest.raises(DatasetFormatError, match="training expects at least 9"):

@@ -171,3 +171,28 @@ def test_cli_records_tracker_options_and_refuses_a_resume_that_changes_them(clip
     assert "different settings (coherence_threshold, fb_threshold)" in err
     assert prepare.main(common + ["--fb-threshold", "-1"]) == 2
     assert "fb_threshold: expected a positive number" in capsys.readouterr().err
+
+
+def test_defaults_keep_the_papers_six_components():
+    assert prepare.PrepareSettings().max_components == 6 == prepare.PAPER_MAX_COMPONENTS
+    assert prepare.parse_args(["in", "out"]).max_components == 6
+
+
+def test_motion_filter_ignores_points_once_they_are_invisible():
+    from server.training.filters import track_motion
+
+    frames, points = 10, 20
+    positions = np.zeros((frames, points, 2), np.float32)
+    positions[:, :, 0] = np.arange(frames)[:, None] * 13.0        # every point moves 117 px in the end
+    visible = np.zeros((frames, points), bool)
+    visible[0] = True
+    visible[:, :6] = True                                         # 6 points stay visible
+    visible[:3, 6:] = True                                        # the others leave after 26 px
+    assert track_motion(positions, visible) == pytest.approx(26.0)
+    visible[:, 6:] = False
+    visible[0] = True                                             # 14 points never seen again
+    assert track_motion(positions, visible) == pytest.approx(117.0)
+    assert track_motion(positions, np.eye(frames, points, dtype=bool)[:, :0]) == 0.0
+    only_first = np.zeros((frames, points), bool)
+    only_first[0] = True
+    assert track_motion(positions, only_first) == 0.0

@@ -1,0 +1,40 @@
+"""benchmarks/gpu_check.py --smoke: the GPU check's own code on CPU with the tiny config, so the
+script that will be run on a GPU machine cannot rot unnoticed."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+def test_gpu_check_smoke_writes_every_figure(tmp_path):
+    out = tmp_path / "smoke.json"
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu_check.py"), "--smoke", "--out", str(out)],
+                            env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert report["config"] == "tiny (smoke)"
+    assert set(report["generation"]) == {"plain_svd", "trackgo"}
+    for figures in report["generation"].values():
+        assert figures["seconds"] > 0 and "error" not in figures
+    assert report["generation_offload_16gb"] == {"skipped": "needs CUDA"}
+    assert report["training_step_bf16"]["seconds"] > 0 and report["training_step_bf16"]["gradient_checkpointing"]
+    assert report["mask_fp16_vs_fp32"]["identical_fraction"] == 1.0 and report["mask_fp16_vs_fp32"]["entries"] > 0
+    printed = dict(line.split("=", 1) for line in result.stdout.splitlines() if "=" in line)
+    assert float(printed["generation.trackgo.seconds"]) == report["generation"]["trackgo"]["seconds"]
+
+
+def test_gpu_check_without_a_gpu_and_without_smoke_says_so(tmp_path):
+    import torch
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu_check.py")],
+                            env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2 and "needs a CUDA GPU" in result.stderr
