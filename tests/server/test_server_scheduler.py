@@ -1,6 +1,8 @@
 """FairQueue: round-robin between clients, positions, bound, removal."""
 from __future__ import annotations
 
+import copy
+
 import pytest
 
 from server.scheduler import FairQueue, QueueFull
@@ -44,19 +46,45 @@ def test_newcomer_goes_before_the_client_just_served():
     assert drain(q) == ["p1", "g5"]
 
 
+def popped_order(q: FairQueue) -> list[str]:
+    """The order ``pop`` really serves a copy of ``q`` in (the original is left as it is)."""
+    return drain(copy.deepcopy(q))
+
+
 def test_positions_match_pop_order():
     q: FairQueue[int] = FairQueue(100)
     for client, job in [("a", "a0"), ("a", "a1"), ("b", "b0"), ("a", "a2"), ("c", "c0"), ("b", "b1")]:
         q.push(client, job, 0)
-    q.pop()  # a0 runs; a goes to the back
+    assert q.pop()[1] == "a0"   # a goes to the back
     positions = q.positions()
-    expected = drain_copy(q)
-    assert sorted(positions, key=positions.get) == expected
-    assert positions[expected[0]] == 0
+    assert popped_order(q) == ["b0", "c0", "a1", "b1", "a2"]
+    assert positions == {"b0": 0, "c0": 1, "a1": 2, "b1": 3, "a2": 4}
 
 
-def drain_copy(q: FairQueue) -> list[str]:
-    return [job for _, job, _ in q.order()]
+def test_positions_with_several_clients_each_holding_several_jobs():
+    # Jobs are popped round-robin; positions listing each client's jobs in turn would be wrong.
+    q: FairQueue[int] = FairQueue(100)
+    for client, count in (("a", 3), ("b", 3), ("c", 2)):
+        for i in range(count):
+            q.push(client, f"{client}{i}", i)
+    expected = ["a0", "b0", "c0", "a1", "b1", "c1", "a2", "b2"]
+    assert q.positions() == {job: i for i, job in enumerate(expected)}
+    assert popped_order(q) == expected
+    # after every pop the positions still match what pop does next
+    while len(q):
+        assert sorted(q.positions(), key=q.positions().get) == popped_order(q)
+        q.pop()
+
+
+def test_positions_after_a_cancel_move_later_jobs_up():
+    q: FairQueue[int] = FairQueue(100)
+    for client, job in [("a", "a0"), ("b", "b0"), ("a", "a1"), ("b", "b1")]:
+        q.push(client, job, 0)
+    assert q.positions() == {"a0": 0, "b0": 1, "a1": 2, "b1": 3}
+    assert q.remove("b0") == 0
+    assert q.positions() == {"a0": 0, "b1": 1, "a1": 2}
+    assert popped_order(q) == ["a0", "b1", "a1"]
+    assert q.jobs_of("b") == ["b1"] and q.jobs_of("nobody") == []
 
 
 def test_bound_and_removal():
