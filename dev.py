@@ -110,7 +110,7 @@ def cmd_test(args: argparse.Namespace) -> int:
     failures = []
     runs = [("server", server_py, ["tests", "--ignore=tests/blender"])]
     for line in args.blender or list(BLENDER_LINES):
-        runs.append((f"blender-{line}", blender_env(line), ["tests/protocol", "tests/blender"]))
+        runs.append((f"blender-{line}", blender_env(line), ["tests/protocol", "tests/addon_io", "tests/blender"]))
     for name, py, targets in runs:
         targets = [t for t in targets if t.startswith("--") or (ROOT / t).exists()]
         log(f"=== tests in .venvs/{name}")

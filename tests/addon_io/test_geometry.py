@@ -97,3 +97,49 @@ def test_auto_pair_takes_the_arrow_whose_tail_is_inside():
     assert pairing.auto_pair([a, b], [(45, 20)]) == {}
     assert pairing.auto_pair([a, b], [(45, 20)], tolerance=20) == {0: 0}
     assert pairing.auto_pair([np.zeros((5, 5), bool)], [(1, 1)]) == {}
+
+
+def rect(h, w, x0, y0, x1, y1):
+    m = np.zeros((h, w), bool)
+    m[y0:y1, x0:x1] = True
+    return m
+
+
+def test_a_tail_inside_a_mask_beats_a_nearer_centroid_of_a_nearby_mask():
+    # Two masks side by side: the tail is inside the long one, near its right end, 2.5 px from the
+    # small one, whose centroid is far nearer the tail than the long one's. Inside wins.
+    long, small = rect(20, 110, 0, 0, 100, 20), rect(20, 110, 100, 0, 110, 20)
+    tail = (98.0, 10.0)
+    assert pairing.auto_pair([long, small], [tail], tolerance=5) == {0: 0}
+    assert pairing.auto_pair([small, long], [tail], tolerance=5) == {1: 0}
+    # without the long mask the small one takes it: 2.5 px off its edge is within tolerance
+    assert pairing.auto_pair([small], [tail], tolerance=5) == {0: 0}
+    assert pairing.auto_pair([small], [tail], tolerance=2) == {}
+
+
+def test_overlapping_masks_pair_by_containment_then_centroid():
+    # A small mask lies inside a big one. A tail inside the big one only, 3 px off the small
+    # one's edge and nearer the small one's centroid (7.5 px against 9.5), goes to the big one;
+    # a tail inside both goes to the mask whose centroid is nearer (the small one).
+    big, small = rect(40, 100, 0, 0, 100, 40), rect(40, 100, 62, 15, 72, 25)
+    assert pairing.auto_pair([big, small], [(59.5, 20.0)], tolerance=5) == {0: 0}
+    assert pairing.auto_pair([small], [(59.5, 20.0)], tolerance=5) == {0: 0}
+    assert pairing.auto_pair([big, small], [(65.0, 20.0), (20.0, 20.0)], tolerance=5) == {1: 0, 0: 1}
+    assert pairing.auto_pair([big, small], [(20.0, 20.0), (65.0, 20.0)], tolerance=5) == {0: 0, 1: 1}
+
+
+def test_each_arrow_is_used_once_and_uint8_masks_use_the_half_threshold():
+    a = rect(30, 60, 0, 0, 30, 30)
+    b = rect(30, 60, 30, 0, 60, 30)
+    # one arrow, two masks: it goes to the mask containing it; the other stays unpaired
+    assert pairing.auto_pair([a, b], [(45.0, 15.0)]) == {1: 0}
+    soft = (a * 127).astype(np.uint8)           # 127 is "off" for an 8-bit mask, 128 "on"
+    assert pairing.auto_pair([soft], [(15.0, 15.0)]) == {}
+    assert pairing.auto_pair([(a * 128).astype(np.uint8)], [(15.0, 15.0)]) == {0: 0}
+
+
+def test_default_tolerance_is_two_percent_of_the_diagonal():
+    mask = rect(300, 400, 0, 0, 100, 100)       # diagonal 500 -> tolerance 10 px
+    assert pairing.auto_pair([mask], [(109.0, 50.0)]) == {0: 0}     # 9.5 px off the edge
+    assert pairing.auto_pair([mask], [(111.0, 50.0)]) == {}         # 11.5 px off
+    assert pairing.auto_pair([], [(1.0, 1.0)]) == {}
