@@ -105,3 +105,31 @@ def test_bound_and_removal():
 def test_bad_length_is_refused():
     with pytest.raises(ValueError, match="queue length"):
         FairQueue(0)
+
+
+def test_smallest_queue_and_duplicate_ids():
+    q: FairQueue[int] = FairQueue(1)
+    assert q.push("a", "a0", 0) == 0
+    with pytest.raises(QueueFull):
+        q.push("b", "b0", 0)
+    assert q.pop()[1] == "a0"
+    q2: FairQueue[int] = FairQueue(2)
+    q2.push("a", "a1", 0)
+    with pytest.raises(ValueError, match="'a1' is already queued"):
+        q2.push("b", "a1", 0)
+    assert len(q2) == 1
+
+
+def test_remove_client_of_an_unknown_client_is_empty():
+    q: FairQueue[int] = FairQueue(4)
+    q.push("a", "a0", 0)
+    assert q.remove_client("nobody") == []
+    assert q.remove_client("a") == [("a0", 0)] and len(q) == 0 and "a0" not in q
+
+
+def test_nobody_counts_as_served_before_the_first_pop():
+    # Any client name, even an empty one, keeps its turn until a job has really started.
+    q: FairQueue[int] = FairQueue(4)
+    q.push("", "e0", 0)
+    q.push("b", "b0", 0)
+    assert popped_order(q) == ["e0", "b0"]
