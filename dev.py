@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""The project's two front doors: ``python3 dev.py demo`` and ``python3 dev.py test``.
+"""The project's two front doors: ``python3 dev.py demo`` and ``python3 dev.py test``
+(and ``python3 dev.py mutants [paths]``: the core's mutation score, slow, not part of CI).
 
 Both create every environment they need, so a newcomer (and CI on a clean clone) never
 installs anything by hand. There are two Python worlds, kept apart as users have them:
@@ -136,6 +137,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return subprocess.run(cmd, cwd=ROOT, env=env).returncode
 
 
+def cmd_mutants(args: argparse.Namespace) -> int:
+    """Mutation score of the core modules (mutmut, in .venvs/server; slow, not part of CI)."""
+    server_py = server_env()
+    cmd = [str(server_py), str(ROOT / "tools" / "mutants.py"), *args.mutants_args]
+    return subprocess.run(cmd, cwd=ROOT).returncode
+
+
 def cmd_envs(args: argparse.Namespace) -> int:
     """Create the environments only (useful before going offline)."""
     server_env()
@@ -156,8 +164,14 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--blender", default="4.5", choices=list(BLENDER_LINES))
     d.add_argument("--backend", default=None, help="preview (default) or trackgo when weights are set")
     sub.add_parser("envs", help="create all environments and exit")
+    m = sub.add_parser("mutants", help="mutation score per core module (mutmut; minutes per module)")
+    m.add_argument("mutants_args", nargs=argparse.REMAINDER,
+                   help="module names or paths (default: all), --budget S, --show, --list")
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["mutants"]:   # everything after it is tools/mutants.py's, options included
+        return cmd_mutants(argparse.Namespace(mutants_args=argv[1:]))
     args = ap.parse_args(argv)
-    return {"test": cmd_test, "demo": cmd_demo, "envs": cmd_envs}[args.cmd](args)
+    return {"test": cmd_test, "demo": cmd_demo, "envs": cmd_envs, "mutants": cmd_mutants}[args.cmd](args)
 
 
 if __name__ == "__main__":
