@@ -92,7 +92,7 @@ def test_bound_and_removal():
     q.push("a", "a0", 0)
     q.push("a", "a1", 0)
     q.push("b", "b0", 0)
-    with pytest.raises(QueueFull):
+    with pytest.raises(QueueFull, match=r"the queue is full \(3 jobs waiting\)"):
         q.push("c", "c0", 0)
     assert q.remove("a1") == 0 and "a1" not in q
     assert q.remove("a1") is None
