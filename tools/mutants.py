@@ -38,7 +38,8 @@ class Module:
 
 MODULES = [
     Module("protocol_validation", ("shared_protocol/validation.py",), "shared_protocol",
-           ("tests/protocol/test_validation.py", "tests/protocol/test_boundaries.py")),
+           ("tests/protocol/test_validation.py", "tests/protocol/test_boundaries.py",
+            "tests/protocol/test_error_messages.py")),
     Module("protocol_codec", ("shared_protocol/codec.py", "shared_protocol/stream.py",
                               "shared_protocol/limits.py", "shared_protocol/addresses.py"), "shared_protocol",
            ("tests/protocol/test_codec.py", "tests/protocol/test_stream.py",
