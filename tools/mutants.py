@@ -79,12 +79,24 @@ def select(paths: list[str]) -> list[Module]:
     return chosen
 
 
+IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", ".hypothesis")
+
+
+def refresh_tests(work: Path) -> None:
+    """Resume a cut-short run with today's tests: mutmut keeps its verdicts on unchanged sources."""
+    for where in (work / "tests", work / "mutants" / "tests"):
+        shutil.rmtree(where, ignore_errors=True)
+        shutil.copytree(ROOT / "tests", where, ignore=IGNORE)
+    # which tests reach which function is measured again: new tests must be run against old mutants
+    (work / "mutants" / "mutmut-stats.json").unlink(missing_ok=True)
+
+
 def prepare(module: Module) -> Path:
     """A fresh scratch copy of the repository with mutmut's settings for ``module``."""
     work = SCRATCH / module.name
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", ".hypothesis")
+    ignore = IGNORE
     for name in COPIED:
         src = ROOT / name
         (shutil.copytree(src, work / name, ignore=ignore) if src.is_dir() else shutil.copy2(src, work / name))
@@ -112,19 +124,33 @@ def tally(work: Path) -> dict[str, list[str]]:
     return out
 
 
-def measure(module: Module, budget_s: float, children: int, show: bool) -> dict[str, list[str]]:
-    work = prepare(module)
+def measure(module: Module, budget_s: float, children: int, show: bool, resume: bool) -> dict[str, list[str]]:
+    work = SCRATCH / module.name
+    if resume and (work / "mutants").is_dir():
+        refresh_tests(work)
+        # Survivors first, against the new tests, then the mutants the last budget left unchecked.
+        batches = [tally(work)["survived"], []]
+    else:
+        work = prepare(module)
+        batches = [[]]
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}   # only the scratch copy imports
     env["PYTHONUNBUFFERED"] = "1"
     started = time.monotonic()
-    cmd = [sys.executable, "-c", "from mutmut.__main__ import cli; cli()", "run", "--max-children", str(children)]
     log = work / "mutmut.log"
-    with open(log, "w") as fh:
-        try:
-            rc = subprocess.run(cmd, cwd=work, env=env, stdout=fh, stderr=subprocess.STDOUT,
-                                timeout=budget_s).returncode
-        except subprocess.TimeoutExpired:
-            rc = "budget"
+    rc: int | str = 0
+    with open(log, "a") as fh:
+        for names in batches:
+            if resume and batches[0] is names and not names:
+                continue
+            cmd = [sys.executable, "-c", "from mutmut.__main__ import cli; cli()", "run",
+                   "--max-children", str(children), *names]
+            left = budget_s - (time.monotonic() - started)
+            try:
+                rc = subprocess.run(cmd, cwd=work, env=env, stdout=fh, stderr=subprocess.STDOUT,
+                                    timeout=max(left, 1)).returncode
+            except subprocess.TimeoutExpired:
+                rc = "budget"
+                break
     result = tally(work)
     killed, survived, unchecked = (len(result[k]) for k in ("killed", "survived", "unchecked"))
     score = killed / (killed + survived) if killed + survived else float("nan")
@@ -152,6 +178,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--budget", type=float, default=900, help="seconds per module (default 900)")
     ap.add_argument("--children", type=int, default=2, help="mutants run in parallel (default 2)")
     ap.add_argument("--show", action="store_true", help="print each surviving mutant's diff")
+    ap.add_argument("--resume", action="store_true",
+                    help="continue the last run in .mutants/: recheck its survivors with the current tests, "
+                         "then the mutants it left unchecked")
     ap.add_argument("--list", action="store_true", help="list the modules and their tests, then exit")
     args = ap.parse_args(argv)
     if args.list:
@@ -159,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{m.name}: {' '.join(m.mutate)}  <-  {' '.join(m.tests)}")
         return 0
     for module in select(args.paths):
-        measure(module, args.budget, args.children, args.show)
+        measure(module, args.budget, args.children, args.show, args.resume)
     return 0
 
 
