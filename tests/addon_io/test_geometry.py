@@ -143,3 +143,37 @@ def test_default_tolerance_is_two_percent_of_the_diagonal():
     assert pairing.auto_pair([mask], [(109.0, 50.0)]) == {0: 0}     # 9.5 px off the edge
     assert pairing.auto_pair([mask], [(111.0, 50.0)]) == {}         # 11.5 px off
     assert pairing.auto_pair([], [(1.0, 1.0)]) == {}
+
+
+def test_tail_cost_uses_pixel_centres_and_the_pixel_under_the_tail():
+    # A pixel (col, row) spans [col, col + 1) x [row, row + 1); its centre is (col + .5, row + .5).
+    dot = np.zeros((8, 12), bool)
+    dot[5, 3] = True
+    assert pairing._tail_cost(dot, (3.5, 5.5)) == (0.0, 0.0)
+    assert pairing._tail_cost(dot, (3.2, 5.9)) == (0.0, pytest.approx(np.hypot(0.3, 0.4)))   # inside: 0
+    assert pairing._tail_cost(dot, (10.5, 5.5)) == (7.0, 7.0)
+    assert pairing._tail_cost(dot, (3.5, 1.5)) == (4.0, 4.0)
+    assert pairing._tail_cost(np.zeros((8, 12), bool), (1, 1)) == (float("inf"), float("inf"))
+
+
+def test_tails_on_and_just_past_every_border_of_a_full_mask():
+    full = np.ones((4, 6), bool)          # not square: rows and columns must not be swapped
+    for tail in [(0.0, 0.0), (5.99, 3.99), (0.0, 3.5), (5.5, 0.0)]:
+        assert pairing._tail_cost(full, tail)[0] == 0.0, tail
+    for tail, off in [((6.2, 1.5), 0.7), ((1.5, 4.2), 0.7), ((-0.2, 1.5), 0.7), ((1.5, -0.2), 0.7), ((1.5, 6.5), 3.0)]:
+        assert pairing._tail_cost(full, tail)[0] == pytest.approx(off), tail
+
+
+def test_tolerance_is_inclusive_and_zero_means_inside_only():
+    dot = np.zeros((10, 10), bool)
+    dot[0, 0] = True
+    assert pairing.auto_pair([dot], [(3.5, 0.5)], tolerance=3.0) == {0: 0}     # exactly 3 px off
+    assert pairing.auto_pair([dot], [(3.5, 0.5)], tolerance=2.99) == {}
+    assert pairing.auto_pair([dot], [(1.2, 0.5)], tolerance=0) == {}           # 0.7 px off
+    assert pairing.auto_pair([dot], [(0.9, 0.5)], tolerance=0) == {0: 0}
+
+
+def test_a_tail_inside_beats_one_just_outside_even_nearer_the_centroid():
+    bar = rect(10, 40, 0, 0, 20, 10)      # centroid (10, 5)
+    inside_far, outside_near = (0.5, 0.5), (20.3, 5.0)      # 10.5 and 10.3 px from it; 0.8 px off
+    assert pairing.auto_pair([bar], [outside_near, inside_far], tolerance=5) == {0: 1}
