@@ -7,9 +7,10 @@ Each module is measured in a scratch copy of the repository (``.mutants/<name>/`
 git), never in the working tree: mutmut writes its mutated copies and its bookkeeping beside the
 sources, and a run cut short by its time budget must leave nothing half-mutated behind.
 
-Prints, per module, ``mutants_<name>_killed=`` / ``_survived=`` / ``_unchecked=`` / ``_score=``
-lines (the score is killed / (killed + survived), timeouts count as killed), then each surviving
-mutant's diff with ``--show``. Not part of CI: minutes per module on two cores.
+Prints, per module, ``mutants_<name>_killed=`` / ``_survived=`` / ``_no_tests=`` / ``_unchecked=`` /
+``_score=`` lines (the score is killed / (killed + survived); timeouts count as killed, mutants no
+selected test reaches count as survived; unchecked ones, left when the time budget ran out, count
+for nothing), then each surviving mutant's diff with ``--show``. Not part of CI: minutes per module on two cores.
 """
 from __future__ import annotations
 
@@ -64,7 +65,8 @@ MODULES = [
 ]
 
 KILLED = {1, 3, 36, 24, -24, 152, 255, 37}     # mutmut's exit codes for killed / timed out
-SURVIVED = {0, 5, 33}                          # the tests passed, or no test ran the mutant
+SURVIVED = {0}                                 # the tests ran the mutant and passed
+NO_TESTS = {5, 33}                             # no selected test reaches the mutated function
 
 
 def select(paths: list[str]) -> list[Module]:
@@ -116,11 +118,13 @@ def prepare(module: Module) -> Path:
 
 def tally(work: Path) -> dict[str, list[str]]:
     """Mutant names by outcome, from mutmut's per-file ``.meta`` records."""
-    out: dict[str, list[str]] = {"killed": [], "survived": [], "unchecked": []}
+    out: dict[str, list[str]] = {"killed": [], "survived": [], "no_tests": [], "unchecked": []}
     for meta in sorted((work / "mutants").rglob("*.meta")):
         data = json.loads(meta.read_text())
         for name, code in data.get("exit_code_by_key", {}).items():
-            out["killed" if code in KILLED else "survived" if code in SURVIVED else "unchecked"].append(name)
+            kind = ("killed" if code in KILLED else "survived" if code in SURVIVED
+                    else "no_tests" if code in NO_TESTS else "unchecked")
+            out[kind].append(name)
     return out
 
 
@@ -152,10 +156,12 @@ def measure(module: Module, budget_s: float, children: int, show: bool, resume: 
                 rc = "budget"
                 break
     result = tally(work)
-    killed, survived, unchecked = (len(result[k]) for k in ("killed", "survived", "unchecked"))
+    killed, survived, no_tests, unchecked = (len(result[k]) for k in ("killed", "survived", "no_tests", "unchecked"))
+    survived += no_tests     # a mutant no test reaches is a mistake nothing would catch
     score = killed / (killed + survived) if killed + survived else float("nan")
     print(f"mutants_{module.name}_killed={killed}")
     print(f"mutants_{module.name}_survived={survived}")
+    print(f"mutants_{module.name}_no_tests={no_tests}")
     print(f"mutants_{module.name}_unchecked={unchecked}")
     print(f"mutants_{module.name}_score={score:.3f}")
     print(f"mutants_{module.name}_seconds={time.monotonic() - started:.0f}")
@@ -163,6 +169,8 @@ def measure(module: Module, budget_s: float, children: int, show: bool, resume: 
         print(f"# {module.name}: mutmut exited with {rc}; see {log}")
     if rc == "budget":
         print(f"# {module.name}: time budget of {budget_s:.0f} s spent; {unchecked} mutants not checked")
+    for name in result["no_tests"]:
+        print(f"# no test reaches: {name}")
     for name in result["survived"]:
         print(f"# survived: {name}")
         if show:
