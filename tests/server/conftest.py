@@ -100,7 +100,7 @@ def spawn_server():
     """Run ``python -m server`` as a real process; waits for the ready line."""
     procs: list[subprocess.Popen] = []
 
-    def spawn(*args: str, wait_ready: bool = True, timeout: float = 30.0, env: dict | None = None) -> ServerProcess:
+    def spawn(*args: str, wait_ready: bool = True, timeout: float = 180.0, env: dict | None = None) -> ServerProcess:
         cmd = [sys.executable, "-m", "server", *args]
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env or server_env(), stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)

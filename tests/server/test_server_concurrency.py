@@ -162,8 +162,10 @@ def test_status_busy_only_when_every_worker_runs_a_job(server_factory, client_fa
 def test_one_device_runs_one_job_at_a_time(server_factory, client_factory):
     server = server_factory(backend_options={"hold": "1"})
     a, b = client_factory(server.endpoint), client_factory(server.endpoint)
-    sa, sb = a.submit(make_job(frames=5, seed=1)), b.submit(make_job(frames=5, seed=2))
-    ja, jb = a.wait_accepted(sa), b.wait_accepted(sb)
+    sa = a.submit(make_job(frames=5, seed=1))
+    ja = a.wait_accepted(sa)                    # a's job is first: two sockets have no common order
+    sb = b.submit(make_job(frames=5, seed=2))
+    jb = b.wait_accepted(sb)
     status = b.request(sp.make_status()).body["jobs"]
     assert [(j["job"], j["state"]) for j in status] == [(jb, "queued")]
     held(server).allow(4)                       # a's job makes 4 of its 5 frames; b's still waits
