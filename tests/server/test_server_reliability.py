@@ -29,9 +29,10 @@ def test_cancel_queued_job(server_factory, client_factory):
     queued = client.submit(make_job(frames=4, seed=2))
     client.wait_accepted(running)
     job_id = client.wait_accepted(queued)
-    client.send(sp.make_cancel(job_id))
+    cancel = client.send(sp.make_cancel(job_id))
     client.wait_all([queued], 10)
     assert [m.type for m in finals(queued)] == ["cancelled"]
+    assert queued.final.re == cancel.id          # the answer to that cancel request
     assert queued.final.body["frames_sent"] == 0 and not queued.frames
     held(server).open()
     client.wait_all([running], 10)
@@ -86,9 +87,9 @@ def test_cancel_running_job_stops_within_a_step(server_factory, client_factory):
     job_id = client.wait_accepted(stream)
     held(server).allow(2)
     assert wait_until(lambda: (client.recv(0.05), len(stream.frames) >= 2)[1], 10)
-    client.send(sp.make_cancel(job_id))
+    cancel = client.send(sp.make_cancel(job_id))
     client.wait_all([stream], 10)
-    assert stream.final.type == "cancelled"
+    assert stream.final.type == "cancelled" and stream.final.re == cancel.id
     assert stream.final.body["frames_sent"] == len(stream.frames) == 2
     # The device is free again: the next job runs (the cancelled one never got another permit).
     held(server).open()
@@ -107,7 +108,8 @@ def test_cancel_of_a_finished_or_unknown_job_is_an_error_and_changes_nothing(ser
     for job_id in (finished.job_id, "nosuchjob"):
         reply = client.request(sp.make_cancel(job_id))
         assert reply.type == "error" and reply.body["code"] == "unknown_job" and reply.job is None
-        assert reply.body["field"] == "header.job"
+        assert set(reply.body) == {"code", "message", "field", "hint"} and reply.body["hint"] is None
+        assert reply.body["field"] == "header.job" and repr(job_id) in reply.body["message"]
     assert [m.type for m in finals(finished)] == ["done"]
 
 
