@@ -102,6 +102,13 @@ def prepare(module: Module) -> Path:
     for name in COPIED:
         src = ROOT / name
         (shutil.copytree(src, work / name, ignore=ignore) if src.is_dir() else shutil.copy2(src, work / name))
+    write_settings(work, module)
+    return work
+
+
+def write_settings(work: Path, module: Module) -> None:
+    """The repository's pyproject.toml plus mutmut's settings for ``module`` (rewritten on resume,
+    so a changed test selection applies)."""
     also = [p for p in ("shared_protocol", "server", "blender_addon") if p != module.package]
     settings = {
         "source_paths": [module.package + "/"],
@@ -111,9 +118,8 @@ def prepare(module: Module) -> Path:
         "pytest_add_cli_args_test_selection": list(module.tests),
     }
     lines = ["", "[tool.mutmut]"] + [f"{key} = {json.dumps(value)}" for key, value in settings.items()]
-    with open(work / "pyproject.toml", "a", encoding="utf-8") as fh:
-        fh.write("\n".join(lines) + "\n")
-    return work
+    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8") + "\n".join(lines) + "\n"
+    (work / "pyproject.toml").write_text(text, encoding="utf-8")
 
 
 def tally(work: Path) -> dict[str, list[str]]:
@@ -132,6 +138,7 @@ def measure(module: Module, budget_s: float, children: int, show: bool, resume: 
     work = SCRATCH / module.name
     if resume and (work / "mutants").is_dir():
         refresh_tests(work)
+        write_settings(work, module)
         # Survivors first, against the new tests, then the mutants the last budget left unchecked.
         batches = [tally(work)["survived"], []]
     else:
