@@ -139,3 +139,14 @@ def wait_until(predicate, timeout: float = 5.0, interval: float = 0.01) -> bool:
             return True
         time.sleep(interval)
     return predicate()
+
+
+def held(server):
+    """The in-thread server's fake backend, in ``hold`` mode: frames wait for the test's permits."""
+    return server.service.workers[0].backend
+
+
+def queued_positions(stream) -> list[int]:
+    """The queue positions a job's ``progress`` messages announced while it waited."""
+    return [m.body["queue_position"] for m in stream.messages
+            if m.type == "progress" and m.body["stage"] == "queued"]

@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 
 import shared_protocol as sp
-from tests.server.conftest import make_job, wait_until
+from tests.server.conftest import held, make_job, queued_positions, wait_until
 from tests.server.fake_backend import frame_colour
 
 
@@ -35,18 +35,10 @@ def test_many_clients_every_frame_delivered_once_to_its_owner(server_factory, cl
                    for m in client.others if m.job)
 
 
-def held(server):
-    """The in-thread server's fake backend, in ``hold`` mode: frames wait for the test's permits."""
-    return server.service.workers[0].backend
-
 
 def running_jobs(server) -> set:
     return {r.job_id for r in server.service.jobs.values() if r.state == "running"}
 
-
-def queued_positions(stream) -> list[int]:
-    return [m.body["queue_position"] for m in stream.messages
-            if m.type == "progress" and m.body["stage"] == "queued"]
 
 
 def test_fair_order_and_queue_positions(server_factory, client_factory):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import time
 
 import shared_protocol as sp
-from tests.server.conftest import make_job, wait_until
+from tests.server.conftest import held, make_job, queued_positions, wait_until
 from tests.server.fake_backend import BAD_FRAME_SEED, FAIL_SEED, ODD_INFO_SEED, OOM_SEED
 
 
@@ -12,14 +12,6 @@ def finals(stream) -> list:
     return [m for m in stream.messages if m.type in sp.FINAL_TYPES]
 
 
-def held(server):
-    """The in-thread server's fake backend, in ``hold`` mode: frames wait for the test's permits."""
-    return server.service.workers[0].backend
-
-
-def queued_positions(stream) -> list[int]:
-    return [m.body["queue_position"] for m in stream.messages
-            if m.type == "progress" and m.body["stage"] == "queued"]
 
 
 def test_cancel_queued_job(server_factory, client_factory):
