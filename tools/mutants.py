@@ -122,18 +122,6 @@ def write_settings(work: Path, module: Module) -> None:
     (work / "pyproject.toml").write_text(text, encoding="utf-8")
 
 
-def forget_survivors(work: Path) -> None:
-    """Mark surviving mutants unchecked in mutmut's ``.meta`` records, so the next run tests them
-    again (``mutmut run NAME...`` cannot: its clean run fails on parametrised test ids)."""
-    for meta in (work / "mutants").rglob("*.meta"):
-        data = json.loads(meta.read_text())
-        codes = data.get("exit_code_by_key", {})
-        for name, code in codes.items():
-            if code in SURVIVED:
-                codes[name] = None
-        meta.write_text(json.dumps(data))
-
-
 def tally(work: Path) -> dict[str, list[str]]:
     """Mutant names by outcome, from mutmut's per-file ``.meta`` records."""
     out: dict[str, list[str]] = {"killed": [], "survived": [], "no_tests": [], "unchecked": []}
@@ -151,21 +139,29 @@ def measure(module: Module, budget_s: float, children: int, show: bool, resume: 
     if resume and (work / "mutants").is_dir():
         refresh_tests(work)
         write_settings(work, module)
-        forget_survivors(work)      # checked again, against the current tests
+        # Survivors first, against the new tests, then the mutants the last budget left unchecked.
+        batches = [tally(work)["survived"], []]
     else:
         work = prepare(module)
+        batches = [[]]
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}   # only the scratch copy imports
     env["PYTHONUNBUFFERED"] = "1"
     started = time.monotonic()
     log = work / "mutmut.log"
     rc: int | str = 0
-    cmd = [sys.executable, "-c", "from mutmut.__main__ import cli; cli()", "run", "--max-children", str(children)]
     with open(log, "a") as fh:
-        try:
-            rc = subprocess.run(cmd, cwd=work, env=env, stdout=fh, stderr=subprocess.STDOUT,
-                                timeout=budget_s).returncode
-        except subprocess.TimeoutExpired:
-            rc = "budget"
+        for names in batches:
+            if resume and batches[0] is names and not names:
+                continue
+            cmd = [sys.executable, "-c", "from mutmut.__main__ import cli; cli()", "run",
+                   "--max-children", str(children), *names]
+            left = budget_s - (time.monotonic() - started)
+            try:
+                rc = subprocess.run(cmd, cwd=work, env=env, stdout=fh, stderr=subprocess.STDOUT,
+                                    timeout=max(left, 1)).returncode
+            except subprocess.TimeoutExpired:
+                rc = "budget"
+                break
     result = tally(work)
     killed, survived, no_tests, unchecked = (len(result[k]) for k in ("killed", "survived", "no_tests", "unchecked"))
     survived += no_tests     # a mutant no test reaches is a mistake nothing would catch
@@ -198,8 +194,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--children", type=int, default=2, help="mutants run in parallel (default 2)")
     ap.add_argument("--show", action="store_true", help="print each surviving mutant's diff")
     ap.add_argument("--resume", action="store_true",
-                    help="continue the last run in .mutants/: check its survivors again and the mutants it "
-                         "left unchecked, with the current tests")
+                    help="continue the last run in .mutants/: recheck its survivors with the current tests, "
+                         "then the mutants it left unchecked")
     ap.add_argument("--list", action="store_true", help="list the modules and their tests, then exit")
     args = ap.parse_args(argv)
     if args.list:
