@@ -139,8 +139,10 @@ def measure(module: Module, budget_s: float, children: int, show: bool, resume: 
     if resume and (work / "mutants").is_dir():
         refresh_tests(work)
         write_settings(work, module)
-        # Survivors first, against the new tests, then the mutants the last budget left unchecked.
-        batches = [tally(work)["survived"], []]
+        # Only the mutants the last budget left unchecked: earlier verdicts stand (rechecking named
+        # survivors with `mutmut run NAME...` fails its clean run on parametrised test ids, and
+        # marking them unchecked gave false kills). For a fresh score, run without --resume.
+        batches = [[]]
     else:
         work = prepare(module)
         batches = [[]]
@@ -151,8 +153,6 @@ def measure(module: Module, budget_s: float, children: int, show: bool, resume: 
     rc: int | str = 0
     with open(log, "a") as fh:
         for names in batches:
-            if resume and batches[0] is names and not names:
-                continue
             cmd = [sys.executable, "-c", "from mutmut.__main__ import cli; cli()", "run",
                    "--max-children", str(children), *names]
             left = budget_s - (time.monotonic() - started)
@@ -194,8 +194,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--children", type=int, default=2, help="mutants run in parallel (default 2)")
     ap.add_argument("--show", action="store_true", help="print each surviving mutant's diff")
     ap.add_argument("--resume", action="store_true",
-                    help="continue the last run in .mutants/: recheck its survivors with the current tests, "
-                         "then the mutants it left unchecked")
+                    help="continue the last run in .mutants/ with the mutants it left unchecked "
+                         "(earlier verdicts stand)")
     ap.add_argument("--list", action="store_true", help="list the modules and their tests, then exit")
     args = ap.parse_args(argv)
     if args.list:
