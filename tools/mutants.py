@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -156,10 +157,14 @@ def measure(module: Module, budget_s: float, children: int, show: bool, resume: 
             cmd = [sys.executable, "-c", "from mutmut.__main__ import cli; cli()", "run",
                    "--max-children", str(children), *names]
             left = budget_s - (time.monotonic() - started)
+            # its own process group: when the budget runs out, mutmut's forked workers go with it
+            proc = subprocess.Popen(cmd, cwd=work, env=env, stdout=fh, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
             try:
-                rc = subprocess.run(cmd, cwd=work, env=env, stdout=fh, stderr=subprocess.STDOUT,
-                                    timeout=max(left, 1)).returncode
+                rc = proc.wait(timeout=max(left, 1))
             except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
                 rc = "budget"
                 break
     result = tally(work)
