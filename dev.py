@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""The project's two front doors: ``python3 dev.py demo`` and ``python3 dev.py test``.
+"""The project's two front doors: ``python3 dev.py demo`` and ``python3 dev.py test``
+(and ``python3 dev.py mutants [paths]``: the core's mutation score, slow, not part of CI).
 
 Both create every environment they need, so a newcomer (and CI on a clean clone) never
 installs anything by hand. There are two Python worlds, kept apart as users have them:
@@ -207,7 +208,7 @@ def cmd_test(args: argparse.Namespace) -> int:
     failures = []
     runs = [("server", server_py, ["tests", "--ignore=tests/blender"])]
     for line in args.blender or TESTED_LINES:
-        runs.append((f"blender-{line}", blender_env(line), ["tests/protocol", "tests/blender"]))
+        runs.append((f"blender-{line}", blender_env(line), ["tests/protocol", "tests/addon_io", "tests/blender"]))
     for name, py, targets in runs:
         targets = [t for t in targets if t.startswith("--") or (ROOT / t).exists()]
         log(f"=== tests in .venvs/{name}")
@@ -233,6 +234,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.previs:
         cmd += ["--previs"]
     return subprocess.run(cmd, cwd=ROOT, env=env).returncode
+
+
+def cmd_mutants(args: argparse.Namespace) -> int:
+    """Mutation score of the core modules (mutmut, in .venvs/server; slow, not part of CI)."""
+    server_py = server_env()
+    cmd = [str(server_py), str(ROOT / "tools" / "mutants.py"), *args.mutants_args]
+    return subprocess.run(cmd, cwd=ROOT).returncode
 
 
 def cmd_envs(args: argparse.Namespace) -> int:
@@ -261,8 +269,14 @@ def main(argv: list[str] | None = None) -> int:
     e = sub.add_parser("envs", help="create the environments and exit")
     e.add_argument("--blender", action="append", choices=list(BLENDER_LINES),
                    help=f"only these Blender lines (default: {', '.join(TESTED_LINES)})")
+    m = sub.add_parser("mutants", help="mutation score per core module (mutmut; minutes per module)")
+    m.add_argument("mutants_args", nargs=argparse.REMAINDER,
+                   help="module names or paths (default: all), --budget S, --show, --list")
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["mutants"]:   # everything after it is tools/mutants.py's, options included
+        return cmd_mutants(argparse.Namespace(mutants_args=argv[1:]))
     args = ap.parse_args(argv)
-    return {"test": cmd_test, "demo": cmd_demo, "envs": cmd_envs}[args.cmd](args)
+    return {"test": cmd_test, "demo": cmd_demo, "envs": cmd_envs, "mutants": cmd_mutants}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -9,16 +9,13 @@
 from __future__ import annotations
 
 import os
-import socket
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from blender_addon.demo_scene import add_mask_layer, circle_points, square_points  # noqa: F401
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.addon_io.servers import ROOT, free_address, server_python, start_server  # noqa: F401
 W, H = 256, 128            # reference size of the test scene
 CIRCLE = (64.0, 64.0, 24.0)         # cx, cy, r in pixels (layer "Ball")
 SQUARE = (170.0, 40.0, 210.0, 80.0)  # x0, y0, x1, y1 in pixels (layer "Box")
@@ -30,35 +27,6 @@ def pytest_configure(config):
     # Blender 5.1 on warns about the strip properties it removes in 6.0; the add-on and the tests
     # use their successors through blender/compat.py, so such a warning is a failure.
     config.addinivalue_line("filterwarnings", r"error:.*is expected to be removed in Blender:DeprecationWarning")
-
-
-def server_python() -> str:
-    py = os.environ.get("TRACKGO_SERVER_PYTHON") or str(ROOT / ".venvs" / "server" / "bin" / "python")
-    if not Path(py).exists():
-        raise RuntimeError(f"TRACKGO_SERVER_PYTHON: expected the server environment's python, {py} does not exist")
-    return py
-
-
-def free_address() -> str:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return f"tcp://127.0.0.1:{s.getsockname()[1]}"
-
-
-def start_server(backend: str = "preview", env_extra: dict | None = None, heartbeat: float = 0.5):
-    from blender_addon.io.launcher import LocalServer
-
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    env.update(env_extra or {})
-    srv = LocalServer(server_python(), free_address(), backend=backend, cwd=str(ROOT), env=env,
-                      extra_args=["--heartbeat-interval", str(heartbeat), "--log-level", "warning"])
-    srv.start()
-    status = srv.wait_ready(60)
-    if status.state != "ready":
-        srv.stop()
-        raise RuntimeError(status.message)
-    return srv
 
 
 @pytest.fixture(scope="session")

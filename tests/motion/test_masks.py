@@ -37,3 +37,42 @@ def test_resize_mask_keeps_shape_and_thin_masks():
     thin = np.zeros((100, 200), bool)
     thin[50, 77] = True
     assert resize_mask(thin, 25, 50).sum() == 1
+
+
+@pytest.mark.parametrize("polygons, size, field, message", [
+    ([[(0, 0), (1, 0), (1, 1)]], (0, 5), "size", "expected a positive height and width, got 0x5"),
+    ([[(0, 0), (1, 0), (1, 1)]], (5, 0), "size", "expected a positive height and width, got 5x0"),
+    ([], (5, 5), "polygons", "expected at least one polygon"),
+    ([[(0, 0), (1, 0), (1, 1)], [(0, 0), (4, 4)]], (5, 5), "polygons[1]",
+     "expected at least 3 (x, y) points, got shape (2, 2)"),
+    ([[(0, 0, 0), (1, 0, 0), (1, 1, 0)]], (5, 5), "polygons[0]",
+     "expected at least 3 (x, y) points, got shape (3, 3)"),
+    ([[(0, 0), (np.nan, 0), (1, 1)]], (5, 5), "polygons[0]", "expected finite coordinates"),
+])
+def test_bad_polygons_name_the_field_and_what_was_expected(polygons, size, field, message):
+    with pytest.raises(MotionInputError) as info:
+        mask_from_polygons(polygons, *size)
+    assert (info.value.field, info.value.message) == (field, message)
+    assert str(info.value) == f"{field}: {message}"
+
+
+def test_a_one_pixel_image_can_hold_a_mask():
+    mask = mask_from_polygons([[(-1, -1), (2, -1), (2, 2), (-1, 2)]], 1, 1)
+    assert mask.shape == (1, 1) and mask.dtype == bool and mask[0, 0]
+
+
+def test_half_covered_pixels_are_kept_when_shrinking():
+    mask = np.zeros((2, 4), bool)
+    mask[0, 0:2] = True        # the left output pixel is half covered
+    mask[:, 2:4] = True        # the right one fully
+    assert resize_mask(mask, 1, 2).tolist() == [[True, True]]
+    mask[0, 0:2] = False
+    mask[0, 0] = True          # a quarter covered: dropped
+    assert resize_mask(mask, 1, 2).tolist() == [[False, True]]
+
+
+def test_a_thin_line_never_vanishes_when_shrunk():
+    mask = np.zeros((100, 100), bool)
+    mask[:, 73] = True         # one pixel wide: a tenth of each output pixel at most
+    small = resize_mask(mask, 10, 10)
+    assert small.sum() >= 1 and small[:, 7].any() and not small[:, :7].any() and not small[:, 8:].any()

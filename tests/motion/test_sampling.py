@@ -113,3 +113,42 @@ def test_bad_mask_shape_and_k(box_mask):
 def test_bad_k_is_an_error_naming_the_field(box_mask, k):
     with pytest.raises(MotionInputError, match=r"tracks\[1\]\.mask\.k: expected a positive integer"):
         sample_points(box_mask, k, 0, field="tracks[1].mask")
+
+
+def _coverage(mask, pts):
+    """(farthest, mean) distance from a mask pixel to its nearest point, and the closest pair,
+    all in units of the ideal spacing sqrt(area / K)."""
+    rows, cols = np.nonzero(mask)
+    spacing = np.sqrt(mask.sum() / len(pts))
+    to_points = np.hypot(cols[:, None] - pts[None, :, 0], rows[:, None] - pts[None, :, 1]).min(axis=1)
+    pair = np.hypot(pts[:, None, 0] - pts[None, :, 0], pts[:, None, 1] - pts[None, :, 1])
+    np.fill_diagonal(pair, np.inf)
+    return to_points.max() / spacing, to_points.mean() / spacing, pair.min() / spacing
+
+
+def _rect_and_disc():
+    rect = np.zeros((120, 240), bool)
+    rect[10:110, 20:220] = True
+    yy, xx = np.mgrid[0:120, 0:240]
+    return {"rect": rect, "disc": np.hypot(xx - 120, yy - 60) < 55}
+
+
+@pytest.mark.parametrize("shape", ["rect", "disc"])
+@pytest.mark.parametrize("k", [16, 64])
+def test_points_cover_the_mask_evenly(shape, k):
+    # K-means spreads the points: no pixel is far from a point, none are bunched together.
+    # (K random pixels instead reach about 2.5 spacings and pairs a tenth of a spacing apart.)
+    mask = _rect_and_disc()[shape]
+    for seed in range(4):
+        farthest, mean, closest = _coverage(mask, sample_points(mask, k, seed))
+        assert farthest < 2.0, (seed, farthest)
+        assert mean < 0.75, (seed, mean)
+        assert closest > 0.2, (seed, closest)
+
+
+def test_points_share_out_between_the_halves_of_a_mask():
+    mask = _rect_and_disc()["rect"]
+    pts = sample_points(mask, 16, 3)
+    left = int((pts[:, 0] < 120).sum())
+    top = int((pts[:, 1] < 60).sum())
+    assert 6 <= left <= 10 and 6 <= top <= 10, (left, top)

@@ -1,4 +1,5 @@
-"""Property tests: whatever bytes arrive, decode / validate_job return a value or raise ProtocolError.
+"""Property tests: whatever bytes arrive, decode / validate_job return a value or raise ProtocolError;
+what is accepted says what was sent (and is within every range), what certainly breaks a rule is refused.
 
 `internal` is the code of the safety net around both functions (an unexpected exception inside
 them); it must never be reached, so these tests also fail on it.
@@ -9,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import shared_protocol as sp
-from shared_protocol.messages import JOB_BODY_TYPES
+from shared_protocol.messages import DEFAULT_PARAMS, JOB_BODY_TYPES, PARAM_RANGES
 
 from .conftest import make_valid_job
 from .test_codec import all_messages
@@ -29,7 +30,10 @@ def receive(frames, limits=sp.Limits()):
         return error
     assert isinstance(msg, sp.Message)
     if msg.type in JOB_BODY_TYPES:
-        return check_job(msg.body, msg.payloads, limits)
+        outcome = check_job(msg.body, msg.payloads, limits)
+        if isinstance(outcome, sp.Job):
+            agrees(outcome, msg.body, msg.payloads)
+        return outcome
     return msg
 
 
@@ -117,11 +121,61 @@ JOB_PATHS = list(paths(JOB_BODY))
 HEADERS = [msgpack.unpackb(frames[0], raw=False) for frames in SAMPLES]
 
 
+def agrees(job: sp.Job, body: dict, payloads: list) -> None:
+    """An accepted job says what the body said: it is valid, not merely 'a value'."""
+    ref = body["reference"]
+    assert (job.reference.width, job.reference.height) == (ref["width"], ref["height"])
+    assert job.reference.data == payloads[ref["payload"]]
+    assert len(job.tracks) == len(body["tracks"]) >= 1
+    for track, sent in zip(job.tracks, body["tracks"]):
+        assert track.arrow.points == tuple((float(x), float(y)) for x, y in sent["arrow"]["points"])
+        assert len(track.arrow.points) >= 2
+        if track.mask.kind == "polygons":
+            assert track.mask.polygons == tuple(tuple((float(x), float(y)) for x, y in poly)
+                                                for poly in sent["mask"]["polygons"])
+        else:
+            assert track.mask.data == payloads[sent["mask"]["payload"]]
+    params = body.get("params") or {}
+    for name, (kind, low, high, low_inclusive, high_inclusive) in PARAM_RANGES.items():
+        value = getattr(job.params, name)
+        if params.get(name) is None:
+            assert value == DEFAULT_PARAMS[name]
+            continue
+        assert value == params[name] and type(value) is (int if kind == "int" else float)
+        assert low is None or (value >= low if low_inclusive else value > low), name
+        assert high is None or (value <= high if high_inclusive else value < high), name
+    assert job.params.frames <= sp.Limits().max_frames
+    assert job.params.width * job.params.height <= sp.Limits().max_pixels
+
+
+def must_refuse(path, value) -> str | None:
+    """The field a replacement certainly breaks (by its type or range alone), else None."""
+    if len(path) == 2 and path[0] == "params" and path[1] in PARAM_RANGES and value is not None:
+        kind, low, high, low_inclusive, high_inclusive = PARAM_RANGES[path[1]]
+        if type(value) not in ((int,) if kind == "int" else (int, float)):
+            return f"params.{path[1]}"
+        if value != value or (low is not None and (value < low if low_inclusive else value <= low)) \
+                or (high is not None and (value > high if high_inclusive else value >= high)):
+            return f"params.{path[1]}"
+    if path in (("tracks",), ("reference",)) and not isinstance(value, (list, dict)):
+        return path[0]
+    if len(path) == 5 and path[2:4] == ("arrow", "points") and not (
+            type(value) is list and len(value) == 2 and all(type(c) in (int, float) for c in value)):
+        return f"tracks[{path[1]}].arrow.points[{path[4]}]"
+    return None
+
+
 @settings(SETTINGS, max_examples=200)
 @given(st.sampled_from(JOB_PATHS), msgpack_values)
 def test_job_with_any_field_replaced(path, value):
     body = replaced(JOB_BODY, path, value)
-    check_job(body, JOB_PAYLOADS)
+    outcome = check_job(body, JOB_PAYLOADS)
+    broken = must_refuse(path, value)
+    if broken is not None:
+        assert isinstance(outcome, sp.ProtocolError), f"{broken} = {value!r} was accepted"
+        assert outcome.field == broken, (outcome.field, outcome.message)
+    if isinstance(outcome, sp.Job):
+        agrees(outcome, body, JOB_PAYLOADS)
     # and the same body through the wire, when msgpack can carry it
     try:
         frames = sp.encode(sp.Message("submit", body=body, payloads=JOB_PAYLOADS))
@@ -149,4 +203,8 @@ def test_job_with_corrupted_payload(which, mutations):
     payloads = list(JOB_PAYLOADS)
     for how, position, value, extra in mutations:
         payloads[which] = mutate(payloads[which], how, position, value, extra)
-    check_job(JOB_BODY, payloads)
+    outcome = check_job(JOB_BODY, payloads)
+    if isinstance(outcome, sp.Job):
+        agrees(outcome, JOB_BODY, payloads)
+    if which == 2 and len(payloads[2]) != len(JOB_PAYLOADS[2]):   # the raw mask: exact size or refused
+        assert isinstance(outcome, sp.ProtocolError) and outcome.field == "tracks[1].mask.payload"

@@ -100,7 +100,7 @@ def spawn_server():
     """Run ``python -m server`` as a real process; waits for the ready line."""
     procs: list[subprocess.Popen] = []
 
-    def spawn(*args: str, wait_ready: bool = True, timeout: float = 30.0, env: dict | None = None) -> ServerProcess:
+    def spawn(*args: str, wait_ready: bool = True, timeout: float = 180.0, env: dict | None = None) -> ServerProcess:
         cmd = [sys.executable, "-m", "server", *args]
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env or server_env(), stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
@@ -139,3 +139,14 @@ def wait_until(predicate, timeout: float = 5.0, interval: float = 0.01) -> bool:
             return True
         time.sleep(interval)
     return predicate()
+
+
+def held(server):
+    """The in-thread server's fake backend, in ``hold`` mode: frames wait for the test's permits."""
+    return server.service.workers[0].backend
+
+
+def queued_positions(stream) -> list[int]:
+    """The queue positions a job's ``progress`` messages announced while it waited."""
+    return [m.body["queue_position"] for m in stream.messages
+            if m.type == "progress" and m.body["stage"] == "queued"]

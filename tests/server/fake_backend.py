@@ -4,6 +4,9 @@ Plugged in through the documented hook ``--backend tests.server.fake_backend:cre
 ``--backend-option key=value`` settings (all optional):
 
 * ``delay``      seconds slept per frame, in small cancellable slices (a "denoising step");
+* ``hold``       "1": every frame waits for a permit the test hands out with ``allow(n)`` or
+                 ``open()``, so a job stays running (or queued behind it) exactly as long as the
+                 test needs, however loaded the machine is: no test waits on the clock;
 * ``textured``   "1": frames carry a noisy gradient instead of a flat colour, so PNG encoding
                  costs what it costs on real images (benchmarks);
 * ``fail_load``  "1": ``load`` raises, as a backend with missing weights would.
@@ -15,6 +18,7 @@ objects msgpack cannot carry in its ``Done`` info.
 """
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
@@ -46,12 +50,36 @@ class SolidColourBackend:
     name = "solid"
     description = "test backend: solid-colour frames"
 
-    def __init__(self, delay: float = 0.0, textured: bool = False, fail_load: bool = False) -> None:
+    def __init__(self, delay: float = 0.0, textured: bool = False, fail_load: bool = False,
+                 hold: bool = False) -> None:
         self.delay = delay
         self.textured = textured
         self.fail_load = fail_load
         self.loads = 0
         self.started_jobs: list[str] = []
+        self.hold = hold
+        self._permits: float = 0          # frames allowed to start; inf once open()
+        self._gate = threading.Condition()
+
+    def allow(self, frames: int) -> None:
+        """Let ``frames`` more frames (of whichever jobs run) be made (``hold`` mode)."""
+        with self._gate:
+            self._permits += frames
+            self._gate.notify_all()
+
+    def open(self) -> None:
+        """Let every frame through from now on (``hold`` mode)."""
+        self.allow(float("inf"))
+
+    def _wait_permit(self, ctx) -> bool:
+        """Block until a frame is allowed; False as soon as the job is cancelled."""
+        with self._gate:
+            while self._permits <= 0:
+                if ctx.cancelled():
+                    return False
+                self._gate.wait(STEP_SLICE_S)
+            self._permits -= 1
+            return not ctx.cancelled()
 
     def load(self, report) -> None:
         if self.fail_load:
@@ -61,6 +89,8 @@ class SolidColourBackend:
 
     def _sleep(self, ctx) -> bool:
         """Sleep one frame's delay in slices; False as soon as the job is cancelled."""
+        if self.hold and not self._wait_permit(ctx):
+            return False
         end = time.monotonic() + self.delay
         while True:
             if ctx.cancelled():
@@ -99,4 +129,4 @@ class SolidColourBackend:
 def create(options: BackendOptions) -> SolidColourBackend:
     extra = options.extra
     return SolidColourBackend(delay=float(extra.get("delay", 0.0)), textured=extra.get("textured") == "1",
-                              fail_load=extra.get("fail_load") == "1")
+                              fail_load=extra.get("fail_load") == "1", hold=extra.get("hold") == "1")

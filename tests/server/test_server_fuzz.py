@@ -77,7 +77,6 @@ def test_fuzz_then_normal_job(server_factory, client_factory, caplog):
     while time.monotonic() < deadline and fuzzer.socket.poll(300):
         fuzzer.socket.recv_multipart()
         replies += 1
-    assert time.monotonic() - started < 60
     print(f"fuzz: {MESSAGES} messages, {replies} replies, {time.monotonic() - started:.1f} s")
     assert replies > MESSAGES // 4            # most garbage is answered with an error
     assert server.thread.is_alive()

@@ -4,7 +4,7 @@ from __future__ import annotations
 import time
 
 import shared_protocol as sp
-from tests.server.conftest import make_job, wait_until
+from tests.server.conftest import held, make_job, queued_positions, wait_until
 from tests.server.fake_backend import BAD_FRAME_SEED, FAIL_SEED, ODD_INFO_SEED, OOM_SEED
 
 
@@ -12,40 +12,97 @@ def finals(stream) -> list:
     return [m for m in stream.messages if m.type in sp.FINAL_TYPES]
 
 
+
+
 def test_cancel_queued_job(server_factory, client_factory):
-    server = server_factory(backend_options={"delay": "0.1"})
+    server = server_factory(backend_options={"hold": "1"})
     client = client_factory(server.endpoint)
     running = client.submit(make_job(frames=4, seed=1))
     queued = client.submit(make_job(frames=4, seed=2))
     client.wait_accepted(running)
     job_id = client.wait_accepted(queued)
-    client.send(sp.make_cancel(job_id))
+    cancel = client.send(sp.make_cancel(job_id))
     client.wait_all([queued], 10)
     assert [m.type for m in finals(queued)] == ["cancelled"]
+    assert queued.final.re == cancel.id          # the answer to that cancel request
     assert queued.final.body["frames_sent"] == 0 and not queued.frames
+    held(server).open()
     client.wait_all([running], 10)
     assert running.final.type == "done"
-    assert job_id not in server.service.workers[0].backend.started_jobs
+    assert job_id not in held(server).started_jobs
+
+
+def test_cancelling_a_queued_job_moves_the_jobs_behind_it_up(server_factory, client_factory):
+    server = server_factory(backend_options={"hold": "1"}, queue_length=8)
+    a, b = client_factory(server.endpoint), client_factory(server.endpoint)
+    running = a.submit(make_job(frames=2, seed=1))
+    a.wait_accepted(running)
+    b_first = b.submit(make_job(frames=2, seed=2))
+    jb = b.wait_accepted(b_first)
+    a_later = [a.submit(make_job(frames=2, seed=3 + i)) for i in range(2)]
+    for s in a_later:
+        a.wait_accepted(s)
+    assert [s.messages[0].body["queue_position"] for s in (b_first, *a_later)] == [1, 2, 3]
+    b.send(sp.make_cancel(jb))
+    b.wait_all([b_first], 10)
+    assert b_first.final.type == "cancelled"
+    # The server tells a's waiting jobs they moved up while it handles the cancel, before it reads
+    # a's status request: so by the status reply those messages have arrived (one ordered pipe).
+    status = a.request(sp.make_status()).body["jobs"]
+    assert [queued_positions(s) for s in a_later] == [[1], [2]]
+    assert [j["queue_position"] for j in status if j["state"] == "queued"] == [1, 2]
+    held(server).open()
+    a.wait_all([running, *a_later], 30)
+
+
+def test_a_client_cannot_cancel_another_clients_job(server_factory, client_factory):
+    server = server_factory(backend_options={"hold": "1"})
+    owner, other = client_factory(server.endpoint), client_factory(server.endpoint)
+    running = owner.submit(make_job(frames=2, seed=1))
+    queued = owner.submit(make_job(frames=2, seed=2))
+    ids = [owner.wait_accepted(running), owner.wait_accepted(queued)]
+    for job_id in ids:
+        reply = other.request(sp.make_cancel(job_id))
+        assert reply.type == "error" and reply.body["code"] == "unknown_job" and reply.job is None
+    states = {j["job"]: j["state"] for j in owner.request(sp.make_status()).body["jobs"]}
+    assert states == {ids[0]: "running", ids[1]: "queued"}
+    held(server).open()
+    owner.wait_all([running, queued], 30)
+    assert [s.final.type for s in (running, queued)] == ["done", "done"]
+    assert not [m for m in other.others if m.job]          # nothing of owner's jobs reached the other
 
 
 def test_cancel_running_job_stops_within_a_step(server_factory, client_factory):
-    server = server_factory(backend_options={"delay": "0.05"})
+    server = server_factory(backend_options={"hold": "1"})
     client = client_factory(server.endpoint)
     stream = client.submit(make_job(frames=60, seed=3))
     job_id = client.wait_accepted(stream)
-    assert wait_until(lambda: client.recv(0.05) is not None and len(stream.frames) >= 2, 10)
-    t0 = time.monotonic()
-    client.send(sp.make_cancel(job_id))
-    client.wait_all([stream], 5)
-    assert stream.final.type == "cancelled"
-    assert stream.final.body["frames_sent"] == len(stream.frames) < 60
-    # The device is free again within about one step: the next job runs at once.
+    held(server).allow(2)
+    assert wait_until(lambda: (client.recv(0.05), len(stream.frames) >= 2)[1], 10)
+    cancel = client.send(sp.make_cancel(job_id))
+    client.wait_all([stream], 10)
+    assert stream.final.type == "cancelled" and stream.final.re == cancel.id
+    assert stream.final.body["frames_sent"] == len(stream.frames) == 2
+    # The device is free again: the next job runs (the cancelled one never got another permit).
+    held(server).open()
     nxt = client.run_job(make_job(frames=2, seed=4), timeout=10)
     assert nxt.final.type == "done"
-    assert time.monotonic() - t0 < 3.0
-    time.sleep(0.2)
-    client.recv(0.2)
+    # The worker ran the cancelled job's generator to its end before starting the next job, and
+    # the server sends in order: anything late from it would have arrived before `done`.
     assert len(finals(stream)) == 1 and stream.messages[-1].type == "cancelled"
+
+
+def test_cancel_of_a_finished_or_unknown_job_is_an_error_and_changes_nothing(server_factory, client_factory):
+    server = server_factory()
+    client = client_factory(server.endpoint)
+    finished = client.run_job(make_job(frames=2, seed=5))
+    assert finished.final.type == "done"
+    for job_id in (finished.job_id, "nosuchjob"):
+        reply = client.request(sp.make_cancel(job_id))
+        assert reply.type == "error" and reply.body["code"] == "unknown_job" and reply.job is None
+        assert set(reply.body) == {"code", "message", "field", "hint"} and reply.body["hint"] is None
+        assert reply.body["field"] == "header.job" and repr(job_id) in reply.body["message"]
+    assert [m.type for m in finals(finished)] == ["done"]
 
 
 def test_client_vanishing_mid_job_frees_the_device(server_factory, client_factory):
@@ -53,8 +110,7 @@ def test_client_vanishing_mid_job_frees_the_device(server_factory, client_factor
     leaver = client_factory(server.endpoint, answer_pings=False)
     stream = leaver.submit(make_job(frames=60, seed=5))
     leaver.wait_accepted(stream)
-    leaver.submit(make_job(frames=60, seed=6))      # queued behind: must be dropped as well
-    leaver.recv(0.2)
+    leaver.wait_accepted(leaver.submit(make_job(frames=60, seed=6)))   # queued behind: must be dropped as well
     leaver.close()                                   # gone without a word
     assert wait_until(lambda: not server.service.jobs, timeout=5), "jobs of the vanished client still live"
     other = client_factory(server.endpoint)
@@ -94,7 +150,7 @@ def test_bad_frame_from_backend_is_an_error(server_factory, client_factory):
 
 
 def test_status_lists_own_jobs(server_factory, client_factory):
-    server = server_factory(backend_options={"delay": "0.1"})
+    server = server_factory(backend_options={"hold": "1"})
     a, b = client_factory(server.endpoint), client_factory(server.endpoint)
     ja = a.wait_accepted(a.submit(make_job(frames=5, seed=11)))
     jb = b.wait_accepted(b.submit(make_job(frames=5, seed=12)))

@@ -97,3 +97,83 @@ def test_auto_pair_takes_the_arrow_whose_tail_is_inside():
     assert pairing.auto_pair([a, b], [(45, 20)]) == {}
     assert pairing.auto_pair([a, b], [(45, 20)], tolerance=20) == {0: 0}
     assert pairing.auto_pair([np.zeros((5, 5), bool)], [(1, 1)]) == {}
+
+
+def rect(h, w, x0, y0, x1, y1):
+    m = np.zeros((h, w), bool)
+    m[y0:y1, x0:x1] = True
+    return m
+
+
+def test_a_tail_inside_a_mask_beats_a_nearer_centroid_of_a_nearby_mask():
+    # Two masks side by side: the tail is inside the long one, near its right end, 2.5 px from the
+    # small one, whose centroid is far nearer the tail than the long one's. Inside wins.
+    long, small = rect(20, 110, 0, 0, 100, 20), rect(20, 110, 100, 0, 110, 20)
+    tail = (98.0, 10.0)
+    assert pairing.auto_pair([long, small], [tail], tolerance=5) == {0: 0}
+    assert pairing.auto_pair([small, long], [tail], tolerance=5) == {1: 0}
+    # without the long mask the small one takes it: 2.5 px off its edge is within tolerance
+    assert pairing.auto_pair([small], [tail], tolerance=5) == {0: 0}
+    assert pairing.auto_pair([small], [tail], tolerance=2) == {}
+
+
+def test_overlapping_masks_pair_by_containment_then_centroid():
+    # A small mask lies inside a big one. A tail inside the big one only, 3 px off the small
+    # one's edge and nearer the small one's centroid (7.5 px against 9.5), goes to the big one;
+    # a tail inside both goes to the mask whose centroid is nearer (the small one).
+    big, small = rect(40, 100, 0, 0, 100, 40), rect(40, 100, 62, 15, 72, 25)
+    assert pairing.auto_pair([big, small], [(59.5, 20.0)], tolerance=5) == {0: 0}
+    assert pairing.auto_pair([small], [(59.5, 20.0)], tolerance=5) == {0: 0}
+    assert pairing.auto_pair([big, small], [(65.0, 20.0), (20.0, 20.0)], tolerance=5) == {1: 0, 0: 1}
+    assert pairing.auto_pair([big, small], [(20.0, 20.0), (65.0, 20.0)], tolerance=5) == {0: 0, 1: 1}
+
+
+def test_each_arrow_is_used_once_and_uint8_masks_use_the_half_threshold():
+    a = rect(30, 60, 0, 0, 30, 30)
+    b = rect(30, 60, 30, 0, 60, 30)
+    # one arrow, two masks: it goes to the mask containing it; the other stays unpaired
+    assert pairing.auto_pair([a, b], [(45.0, 15.0)]) == {1: 0}
+    soft = (a * 127).astype(np.uint8)           # 127 is "off" for an 8-bit mask, 128 "on"
+    assert pairing.auto_pair([soft], [(15.0, 15.0)]) == {}
+    assert pairing.auto_pair([(a * 128).astype(np.uint8)], [(15.0, 15.0)]) == {0: 0}
+
+
+def test_default_tolerance_is_two_percent_of_the_diagonal():
+    mask = rect(300, 400, 0, 0, 100, 100)       # diagonal 500 -> tolerance 10 px
+    assert pairing.auto_pair([mask], [(109.0, 50.0)]) == {0: 0}     # 9.5 px off the edge
+    assert pairing.auto_pair([mask], [(111.0, 50.0)]) == {}         # 11.5 px off
+    assert pairing.auto_pair([], [(1.0, 1.0)]) == {}
+
+
+def test_tail_cost_uses_pixel_centres_and_the_pixel_under_the_tail():
+    # A pixel (col, row) spans [col, col + 1) x [row, row + 1); its centre is (col + .5, row + .5).
+    dot = np.zeros((8, 12), bool)
+    dot[5, 3] = True
+    assert pairing._tail_cost(dot, (3.5, 5.5)) == (0.0, 0.0)
+    assert pairing._tail_cost(dot, (3.2, 5.9)) == (0.0, pytest.approx(np.hypot(0.3, 0.4)))   # inside: 0
+    assert pairing._tail_cost(dot, (10.5, 5.5)) == (7.0, 7.0)
+    assert pairing._tail_cost(dot, (3.5, 1.5)) == (4.0, 4.0)
+    assert pairing._tail_cost(np.zeros((8, 12), bool), (1, 1)) == (float("inf"), float("inf"))
+
+
+def test_tails_on_and_just_past_every_border_of_a_full_mask():
+    full = np.ones((4, 6), bool)          # not square: rows and columns must not be swapped
+    for tail in [(0.0, 0.0), (5.99, 3.99), (0.0, 3.5), (5.5, 0.0)]:
+        assert pairing._tail_cost(full, tail)[0] == 0.0, tail
+    for tail, off in [((6.2, 1.5), 0.7), ((1.5, 4.2), 0.7), ((-0.2, 1.5), 0.7), ((1.5, -0.2), 0.7), ((1.5, 6.5), 3.0)]:
+        assert pairing._tail_cost(full, tail)[0] == pytest.approx(off), tail
+
+
+def test_tolerance_is_inclusive_and_zero_means_inside_only():
+    dot = np.zeros((10, 10), bool)
+    dot[0, 0] = True
+    assert pairing.auto_pair([dot], [(3.5, 0.5)], tolerance=3.0) == {0: 0}     # exactly 3 px off
+    assert pairing.auto_pair([dot], [(3.5, 0.5)], tolerance=2.99) == {}
+    assert pairing.auto_pair([dot], [(1.2, 0.5)], tolerance=0) == {}           # 0.7 px off
+    assert pairing.auto_pair([dot], [(0.9, 0.5)], tolerance=0) == {0: 0}
+
+
+def test_a_tail_inside_beats_one_just_outside_even_nearer_the_centroid():
+    bar = rect(10, 40, 0, 0, 20, 10)      # centroid (10, 5)
+    inside_far, outside_near = (0.5, 0.5), (20.3, 5.0)      # 10.5 and 10.3 px from it; 0.8 px off
+    assert pairing.auto_pair([bar], [outside_near, inside_far], tolerance=5) == {0: 1}

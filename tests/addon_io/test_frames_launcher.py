@@ -119,7 +119,9 @@ def test_launcher_reports_a_server_that_cannot_start(tmp_path):
     with pytest.raises(ValueError, match="server python"):
         LocalServer("", "tcp://127.0.0.1:1")
     # A python without the server package exits: reported with its exit code and last words.
-    srv = LocalServer(sys.executable, "tcp://127.0.0.1:1", cwd=str(tmp_path),
+    # (The base interpreter: the server environment's own python has the package installed.)
+    bare_python = getattr(sys, "_base_executable", None) or sys.executable
+    srv = LocalServer(bare_python, "tcp://127.0.0.1:1", cwd=str(tmp_path),
                       env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(tmp_path)})
     srv.start()
     status = srv.wait_ready(20)
