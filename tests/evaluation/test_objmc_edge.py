@@ -27,8 +27,6 @@ def test_anchor_near_an_edge_is_followed(anchor):
     np.testing.assert_allclose(tracked, np.array(anchor) + SHIFTS, atol=0.5)
 
 
-@pytest.mark.xfail(reason="issue 12 fixes objmc.py: an anchor carried past the border is left outside "
-                          "the frame (x = 245 on 240-px frames); remove this mark with that fix", strict=False)
 def test_tracked_anchor_never_leaves_the_frame():
     # The texture moves right: an anchor 10 px from the right edge is carried past it at frame 5.
     tracked = track_anchor(shifting_frames(), np.array([230.0, 100.0]))
