@@ -127,6 +127,10 @@ def test_each_parameter_range_is_exact(name, kind, low, high, low_inclusive, hig
             chosen["max_guidance_scale"] = 20.0     # min <= max is its own rule
         if name == "max_guidance_scale":
             chosen["min_guidance_scale"] = 0.0
+        if name == "dual_clock_weak":
+            chosen["dual_clock_strong"] = 1.0       # weak < strong is its own rule
+        if name == "dual_clock_strong":
+            chosen["dual_clock_weak"] = 0.0
         return chosen
 
     def accepted(value):

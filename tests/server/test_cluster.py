@@ -77,8 +77,15 @@ def test_eight_clients_three_jobs_each_every_frame_once_to_its_owner(cluster, co
         for j in range(3):
             seed = 2000 + c * 10 + j
             streams[seed] = (client, client.submit(make_job(frames=frames, seed=seed)))
-    for client in clients:
-        client.wait_all([s for cl, s in streams.values() if cl is client], timeout=240)
+    # Every client reads at once, each socket in a thread of its own (as eight users would): one
+    # client waited on while the others went unread would be dropped as silent on a slow machine.
+    readers = [threading.Thread(target=client.wait_all,
+                                args=([s for cl, s in streams.values() if cl is client],), kwargs={"timeout": 240})
+               for client in clients]
+    for reader in readers:
+        reader.start()
+    for reader in readers:
+        reader.join(300)
     for seed, (client, stream) in streams.items():
         finals = [m for m in stream.messages if m.type in sp.FINAL_TYPES]
         assert [f.type for f in finals] == ["done"], [f.body for f in finals]
