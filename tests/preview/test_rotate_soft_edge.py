@@ -111,3 +111,26 @@ def test_soft_edge_ramps_inside_the_edge_and_leaves_the_rest_untouched(softness)
     share = redness(soft)[band]
     assert share.min() > 0.02 and share.max() < 0.98, (share.min(), share.max())
     assert (redness(hard)[band] > 0.99).all()
+
+
+def test_the_preview_backend_honours_the_job_options():
+    """Through ``PreviewBackend.run``: a job asking for a turn and a soft edge gets both."""
+    from server.backends import Frame, JobContext, create_backend
+
+    ref, mask = rectangle_scene()
+    mask_payload = sp.raw_image((mask * 255).astype(np.uint8).tobytes(), W, H, 1)
+
+    def last_frame(**options):
+        body, payloads = sp.job_body(sp.raw_image(ref.tobytes(), W, H, 3),
+                                     [sp.track(mask_payload, arc().tolist(), **options)],
+                                     {"frames": FRAMES, "width": W, "height": H})
+        backend = create_backend("preview")
+        backend.load(lambda _: None)
+        events = backend.run(sp.validate_job(body, payloads), JobContext(job_id="j", seed=3))
+        return [e for e in events if isinstance(e, Frame)][-1].rgb
+
+    plain, turned, soft = last_frame(), last_frame(rotate=True), last_frame(edge_softness=8.0)
+    assert abs(orientation_deg(redness(plain) > 0.5)) <= 1.0
+    assert abs(orientation_deg(redness(turned) > 0.5) - 40.0) <= 2.0
+    share = redness(soft)
+    assert ((share > 0.05) & (share < 0.95)).sum() > ((redness(plain) > 0.05) & (redness(plain) < 0.95)).sum() * 2
