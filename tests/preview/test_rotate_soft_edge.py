@@ -134,3 +134,15 @@ def test_the_preview_backend_honours_the_job_options():
     assert abs(orientation_deg(redness(turned) > 0.5) - 40.0) <= 2.0
     share = redness(soft)
     assert ((share > 0.05) & (share < 0.95)).sum() > ((redness(plain) > 0.05) & (redness(plain) < 0.95)).sum() * 2
+
+
+def test_the_dual_clock_mask_turns_with_the_region():
+    """M (where the dual-clock backend holds the region to V) is the turned region, not the still one."""
+    from server.backends.dualclock import motion_signal
+
+    ref, mask = rectangle_scene()
+    path = arc(turn_deg=40.0)
+    traj = trajectories_from_arrows([mask], [path], "linear", FRAMES, seed=3)
+    motion = motion_signal(ref, [mask], traj, 0.32, 0.42, angles=[ArrowPath(path).turn_angles(FRAMES)])
+    assert abs(orientation_deg(motion.masks[-1]) - 40.0) <= 2.0
+    assert abs(orientation_deg(redness(motion.video[-1]) > 0.5) - 40.0) <= 2.0
