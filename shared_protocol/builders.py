@@ -39,6 +39,8 @@ class TrackInput:
     name: str | None = None
     points: "PointTrackPayload | None" = None   # explicit point tracks instead of the arrow (1.1)
     progress: list | None = None   # 1.1: per-frame share of the arrow covered (overrides easing)
+    rotate: bool = False           # 1.1: the region turns with the arrow (sent only when on)
+    edge_softness: float = 0.0     # 1.1: soft edge width in reference px (sent only when > 0)
 
 
 @dataclass(frozen=True)
@@ -66,12 +68,14 @@ def raw_image(data: bytes, width: int, height: int, channels: int) -> ImagePaylo
 
 
 def track(mask, arrow, easing: str = m.DEFAULT_EASING, name: str | None = None,
-          progress=None) -> TrackInput:
+          progress=None, rotate: bool = False, edge_softness: float = 0.0) -> TrackInput:
     """A track: `mask` is an ImagePayload (nonzero = inside) or polygons [[[x, y], ...], ...];
     `arrow` is [[x, y], ...] in reference pixels, tail first; `progress` (1.1) one value in
-    [0, 1] per frame."""
+    [0, 1] per frame; `rotate` / `edge_softness` (1.1) turn the region along a curved arrow and
+    feather its edge by that many pixels (left out of the body at their defaults)."""
     return TrackInput(mask=mask, arrow=[[float(x), float(y)] for x, y in arrow], easing=easing, name=name,
-                      progress=None if progress is None else [float(u) for u in progress])
+                      progress=None if progress is None else [float(u) for u in progress],
+                      rotate=bool(rotate), edge_softness=float(edge_softness))
 
 
 def point_track(mask, positions, visible=None, name: str | None = None) -> TrackInput:
@@ -132,6 +136,10 @@ def job_body(reference: ImagePayload, tracks, params: dict | None = None) -> tup
             body["name"] = item.name
         if item.progress is not None:
             body["progress"] = list(item.progress)
+        if item.rotate:
+            body["rotate"] = True
+        if item.edge_softness:
+            body["edge_softness"] = float(item.edge_softness)
         track_bodies.append(body)
     return {"reference": ref, "tracks": track_bodies, "params": dict(params or {})}, payloads
 

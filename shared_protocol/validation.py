@@ -73,6 +73,9 @@ class PointTracks:
     visible: bytes | None = None
 
 
+MAX_EDGE_SOFTNESS = 64   # px: the widest soft edge a track may ask for (protocol 1.1)
+
+
 @dataclass(frozen=True)
 class Track:
     """One moving component: where it is (mask), where it goes (an arrow, or explicit point
@@ -84,6 +87,8 @@ class Track:
     name: str | None = None
     points: PointTracks | None = None
     progress: tuple[float, ...] | None = None   # 1.1: share of the arrow covered, one per frame
+    rotate: bool = False           # 1.1: the region turns with the arrow's direction
+    edge_softness: float = 0.0     # 1.1: feather width in reference px inside the region's edge
 
 
 @dataclass(frozen=True)
@@ -308,7 +313,17 @@ def _track(value, path: str, reference: ImageSpec, payloads: list, limits: Limit
     if progress is not None and len(progress) != frames:
         raise ProtocolError(errors.INVALID_FIELD, f"expected one progress value per frame ({frames}, "
                             f"params.frames), got {len(progress)}", f"{path}.progress")
-    return Track(mask=mask, arrow=arrow, easing=easing, name=name, points=point_tracks, progress=progress)
+    rotate = value.get("rotate")
+    rotate = False if rotate is None else rotate
+    if type(rotate) is not bool:
+        raise _invalid(f"{path}.rotate", "true or false (turn the region along the arrow) or nil", rotate)
+    softness = value.get("edge_softness")
+    softness = 0.0 if softness is None else softness
+    if (type(softness) not in (int, float) or not math.isfinite(softness)
+            or not 0.0 <= softness <= MAX_EDGE_SOFTNESS):
+        raise _invalid(f"{path}.edge_softness", f"a number of pixels from 0 to {MAX_EDGE_SOFTNESS}", softness)
+    return Track(mask=mask, arrow=arrow, easing=easing, name=name, points=point_tracks, progress=progress,
+                 rotate=rotate, edge_softness=float(softness))
 
 
 def _point_tracks(value: dict, path: str, reference: ImageSpec, payloads: list, limits: Limits,

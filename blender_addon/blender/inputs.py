@@ -110,7 +110,7 @@ def refresh_sources(context, settings) -> dict[str, np.ndarray]:
 
 
 _TRACK_FIELDS = ("name", "enabled", "mask_layer", "mask_image", "arrow", "arrow_points", "color", "easing",
-                 "manual")
+                 "manual", "turn_along_arrow", "soft_edge")
 
 
 def _snapshot(track) -> dict:
@@ -196,7 +196,8 @@ def snapshot(context, settings, params: dict | None = None) -> prepare.JobSource
         if problem:
             raise InputError(f"track {t.name!r}: arrow {t.arrow or '(none)'!r} not found — draw an arrow "
                              f"or pick one in the Motion Tracks list")
-        tracks.append(prepare.TrackSource(t.name, _track_source(settings, t, w, h), arrows[t.arrow], t.easing))
+        tracks.append(prepare.TrackSource(t.name, _track_source(settings, t, w, h), arrows[t.arrow], t.easing,
+                                          t.turn_along_arrow, t.soft_edge))
         meta.append({"name": t.name, "mask_layer": t.mask_layer,
                      "mask_image": t.mask_image.name if t.mask_image else "", "arrow": t.arrow,
                      "easing": t.easing})

@@ -113,6 +113,8 @@ def _panels(space: str, suffix: str):
                 box.prop(t, "mask_image")
                 box.prop_search(t, "arrow", st, "arrows", icon="FORWARD")
                 box.prop(t, "easing")
+                box.prop(t, "turn_along_arrow")
+                box.prop(t, "soft_edge")
                 box.prop(t, "manual")
 
     class Settings(_Base, bpy.types.Panel):

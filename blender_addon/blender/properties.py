@@ -83,6 +83,10 @@ class TRACKGO_PG_track(bpy.types.PropertyGroup):
     easing: EnumProperty(name="Easing", items=EASINGS, default="linear")
     manual: BoolProperty(name="Manual Pairing", default=False,
                          description="Keep this pairing when auto-pairing runs again")
+    turn_along_arrow: BoolProperty(name="Turn Along Arrow", default=False,
+                                   description="the painted part turns as the arrow curves")
+    soft_edge: FloatProperty(name="Soft Edge", default=0.0, min=0.0, max=64.0, subtype="PIXEL",
+                             description="feather the painted part's edge by this many pixels")
 
 
 class TRACKGO_PG_settings(bpy.types.PropertyGroup):

@@ -24,6 +24,8 @@ class TrackInput:
     easing: str = "linear"
     points: np.ndarray | None = None   # (K, L, 2) pixels per point per output frame (protocol 1.1)
     visible: np.ndarray | None = None  # (K, L) bool, None = all visible
+    rotate: bool = False               # turn along the arrow (protocol 1.1; sent only when on)
+    edge_softness: float = 0.0         # soft edge in output px (protocol 1.1; sent only when > 0)
 
 
 class JobInputError(ValueError):
@@ -73,7 +75,8 @@ def build_job(reference: np.ndarray, tracks: list[TrackInput], params: dict,
         if pts.ndim != 2 or pts.shape[0] < 2 or pts.shape[1] != 2:
             raise JobInputError(f"track {tr.name!r}: arrow needs at least 2 points, got shape {pts.shape}")
         mask = sp.raw_image(_mask_bytes(tr.mask, tr.name, width, height), width, height, 1)
-        items.append(sp.track(mask, pts.round(3).tolist(), easing=tr.easing, name=tr.name))
+        items.append(sp.track(mask, pts.round(3).tolist(), easing=tr.easing, name=tr.name, rotate=tr.rotate,
+                              edge_softness=tr.edge_softness))
     body, payloads = sp.job_body(image, items, params_body(params))
     check(body, payloads, limits)
     return body, payloads

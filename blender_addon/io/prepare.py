@@ -26,6 +26,8 @@ class TrackSource:
     mask: object            # raster.Layer (reference pixels) or PaintedMask
     arrow: np.ndarray       # (N, 2) reference pixels, tail first
     easing: str = "linear"
+    rotate: bool = False    # turn along the arrow (protocol 1.1)
+    edge_softness: float = 0.0   # soft edge width, output pixels (protocol 1.1)
 
 
 @dataclass
@@ -116,7 +118,8 @@ def precheck(src: JobSource, limits=None) -> fr_mod.Framing:
     ref = np.zeros((frame.out_h, frame.out_w, 3), dtype=np.uint8)
     full = np.full((frame.out_h, frame.out_w), 255, dtype=np.uint8)
     tracks = [_point_track(t, frame, full) if isinstance(t, TrackInput)
-              else TrackInput(t.name, full, frame.to_output(t.arrow), t.easing) for t in src.tracks]
+              else TrackInput(t.name, full, frame.to_output(t.arrow), t.easing, rotate=t.rotate,
+                                    edge_softness=t.edge_softness) for t in src.tracks]
     body, payloads = build_job(ref, tracks, dict(src.params, width=frame.out_w, height=frame.out_h), limits)
     check_size(body, payloads, limits)
     return frame
@@ -141,7 +144,8 @@ def prepare(src: JobSource, limits=None) -> PreparedJob:
             own = fr_mod.Framing(pm.width, pm.height, out_w, out_h, frame.mode, frame.sx * src.width / pm.width,
                                  frame.sy * src.height / pm.height, frame.tx, frame.ty)
             mask = raster.to_uint8(fr_mod.resample(pm.coverage(), own, nearest=True))
-        tracks.append(TrackInput(t.name, mask, frame.to_output(t.arrow), t.easing))
+        tracks.append(TrackInput(t.name, mask, frame.to_output(t.arrow), t.easing, rotate=t.rotate,
+                                 edge_softness=t.edge_softness))
     params = dict(src.params, width=out_w, height=out_h)
     body, payloads = build_job(ref, tracks, params, limits)
     check_size(body, payloads, limits)

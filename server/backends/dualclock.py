@@ -20,13 +20,14 @@ from server.backends.trackgo import SVD_PARAMS, TRACKGO_PARAMS, TrackGoBackend
 DUAL_CLOCK_PARAMS = ("dual_clock_weak", "dual_clock_strong")
 
 
-def motion_signal(reference: np.ndarray, masks, tracks, weak: float, strong: float):
+def motion_signal(reference: np.ndarray, masks, tracks, weak: float, strong: float, **options):
     """V and M at the reference's size: the preview's frames with a still background
-    (background_follow 0) and its per-frame moved-region masks, as a pipeline ``DualClock``."""
+    (background_follow 0) and its per-frame moved-region masks, as a pipeline ``DualClock``.
+    ``options``: the renderer's per-track ``angles`` / ``softness`` (``region_options``)."""
     from server.backends.preview_render import PreviewRenderer
     from server.trackgo.pipeline import DualClock
 
-    renderer = PreviewRenderer(reference, masks, tracks, tau=0.0, follow=0.0)
+    renderer = PreviewRenderer(reference, masks, tracks, tau=0.0, follow=0.0, **options)
     rendered = [renderer.frame_and_mask(i) for i in range(renderer.num_frames)]
     video = np.stack([frame for frame, _ in rendered])
     masks = np.stack([mask for _, mask in rendered])
@@ -72,8 +73,10 @@ class DualClockBackend(TrackGoBackend):
         return Path(self.options.svd_path), adapter
 
     def _generate(self, inputs, tracks, params, seed: int, **callbacks):
+        from server.motion import region_options
+
         motion = motion_signal(inputs.reference, inputs.masks, tracks, params.dual_clock_weak,
-                               params.dual_clock_strong)
+                               params.dual_clock_strong, **region_options(inputs))
         adapter = {}
         if self.pipeline.track_adapter is not None:              # TrackGo + dual-clock
             adapter = {"trajectories": tracks, "alpha": params.alpha, "tau": params.tau}

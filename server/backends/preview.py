@@ -14,7 +14,7 @@ import numpy as np
 from server.backends.base import BackendOptions, Done, Event, Frame, JobContext, Progress
 from server.backends.job_motion import invalid_input, motion_for_job
 from server.backends.preview_render import PreviewRenderer
-from server.motion import MotionInputError, trajectories_from_arrows
+from server.motion import MotionInputError, region_options, trajectories_from_arrows
 
 
 def preview_renderer(reference_rgb: np.ndarray, masks: Sequence[np.ndarray], arrows: Sequence, easings,
@@ -51,7 +51,7 @@ class PreviewBackend:
         inputs, traj = motion_for_job(job, ctx.seed)
         try:
             renderer = PreviewRenderer(inputs.reference, inputs.masks, traj, inputs.tau,
-                                       job.params.background_follow)
+                                       job.params.background_follow, **region_options(inputs))
         except MotionInputError as exc:
             raise invalid_input(exc) from exc
         yield Progress("preparing", 1, 1)

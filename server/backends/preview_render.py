@@ -36,6 +36,7 @@ INPAINT_MAX_SIDE = 256   # the plate is inpainted at this size, then upsampled i
 FIELD_STEP = 8           # dense fields are interpolated on an 8-px grid, then resized
 TRANSLATION_EPS = 1e-3   # px: points closer than this to a common displacement move rigidly
 FOLD_MARGIN = 0.9        # the background pull's Jacobian norm stays below this (< 1: no fold)
+ROTATION_EPS = 1e-6      # rad: turns below this are no turn (a straight arrow stays bit-exact)
 DETAIL_SIGMA = 2.0       # px: detail above this scale is carried into inpainted holes
 
 
@@ -44,6 +45,7 @@ class _Layer:
     alpha: np.ndarray          # (H, W) float32 in [0, 1]; the layer's colours are the reference's
     box: tuple[int, int, int, int]   # x0, y0, x1, y1 (exclusive) of alpha > 0
     points: np.ndarray         # indices into the trajectories
+    angles: np.ndarray | None = None   # (L,) radians the region has turned at each frame, or None
 
 
 def _bbox(mask: np.ndarray) -> tuple[int, int, int, int]:
@@ -69,6 +71,14 @@ def _feathered_alpha(core: np.ndarray, feather: float) -> np.ndarray:
     alpha = np.zeros((h, w), np.float32)
     alpha[y0:y1, x0:x1] = ramp * ramp * (3.0 - 2.0 * ramp)
     return alpha
+
+
+def _soft_edge(core: np.ndarray, width: float) -> np.ndarray:
+    """(H, W) float32: a smoothstep from 0 at the core's edge to 1 ``width`` px inside it, 1
+    outside the core (the outer feather is left as it is)."""
+    inside = cv2.distanceTransform(core.astype(np.uint8), cv2.DIST_L2, 5)
+    ramp = np.clip(inside / width, 0.0, 1.0)
+    return np.where(core, ramp * ramp * (3.0 - 2.0 * ramp), 1.0).astype(np.float32)
 
 
 def background_plate(reference: np.ndarray, holes: np.ndarray) -> np.ndarray:
@@ -146,7 +156,11 @@ class PreviewRenderer:
     """Everything computed once per job; ``frame(i)`` then renders frame i (uint8 RGB) and
     ``region_mask(i)`` says where the moved regions are in it (the dual-clock backend's M)."""
 
-    def __init__(self, reference: np.ndarray, masks, traj: Trajectories, tau: float = 0.0, follow: float = 0.0):
+    def __init__(self, reference: np.ndarray, masks, traj: Trajectories, tau: float = 0.0, follow: float = 0.0,
+                 angles=None, softness=None):
+        """``angles``: per track None or (L,) radians the region turns by at each frame (about its
+        points' centroid); ``softness``: per track width in px of a feather inside the region's
+        edge (0: hard, the default)."""
         reference = np.asarray(reference)
         if reference.ndim != 3 or reference.shape[2] != 3 or reference.dtype != np.uint8:
             raise MotionInputError("reference", f"expected uint8 (height, width, 3) RGB, got {reference.dtype} "
@@ -164,6 +178,8 @@ class PreviewRenderer:
         feather = max(2.0, FEATHER_SHARE * short)
 
         masks = [self._checked_mask(j, mask) for j, mask in enumerate(masks)]
+        angles = list(angles) if angles is not None else [None] * len(masks)
+        softness = list(softness) if softness is not None else [0.0] * len(masks)
         owned = owned_masks(masks)
         cores = []
         self.layers: list[_Layer] = []
@@ -180,9 +196,14 @@ class PreviewRenderer:
             if not core.any():                    # wholly under later tracks: nothing of its own to move
                 continue
             alpha = _feathered_alpha(core, feather)
+            if softness[j] > 0:
+                alpha *= _soft_edge(core, float(softness[j]))
             if others is not None:
                 alpha[others] = 0.0
-            self.layers.append(_Layer(alpha, _bbox(alpha > 0), points))
+            turn = angles[j]
+            if turn is not None and not np.abs(turn).max() > ROTATION_EPS:
+                turn = None                       # a straight arrow: exactly the unrotated path
+            self.layers.append(_Layer(alpha, _bbox(alpha > 0), points, turn))
         self.holes = np.logical_or.reduce(cores)
         self.plate = np.ascontiguousarray(background_plate(reference, self.holes))
         self._grid_size = (-(-self.width // FIELD_STEP), -(-self.height // FIELD_STEP))
@@ -283,6 +304,8 @@ class PreviewRenderer:
             return None
         size = (bx1 - bx0, by1 - by0)
         common = disp.mean(axis=0)
+        if layer.angles is not None:
+            return self._turned_layer(layer, i, start.astype(np.float64).mean(axis=0), common)
         if np.abs(disp - common).max() <= TRANSLATION_EPS:
             # dst(u, v) = src(u + bx0 - dx, v + by0 - dy)
             M = np.float32([[1, 0, bx0 - common[0]], [0, 1, by0 - common[1]]])
@@ -295,6 +318,29 @@ class PreviewRenderer:
             ys = np.arange(by0, by1, dtype=np.float32)[:, None] - field[..., 1]
             rgb = cv2.remap(self.reference, xs, ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
             alpha = cv2.remap(layer.alpha, xs, ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        return (bx0, by0, bx1, by1), rgb, alpha
+
+    def _turned_layer(self, layer: _Layer, i: int, anchor: np.ndarray, move: np.ndarray):
+        """The layer moved by ``move`` and turned by its angle at frame i about ``anchor`` (its
+        points' centroid at frame 0): p -> R (p - anchor) + anchor + move, one cv2.warpAffine."""
+        theta = float(layer.angles[i])
+        c, s = np.cos(theta), np.sin(theta)
+        rot = np.array([[c, -s], [s, c]])
+        now = anchor + move
+        x0, y0, x1, y1 = layer.box
+        corners = np.array([[x0, y0], [x1, y0], [x0, y1], [x1, y1]], np.float64) - anchor
+        moved = corners @ rot.T + now
+        bx0, by0 = (max(0, int(np.floor(v)) - 1) for v in moved.min(axis=0))
+        bx1 = min(self.width, int(np.ceil(moved[:, 0].max())) + 1)
+        by1 = min(self.height, int(np.ceil(moved[:, 1].max())) + 1)
+        if bx1 <= bx0 or by1 <= by0:
+            return None
+        # inverse map: dst(u, v) = src(R^T ((u, v) + (bx0, by0) - now) + anchor)
+        M = np.hstack([rot.T, (rot.T @ (np.array([bx0, by0]) - now) + anchor)[:, None]]).astype(np.float32)
+        size = (bx1 - bx0, by1 - by0)
+        flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+        rgb = cv2.warpAffine(self.reference, M, size, flags=flags, borderMode=cv2.BORDER_REPLICATE)
+        alpha = cv2.warpAffine(layer.alpha, M, size, flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
         return (bx0, by0, bx1, by1), rgb, alpha
 
     def frame(self, i: int) -> np.ndarray:

@@ -131,6 +131,24 @@ class ArrowPath:
             disp[-1] = self.head - self.tail
         return disp
 
+    def tangent_angle(self, s) -> np.ndarray:
+        """Direction (radians, image axes: y down) of the path at arc length(s) ``s``: the segment
+        angles (unwrapped) interpolated between segment midpoints, so a curve turns smoothly."""
+        seg = np.diff(self.points, axis=0)
+        angles = np.unwrap(np.arctan2(seg[:, 1], seg[:, 0]))
+        mids = (self.cumulative[:-1] + self.cumulative[1:]) / 2
+        return np.interp(np.clip(np.asarray(s, dtype=np.float64), 0.0, self.length), mids, angles)
+
+    def turn_angles(self, frames: int, easing: str = "linear", progress=None) -> np.ndarray:
+        """(L,) radians: how far the path's direction has turned at each frame's position since
+        frame 0's (timed like ``displacements``); 0 throughout for a straight arrow."""
+        if progress is not None:
+            u = check_progress(progress, check_frames(frames), self.field.rsplit(".arrow", 1)[0] + ".progress")
+        else:
+            u = eased_times(frames, easing, f"{self.field}.easing")
+        angles = self.tangent_angle(u * self.length)
+        return angles - angles[0]
+
     def scaled(self, sx: float, sy: float) -> "ArrowPath":
         """The same arrow in an image resized by (sx, sy) (pixel-centre convention)."""
         pts = (self.points + 0.5) * np.array([sx, sy]) - 0.5

@@ -34,6 +34,8 @@ class MotionInputs:
     reference_size: tuple        # (width, height) of the reference image
     explicit: list | None = None  # per track None or (positions (L, K, 2) output px, visible (L, K))
     progress: list | None = None  # per track explicit per-frame timing or None (protocol 1.1)
+    rotate: list | None = None    # per track: turn along the arrow (protocol 1.1), None: none do
+    edge_softness: list | None = None  # per track feather width in output px (protocol 1.1)
 
 
 def _to_rgb8(image: np.ndarray, field: str) -> np.ndarray:
@@ -134,9 +136,25 @@ def motion_inputs_for_job(job) -> MotionInputs:
         easings.append(track.easing)
         fields.append(field)
     progress = [getattr(track, "progress", None) for track in job.tracks]
+    rotate = [bool(getattr(track, "rotate", False)) for track in job.tracks]
+    # softness is drawn in reference pixels; the output is stretched, so scale by the mean stretch
+    stretch = (width / ref_size[0] + height / ref_size[1]) / 2
+    softness = [float(getattr(track, "edge_softness", 0.0)) * stretch for track in job.tracks]
     return MotionInputs(np.ascontiguousarray(reference), masks, arrows, easings, fields,
                         int(job.params.frames), float(job.params.tau), width, height, ref_size, explicit,
-                        progress)
+                        progress, rotate, softness)
+
+
+def region_options(inputs: MotionInputs) -> dict:
+    """The preview renderer's per-track options (``angles``, ``softness``) for a decoded job:
+    per track the arrow's turn per frame (rotate on, arrow tracks only; explicit point tracks
+    ignore it) or None, and the soft edge width in output pixels."""
+    n = len(inputs.masks)
+    rotate = inputs.rotate or [False] * n
+    progress = inputs.progress or [None] * n
+    angles = [arrow.turn_angles(inputs.frames, easing, prog) if on and arrow is not None else None
+              for on, arrow, easing, prog in zip(rotate, inputs.arrows, inputs.easings, progress)]
+    return {"angles": angles, "softness": list(inputs.edge_softness or [0.0] * n)}
 
 
 def trajectories_for_job(job, seed: int, inputs: MotionInputs | None = None) -> Trajectories:
