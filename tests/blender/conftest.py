@@ -37,8 +37,12 @@ def server():
 
 
 @pytest.fixture(scope="session")
-def slow_server():
-    srv = start_server("tests.blender.slow_backend:create_backend")
+def slow_server(tmp_path_factory):
+    """The slow backend: a job sends 3 frames, then waits for a cancel or ``release(seed)``."""
+    released = tmp_path_factory.mktemp("slow-release")
+    srv = start_server("tests.blender.slow_backend:create_backend",
+                       env_extra={"TRACKGO_SLOW_RELEASE_DIR": str(released)})
+    srv.release = lambda seed: (released / str(int(seed))).touch()
     yield srv
     srv.stop()
 

@@ -53,7 +53,8 @@ def test_undo_while_a_job_runs_keeps_strip_and_frames_consistent(build_scene, sl
     import bpy
 
     build_scene(frames=10)
-    connect(bpy, slow_server.address)
+    st = connect(bpy, slow_server.address)
+    st.random_seed, st.seed = False, 8102
     _undo_stack(bpy)
     _ui(bpy.ops.trackgo.auto_pair)
     assert _ui(bpy.ops.trackgo.generate) == {"FINISHED"}
@@ -61,6 +62,7 @@ def test_undo_while_a_job_runs_keeps_strip_and_frames_consistent(build_scene, sl
     assert bpy.ops.ed.undo() == {"FINISHED"}  # back to before Generate: the strip is gone ...
     assert _strips(bpy) == [] and len(bpy.context.scene.trackgo.tracks) == 2
     drive(lambda: len(_strips(bpy)) == 1, 30)  # ... and comes back with the frames on disk
+    slow_server.release(8102)                  # the backend held the job after 3 frames: go on
     drive(lambda: not bpy.context.scene.trackgo.busy, 60)
     strips = _strips(bpy)
     assert len(strips) == 1
