@@ -66,7 +66,8 @@ def _draw():
     shader = gpu.shader.from_builtin("UNIFORM_COLOR")
     gpu.state.blend_set("ALPHA")
     gpu.state.point_size_set(5.0)
-    for rgba, pts, segs in plan_geometry(plan, colors, session.SESSION.plan_framing.get(scene.name)):
+    framing = session.SESSION.plan_framing.get(scene.name)
+    for rgba, pts, segs in plan_geometry(plan, colors, framing):
         lines = [v2d.view_to_region(u, v, clip=False) for seg in segs for (u, v) in seg]
         dots = [v2d.view_to_region(u, v, clip=False) for (u, v) in pts]
         shader.uniform_float("color", (rgba[0], rgba[1], rgba[2], 0.6))
@@ -76,7 +77,7 @@ def _draw():
         if dots:
             batch_for_shader(shader, "POINTS", {"pos": dots}).draw(shader)
     from . import overlay_timing  # timing hook: a tick per output frame, an arrowhead
-    overlay_timing.draw(v2d, plan, shader, batch_for_shader)
+    overlay_timing.draw(v2d, plan, shader, batch_for_shader, framing)
     gpu.state.point_size_set(1.0)
     gpu.state.blend_set("NONE")
 

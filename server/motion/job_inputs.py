@@ -182,6 +182,9 @@ def plan_for_job(job, seed: int | None = None) -> dict:
         sel = traj.component == j
         positions = back[:, sel].round(3)
         entry = {"track": j, "points": positions[0].tolist(), "positions": positions.tolist()}
+        arrow = getattr(job.tracks[j], "arrow", None)
+        if arrow is not None:   # 1.1: where the overlay puts the per-frame ticks (on the arrow)
+            entry["arrow"] = [[float(x), float(y)] for x, y in arrow.points]
         if not traj.visible[:, sel].all():
             entry["visible"] = traj.visible[:, sel].tolist()
         tracks.append(entry)

@@ -79,8 +79,13 @@ def test_the_servers_plan_moves_the_track_as_the_curve_says(build_scene, server)
     box = np.array(plan["tracks"][1]["positions"])
     np.testing.assert_allclose((box - box[:1]).mean(axis=1)[:, 1], [0, 10, 20, 30, 40], atol=0.01)
     # The overlay: one tick per output frame, piled up where the track holds, and an arrowhead.
-    ticks, head = io_timing.tick_geometry(plan)[0]
+    ticks, head = io_timing.tick_geometry(plan, framing=session.SESSION.plan_framing.get(scene.name))[0]
     assert len(ticks) == 5 and ticks[0] == ticks[1] and ticks[3] == ticks[4] and len(head) == 2
+    # ... on the arrow itself: frame 0 at its tail, the last frame at its head.
+    from blender_addon.io import coords
+    from .conftest import H, W
+    ends = coords.pixels_to_normalized([ARROW_BALL[0], ARROW_BALL[-1]], W, H)
+    np.testing.assert_allclose([ticks[0], ticks[-1]], ends, atol=0.01)
 
 
 def test_a_1_0_server_is_told_it_would_ignore_the_curves(build_scene):
