@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import sys
 import tempfile
 import time
@@ -23,11 +22,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-
-def free_address() -> str:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return f"tcp://127.0.0.1:{s.getsockname()[1]}"
 
 
 def build(bpy, size: int, tracks: int):
@@ -94,6 +88,7 @@ def main() -> int:
     from blender_addon import demo_scene
     from blender_addon.blender import inputs, preferences, session
     from blender_addon.io import prepare
+    from blender_addon.demo import free_address
     from blender_addon.io.launcher import LocalServer
 
     py = os.environ.get("TRACKGO_SERVER_PYTHON") or str(ROOT / ".venvs" / "server" / "bin" / "python")

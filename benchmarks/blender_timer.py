@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import sys
 import tempfile
 import time
@@ -45,11 +44,6 @@ class InlineExecutor:
     def shutdown(self, wait=True):
         pass
 
-
-def free_address() -> str:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return f"tcp://127.0.0.1:{s.getsockname()[1]}"
 
 
 def photo(py: str, out: Path) -> Path:
@@ -117,6 +111,7 @@ def main() -> int:
     ap.add_argument("--frames", type=int, default=25)
     ap.add_argument("--repeats", type=int, default=2, help="alternating runs per mode")
     args = ap.parse_args()
+    from blender_addon.demo import free_address
     from blender_addon.io.launcher import LocalServer
 
     py = os.environ.get("TRACKGO_SERVER_PYTHON") or str(ROOT / ".venvs" / "server" / "bin" / "python")

@@ -11,7 +11,7 @@ import numpy as np
 from ..io import pairing
 from ..io import prepare
 from . import capture, compat
-from .properties import PALETTE
+from .properties import GENERATION_SETTINGS, PALETTE
 
 
 class InputError(ValueError):
@@ -158,10 +158,7 @@ def auto_pair(context, settings) -> int:
 
 
 def generation_params(settings, seed_override=None) -> dict:
-    params = {k: getattr(settings, k) for k in (
-        "frames", "fps", "motion_bucket_id", "noise_aug_strength", "num_inference_steps",
-        "min_guidance_scale", "max_guidance_scale", "tau", "alpha", "dual_clock_weak", "dual_clock_strong",
-        "background_follow", "width", "height")}
+    params = {k: getattr(settings, k) for k in GENERATION_SETTINGS + ("width", "height")}
     params["backend"] = settings.backend or None
     params["seed"] = None if settings.random_seed else int(settings.seed)
     if seed_override is not None:

@@ -3,6 +3,7 @@
 import bpy
 
 from . import inputs, session, strips
+from .properties import GENERATION_SETTINGS
 
 
 class TRACKGO_UL_tracks(bpy.types.UIList):
@@ -28,11 +29,6 @@ def _arrow_keys(context, settings) -> set[str]:
     except Exception:  # noqa: BLE001 - drawing must never raise; Generate reports the cause
         return set()
 
-
-# Shown only when the chosen backend honours them (welcome.backends[].params; all for 1.0 servers).
-GENERATION_SETTINGS = ("frames", "fps", "motion_bucket_id", "num_inference_steps", "noise_aug_strength",
-                       "min_guidance_scale", "max_guidance_scale", "tau", "alpha", "dual_clock_weak",
-                       "dual_clock_strong", "background_follow")
 
 
 class _Base:
@@ -128,7 +124,7 @@ def _panels(space: str, suffix: str):
             col = self.layout.column(align=True)
             col.prop(st, "backend")
             honoured = session.backend_params(st.backend)
-            for name in GENERATION_SETTINGS:
+            for name in GENERATION_SETTINGS:  # only those the backend honours (all for 1.0)
                 if honoured is None or name in honoured:
                     col.prop(st, name)
             col.prop(st, "size_mode")

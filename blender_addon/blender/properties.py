@@ -11,6 +11,12 @@ from bpy.props import (BoolProperty, CollectionProperty, EnumProperty, FloatProp
 from . import compat
 
 # Track colours: the same order as the server's trajectory palette (distinct hues).
+# The job parameters the Settings panel offers, named as the protocol names them: the panel shows
+# those the chosen backend honours (welcome.backends[].params), the job sends them all.
+GENERATION_SETTINGS = ("frames", "fps", "motion_bucket_id", "num_inference_steps", "noise_aug_strength",
+                       "min_guidance_scale", "max_guidance_scale", "tau", "alpha", "dual_clock_weak",
+                       "dual_clock_strong", "background_follow")
+
 PALETTE = [(0.90, 0.10, 0.10), (0.10, 0.70, 0.10), (0.15, 0.35, 0.95),
            (0.95, 0.80, 0.10), (0.85, 0.15, 0.85), (0.10, 0.80, 0.85)]
 

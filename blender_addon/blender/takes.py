@@ -155,10 +155,9 @@ def submit_when_built(context, frame_start: int, count: int = 1, first_seed: int
     which ``session.prepare`` calls with the built job on the main thread, sends it and adds the
     take — or ``count`` takes with consecutive seeds from ``first_seed`` (None: the server's picks),
     stacked on channels with the first one visible."""
-    scene_name = context.scene.name
-    captured = io_takes.TakeRecord(body={}, payloads=[], reference_source=_reference_source(context.scene),
-                                   sources=capture_sources(context, context.scene.trackgo),
-                                   frame_start=int(frame_start))
+    scene_name, frame_start = context.scene.name, int(frame_start)
+    reference_source = _reference_source(context.scene)
+    sources = capture_sources(context, context.scene.trackgo)
 
     def send(job):
         scene = bpy.data.scenes.get(scene_name)
@@ -172,9 +171,9 @@ def submit_when_built(context, frame_start: int, count: int = 1, first_seed: int
                 body["params"]["seed"] = None
                 seed = None if first_seed is None else min(first_seed + i, io_takes.sp.messages.MAX_SEED)
             record = io_takes.TakeRecord(body=body, payloads=list(job.payloads), tracks_meta=list(job.meta),
-                                         reference_source=captured.reference_source, sources=captured.sources,
-                                         frame_start=captured.frame_start)
-            made.append(submit(None, body, job.payloads, job.track_names, job.meta, captured.frame_start,
+                                         reference_source=reference_source, sources=sources,
+                                         frame_start=frame_start)
+            made.append(submit(None, body, job.payloads, job.track_names, job.meta, frame_start,
                                record=record, visible=(i == 0), seed=seed, scene=scene, framing=job.framing))
         return made
 

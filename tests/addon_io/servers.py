@@ -6,8 +6,9 @@ every Blender line) and the Blender tests' fixtures; nothing here imports ``bpy`
 from __future__ import annotations
 
 import os
-import socket
 from pathlib import Path
+
+from blender_addon.demo import free_address  # one way to pick a free loopback port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -17,12 +18,6 @@ def server_python() -> str:
     if not Path(py).exists():
         raise RuntimeError(f"TRACKGO_SERVER_PYTHON: expected the server environment's python, {py} does not exist")
     return py
-
-
-def free_address() -> str:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return f"tcp://127.0.0.1:{s.getsockname()[1]}"
 
 
 def start_server(backend: str = "preview", env_extra: dict | None = None, heartbeat: float = 0.5):
