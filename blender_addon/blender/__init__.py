@@ -32,6 +32,7 @@ def _on_load_post(*_args):
         st.connected = st.busy = False
         st.status = "Not connected"
         st.error = ""  # a message from another session
+        properties_scene.migrate(scene)  # an older file's separate scene / tracker list → the one list
 
 
 @bpy.app.handlers.persistent

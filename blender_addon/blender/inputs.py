@@ -110,7 +110,8 @@ def refresh_sources(context, settings) -> dict[str, np.ndarray]:
 
 
 _TRACK_FIELDS = ("name", "enabled", "mask_layer", "mask_image", "arrow", "arrow_points", "color", "easing",
-                 "manual", "turn_along_arrow", "soft_edge")
+                 "manual", "turn_along_arrow", "soft_edge",
+                 "source", "object", "bone", "collection", "clip")      # what drives it (issue 14)
 
 
 def _snapshot(track) -> dict:
@@ -129,8 +130,8 @@ def auto_pair(context, settings) -> int:
     arrows = refresh_sources(context, settings)
     w, h = settings.reference.size
     layers = mask_layers(settings)
-    manual = [_snapshot(t) for t in settings.tracks if t.manual]
-    manual_layers = {m["mask_layer"] for m in manual if m["mask_image"] is None}
+    manual = [_snapshot(t) for t in settings.tracks if t.manual or t.source != "PAINTED"]  # kept as they are
+    manual_layers = {m["mask_layer"] for m in manual if m["mask_image"] is None and m["source"] == "PAINTED"}
     taken = {m["arrow"] for m in manual}
     free_keys = [k for k in arrows if k not in taken]
     auto_layers = [layer for layer in layers if layer.name not in manual_layers]
@@ -141,7 +142,8 @@ def auto_pair(context, settings) -> int:
     for i, layer in enumerate(layers):
         t = settings.tracks.add()
         if layer.name in manual_layers:
-            k = next(k for k, m in enumerate(manual) if m["mask_layer"] == layer.name and m["mask_image"] is None)
+            k = next(k for k, m in enumerate(manual) if m["mask_layer"] == layer.name and m["mask_image"] is None
+                     and m["source"] == "PAINTED")
             _restore(t, manual[k])
             restored.add(k)
             continue
@@ -181,10 +183,18 @@ def snapshot(context, settings, params: dict | None = None) -> prepare.JobSource
     settings, the reference's name and size. :func:`io.prepare.prepare` does the rest in a worker."""
     img = reference_image(settings)
     w, h = img.size
-    arrows = all_arrows(context, settings, w, h)
+    from . import scene_sources  # scene objects and tracker markers: explicit point tracks (issue 14)
+    enabled = [t for t in settings.tracks if t.enabled]
+    pointed = [t for t in enabled if scene_sources.is_point_source(t)]
+    made = dict(zip((t.as_pointer() for t in pointed),
+                    scene_sources.list_tracks(context, pointed, w, h, settings.frames, settings.fps)))
+    arrows = all_arrows(context, settings, w, h) if len(pointed) < len(enabled) else {}
     tracks, meta = [], []
-    for t in settings.tracks:
-        if not t.enabled:
+    for t in enabled:            # the job's tracks in the list's order, whatever their source
+        if t.as_pointer() in made:
+            extra, extra_meta = scene_sources.job_inputs(made[t.as_pointer()])
+            tracks += extra
+            meta += [dict(m, track_source=t.source) for m in extra_meta]
             continue
         problem = arrow_problem(t, set(arrows))
         if problem == ARROW_CHANGED:
@@ -198,9 +208,6 @@ def snapshot(context, settings, params: dict | None = None) -> prepare.JobSource
         meta.append({"name": t.name, "mask_layer": t.mask_layer,
                      "mask_image": t.mask_image.name if t.mask_image else "", "arrow": t.arrow,
                      "easing": t.easing})
-    from . import scene_sources  # scene objects and tracker markers: explicit point tracks (issue 14)
-    extra, extra_meta = scene_sources.job_tracks(context, w, h, settings.frames, settings.fps)
-    tracks, meta = tracks + extra, meta + extra_meta
     if not tracks:
         raise InputError("Motion tracks: expected at least one enabled track (run Auto-Pair)")
     stored = params is not None and params.get("width") and params.get("height")

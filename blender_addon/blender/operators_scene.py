@@ -1,7 +1,7 @@
-"""Operators of the scene / tracker sources: add, remove, make the reference, preview points.
+"""Operators of the scene / tracker sources: add a track of any source, make the reference, preview points.
 
 Generation itself is the usual Generate button: the job building takes these sources in
-(``scene_sources.job_tracks``) beside the painted tracks.
+(``inputs.snapshot``) in the one track list's order; Remove Track removes any kind.
 """
 import bpy
 import numpy as np
@@ -9,7 +9,8 @@ from bpy.props import EnumProperty
 
 from . import overlay, scene_reference, scene_sources, session
 from .operators import reports_errors
-from .properties_scene import SOURCE_KINDS
+from .properties import PALETTE
+from .properties_scene import TRACK_SOURCES
 from .scene_tracks import render_size       # errors here are ValueErrors: ``reports_errors`` reports them
 from .tracker_tracks import clip_reference
 
@@ -20,44 +21,41 @@ def _settings(context):
     return context.scene.trackgo_scene
 
 
+def _open_clip(context):
+    """The clip of an open Clip Editor, else the file's only clip, else None."""
+    for window in getattr(context.window_manager, "windows", ()) or ():
+        for area in window.screen.areas:
+            if area.type == "CLIP_EDITOR" and area.spaces.active.clip is not None:
+                return area.spaces.active.clip
+    clips = list(bpy.data.movieclips)
+    return clips[0] if len(clips) == 1 else None
+
+
 class TRACKGO_OT_scene_source_add(bpy.types.Operator):
-    """Add a track whose points come from the scene's animation or from tracker markers"""
+    """Add a motion track to the list: painted mask + arrow, scene object(s) or tracker markers"""
     bl_idname = "trackgo.scene_source_add"
-    bl_label = "Add Scene / Tracker Track"
+    bl_label = "Add Track"
     bl_options = {"REGISTER", "UNDO"}
 
-    kind: EnumProperty(name="Source", items=SOURCE_KINDS, default="OBJECT")
+    kind: EnumProperty(name="Source", items=TRACK_SOURCES, default="OBJECT")
 
     def execute(self, context):
-        st = _settings(context)
-        item = st.sources.add()
-        item.kind = self.kind
+        if self.kind == "PAINTED":
+            return bpy.ops.trackgo.track_add()
+        st = context.scene.trackgo
+        item = st.tracks.add()
+        item.source = self.kind
+        item.color = PALETTE[(len(st.tracks) - 1) % len(PALETTE)]
         active = context.view_layer.objects.active if context.view_layer else None
         if self.kind == "OBJECT" and active is not None and active.type != "CAMERA":
             item.object = active
-        if self.kind == "COLLECTION":
+        elif self.kind == "COLLECTION":
             item.collection = context.collection
-        item.name = (item.object.name if item.object else item.collection.name if item.collection
-                     else f"{self.kind.title()} {len(st.sources)}")
-        st.source_index = len(st.sources) - 1
-        return {"FINISHED"}
-
-
-class TRACKGO_OT_scene_source_remove(bpy.types.Operator):
-    """Remove the active scene / tracker track"""
-    bl_idname = "trackgo.scene_source_remove"
-    bl_label = "Remove Scene / Tracker Track"
-    bl_options = {"REGISTER", "UNDO"}
-
-    @classmethod
-    def poll(cls, context):
-        st = _settings(context)
-        return 0 <= st.source_index < len(st.sources)
-
-    def execute(self, context):
-        st = _settings(context)
-        st.sources.remove(st.source_index)
-        st.source_index = max(0, min(st.source_index, len(st.sources) - 1))
+        elif self.kind == "TRACKER":
+            item.clip = _open_clip(context)
+        driver = item.object or item.collection or item.clip
+        item.name = driver.name if driver is not None else f"{self.kind.title()} {len(st.tracks)}"
+        st.track_index = len(st.tracks) - 1
         return {"FINISHED"}
 
 
@@ -65,7 +63,7 @@ def reference_pixels(context) -> np.ndarray:
     """The reference frame as (H, W, 3) uint8, from the source chosen in the panel."""
     scene, st = context.scene, _settings(context)
     if st.reference_from == "CLIP":
-        clip = next((s.clip for s in st.sources if s.kind == "TRACKER" and s.clip), None)
+        clip = next((t.clip for t in scene.trackgo.tracks if t.source == "TRACKER" and t.clip), None)
         if clip is None:
             raise scene_sources.SourceError("Reference: add a Tracker Markers track with a clip first")
         return clip_reference(clip)
@@ -107,11 +105,10 @@ class TRACKGO_OT_scene_preview(bpy.types.Operator):
         if st.reference is None:
             raise scene_sources.SourceError("Reference: make or pick the reference frame first")
         width, height = st.reference.size
-        tracks = scene_sources.explicit_tracks(context, width, height, st.frames, st.fps)
+        tracks, indices = scene_sources.explicit_tracks_indexed(context, width, height, st.frames, st.fps)
         if not tracks:
             raise scene_sources.SourceError("Scene tracks: add and enable at least one scene or tracker track")
-        painted = sum(1 for t in st.tracks if t.enabled)
-        session.SESSION.plans[context.scene.name] = scene_sources.plan_body(tracks, width, height, painted)
+        session.SESSION.plans[context.scene.name] = scene_sources.plan_body(tracks, width, height, indices)
         session.SESSION.plan_framing.pop(context.scene.name, None)  # in reference pixels, as drawn
         st.show_overlay = True
         overlay.enable()
@@ -119,5 +116,5 @@ class TRACKGO_OT_scene_preview(bpy.types.Operator):
         return {"FINISHED"}
 
 
-CLASSES = (TRACKGO_OT_scene_source_add, TRACKGO_OT_scene_source_remove, TRACKGO_OT_scene_reference,
+CLASSES = (TRACKGO_OT_scene_source_add, TRACKGO_OT_scene_reference,
            TRACKGO_OT_scene_preview)

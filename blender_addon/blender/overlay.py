@@ -62,7 +62,8 @@ def _draw():
 
     region = context.region
     v2d = region.view2d
-    colors = [tuple(t.color) for t in st.tracks if t.enabled]
+    from .scene_sources import job_colors
+    colors = job_colors(st)
     shader = gpu.shader.from_builtin("UNIFORM_COLOR")
     gpu.state.blend_set("ALPHA")
     gpu.state.point_size_set(5.0)

@@ -7,7 +7,7 @@ from .properties import GENERATION_SETTINGS
 
 
 class TRACKGO_UL_tracks(bpy.types.UIList):
-    """Motion tracks: enable, colour, mask ↔ arrow pairing, easing."""
+    """Motion tracks of every source: enable, colour, mask ↔ arrow pairing, or what drives them."""
     bl_idname = "TRACKGO_UL_tracks"
 
     def draw_item(self, context, layout, data, item, icon, active_data, active_propname, index=0):
@@ -15,6 +15,11 @@ class TRACKGO_UL_tracks(bpy.types.UIList):
         row.prop(item, "enabled", text="")
         row.prop(item, "color", text="")
         row.prop(item, "name", text="", emboss=False)
+        if item.source != "PAINTED":            # scene object(s) or tracker markers (issue 14)
+            from .panels_scene import driver_label
+            text, icon = driver_label(item)
+            row.label(text=text, icon=icon)
+            return
         problem = inputs.arrow_problem(item, _arrow_keys(context, data))
         if problem:
             row.label(text=problem, icon="ERROR")
@@ -97,7 +102,7 @@ def _panels(space: str, suffix: str):
             row = layout.row()
             row.template_list("TRACKGO_UL_tracks", "", st, "tracks", st, "track_index", rows=3)
             col = row.column(align=True)
-            col.operator("trackgo.track_add", icon="ADD", text="")
+            col.operator_menu_enum("trackgo.scene_source_add", "kind", icon="ADD", text="")
             col.operator("trackgo.track_remove", icon="REMOVE", text="")
             row = layout.row(align=True)
             row.operator("trackgo.auto_pair", icon="AUTO")
@@ -105,6 +110,11 @@ def _panels(space: str, suffix: str):
             if 0 <= st.track_index < len(st.tracks):
                 t = st.tracks[st.track_index]
                 box = layout.box()
+                if t.source != "PAINTED":
+                    from .panels_scene import draw_track_source
+                    draw_track_source(box, t)
+                    return
+                box.prop(t, "source")
                 box.prop_search(t, "mask_layer", st, "masks", icon="MOD_MASK")
                 box.prop(t, "mask_image")
                 box.prop_search(t, "arrow", st, "arrows", icon="FORWARD")

@@ -9,6 +9,7 @@ from bpy.props import (BoolProperty, CollectionProperty, EnumProperty, FloatProp
                        FloatVectorProperty, IntProperty, PointerProperty, StringProperty)
 
 from . import compat
+from .properties_scene import TrackSourceFields
 
 # Track colours: the same order as the server's trajectory palette (distinct hues).
 # The job parameters the Settings panel offers, named as the protocol names them: the panel shows
@@ -75,8 +76,9 @@ def _arrow_picked(self, context):
         self.arrow_points = points
 
 
-class TRACKGO_PG_track(bpy.types.PropertyGroup):
-    """A motion track: this mask moves along that arrow."""
+class TRACKGO_PG_track(TrackSourceFields, bpy.types.PropertyGroup):
+    """A motion track: this mask moves along that arrow, or (``source``) scene object(s) or
+    tracker markers give its points."""
     enabled: BoolProperty(name="Enabled", default=True)
     mask_layer: StringProperty(name="Mask", description="Layer of the Mask datablock that selects what moves")
     mask_image: PointerProperty(type=bpy.types.Image, name="Painted Mask",

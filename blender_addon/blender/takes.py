@@ -80,22 +80,38 @@ def _strokes(items) -> list[dict]:
 
 
 def capture_sources(context, st) -> dict:
-    """Mask splines, arrow strokes and the track list exactly as they are now."""
+    """Mask splines, arrow strokes and the track list exactly as they are now, with what drives
+    each track (source, objects / collection / clip by name) and the shared camera and timing."""
     annotation = inputs.annotation_source(context, st)
     obj = st.arrows_object
     tracks = []
     for t in st.tracks:
         snap = inputs._snapshot(t)
-        snap["mask_image"] = t.mask_image.name if t.mask_image is not None else ""
+        for key in DATABLOCK_FIELDS:          # datablocks by name (the mask image, what drives the track)
+            snap[key] = snap[key].name if snap[key] is not None else ""
         snap["color"] = list(snap["color"])
         tracks.append(snap)
+    shared = getattr(st.id_data, "trackgo_scene", None)      # st belongs to the scene (its id_data)
     return {"mask": st.mask.name if st.mask is not None else "",
             "mask_layers": _mask_sources(st.mask),
             "annotation": annotation.name if annotation is not None else "",
             "annotation_strokes": _strokes(compat.annotation_strokes(annotation)) if annotation is not None else [],
             "arrows_object": obj.name if obj is not None else "",
             "object_strokes": _strokes(compat.object_strokes(obj)) if obj is not None else [],
-            "tracks": tracks}
+            "tracks": tracks, "scene_sources": _scene_settings(shared)}
+
+
+# The track fields that point at datablocks, stored by name (takes_restore looks them up again).
+DATABLOCK_FIELDS = {"mask_image": "images", "object": "objects", "collection": "collections", "clip": "movieclips"}
+
+
+def _scene_settings(shared) -> dict:
+    """What the scene / tracker tracks share: the camera they are seen through, the timing, the
+    reference's source."""
+    if shared is None:
+        return {}
+    return {"camera": shared.camera.name if shared.camera is not None else "", "timing": shared.timing,
+            "reference_from": shared.reference_from}
 
 
 def server_info() -> dict:

@@ -1,5 +1,8 @@
 """Put a take's masks, arrows and track list back into the scene, for editing.
 
+Scene / tracker tracks come back with what drove them (objects, collection, clip by name) and
+the camera, timing and reference source they shared.
+
 Mask layers are rebuilt from the stored spline points (Mask splines can be built from Python
 in every Blender line). Arrow strokes are written back into the same layer and stroke index of
 the annotation or Grease Pencil object they were read from: points are added or removed to
@@ -111,16 +114,36 @@ def _restore_v3(obj, strokes: list) -> None:
                 p.position = co
 
 
+def _datablock(key: str, name: str, track: str):
+    from .takes import DATABLOCK_FIELDS
+    if not name:
+        return None
+    found = getattr(bpy.data, DATABLOCK_FIELDS[key]).get(name)
+    if found is None:
+        raise RestoreError(f"track {track!r}: {key} {name!r} is not in this file any more")
+    return found
+
+
 def _restore_tracks(st, tracks: list) -> None:
+    from .takes import DATABLOCK_FIELDS
+    found = [{k: (_datablock(k, v, td.get("name", "")) if k in DATABLOCK_FIELDS else v) for k, v in td.items()}
+             for td in tracks]                   # every datablock looked up before the list changes
     st.tracks.clear()
-    for td in tracks:
+    for td in found:
         t = st.tracks.add()
         for key, value in td.items():
-            if key == "mask_image":
-                t.mask_image = bpy.data.images.get(value) if value else None
-            else:
-                setattr(t, key, value)
+            setattr(t, key, value)
     st.track_index = 0
+
+
+def _restore_scene_settings(scene, stored: dict) -> None:
+    """The camera, timing and reference source the scene / tracker tracks shared."""
+    shared = scene.trackgo_scene
+    if "camera" in stored:
+        shared.camera = _datablock("object", stored["camera"], "(camera)") if stored["camera"] else None
+    for key in ("timing", "reference_from"):
+        if key in stored:
+            setattr(shared, key, stored[key])
 
 
 def restore(context, record) -> None:
@@ -146,3 +169,4 @@ def restore(context, record) -> None:
             _restore_legacy(obj.data, src.get("object_strokes", []), f"arrows object {obj.name!r}")
         st.arrows_object = obj
     _restore_tracks(st, src.get("tracks", []))
+    _restore_scene_settings(context.scene, src.get("scene_sources", {}))

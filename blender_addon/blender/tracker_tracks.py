@@ -6,6 +6,8 @@ track; its points are the selected markers that sit inside it at the reference f
 positions are read per output frame (the clip's range resampled to the job's frames, linear
 between tracked frames); a frame where a marker is disabled or was never tracked is hidden.
 
+Image sequences and movie files (through FFmpeg, where the Blender has it) both work.
+
 Marker ``co`` is 0–1 over the frame with the origin at the bottom-left corner; the protocol's
 pixels have y down and pixel centres at integers: ``x = co.x * W - 0.5``, ``y = (1 - co.y) * H - 0.5``.
 """
@@ -61,9 +63,8 @@ def tracker_tracks(clip, masks, frames: int, width: int | None = None, height: i
     clip's size); ``frame_range``: clip frames (first = the reference frame), default the whole
     clip; ``tracks``: the tracking tracks to use (default: the selected ones).
     """
+    check_clip(clip)
     cw, ch = int(clip.size[0]), int(clip.size[1])
-    if cw == 0 or ch == 0:
-        raise TrackerTrackError(f"clip {clip.name!r}: no frames could be read ({clip.filepath})")
     width, height = (width, height) if width and height else (cw, ch)
     tracks = selected_tracks(clip) if tracks is None else list(tracks)
     if not tracks:
@@ -91,21 +92,38 @@ def tracker_tracks(clip, masks, frames: int, width: int | None = None, height: i
     return out
 
 
+def check_clip(clip) -> None:
+    """Say clearly when this Blender cannot read the clip's frames (a movie without FFmpeg)."""
+    import bpy
+
+    if clip.source == "MOVIE" and not bpy.app.ffmpeg.supported:
+        raise TrackerTrackError(f"clip {clip.name!r}: this Blender ({bpy.app.version_string}) was built without "
+                                "FFmpeg and cannot read movie files; save the movie as an image sequence "
+                                "(PNG) and open that as the clip")
+    if int(clip.size[0]) == 0 or int(clip.size[1]) == 0:
+        raise TrackerTrackError(f"clip {clip.name!r}: no frames could be read ({clip.filepath})")
+
+
 def clip_reference(clip, frame: int | None = None) -> np.ndarray:
     """The clip's own frame ``frame`` (default 1, its first) as (H, W, 3) uint8: the still to animate.
 
-    Image sequences only: a movie file's frames have no pixel API in Blender's Python; export
-    the frame as an image (or use a plate) for movie clips.
+    Image sequences: the frame's file. Movie files: the first frame only, decoded by loading the
+    movie as an image (a movie image's pixels are its first frame; the clip's own pixels have no
+    Python API, and the sequencer decodes black frames once the tracker has read the movie).
     """
     import bpy
 
     from . import capture
 
-    if clip.source != "SEQUENCE":
-        raise TrackerTrackError(f"clip {clip.name!r}: the reference frame is read from image sequences; for a "
-                                "movie file save the frame as an image and use it as a plate")
+    check_clip(clip)
     frame = 1 if frame is None else int(frame)          # clip frames, from 1 (see clip_range)
-    path = _sequence_file(bpy.path.abspath(clip.filepath), frame - 1)
+    if clip.source == "MOVIE":
+        if frame != 1:
+            raise TrackerTrackError(f"clip {clip.name!r}: only a movie's first frame can be read here, not frame "
+                                    f"{frame}; the reference is the clip's first frame")
+        path = bpy.path.abspath(clip.filepath)
+    else:
+        path = _sequence_file(bpy.path.abspath(clip.filepath), frame - 1)
     image = bpy.data.images.load(path, check_existing=False)
     try:
         return capture.reference_rgb(image)

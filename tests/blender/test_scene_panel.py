@@ -29,8 +29,8 @@ def test_scene_source_reference_preview_and_job(addon):
     st.frames, st.width, st.height = 5, 256, 192
     addon.context.view_layer.objects.active = cube
     assert addon.ops.trackgo.scene_source_add(kind="OBJECT") == {"FINISHED"}
-    src = scene.trackgo_scene.sources[0]
-    assert src.object == cube and src.name == "Proxy"
+    src = scene.trackgo.tracks[0]
+    assert src.source == "OBJECT" and src.object == cube and src.name == "Proxy"
     scene.trackgo_scene.reference_from = "WORKBENCH"
     assert addon.ops.trackgo.scene_reference() == {"FINISHED"}
     assert tuple(st.reference.size) == (256, 192)
@@ -54,7 +54,8 @@ def test_scene_source_reference_preview_and_job(addon):
 
 def test_a_source_without_object_is_reported_by_name(addon):
     scene, _ = _blocked_scene(addon)
-    scene.trackgo_scene.sources.add().name = "Nothing"
+    nothing = scene.trackgo.tracks.add()
+    nothing.name, nothing.source = "Nothing", "OBJECT"
     scene.trackgo.reference = bpy.data.images.new("Ref", 256, 192)
     with pytest.raises(RuntimeError, match="Nothing"):
         addon.ops.trackgo.scene_preview()
