@@ -49,8 +49,8 @@ class TRACKGO_OT_scene_source_add(bpy.types.Operator):
         active = context.view_layer.objects.active if context.view_layer else None
         if self.kind == "OBJECT" and active is not None and active.type != "CAMERA":
             item.object = active
-        elif self.kind == "COLLECTION":
-            item.collection = context.collection
+        elif self.kind == "COLLECTION" and context.collection not in (None, context.scene.collection):
+            item.collection = context.collection     # (the scene's own collection cannot be pointed at)
         elif self.kind == "TRACKER":
             item.clip = _open_clip(context)
         driver = item.object or item.collection or item.clip

@@ -40,6 +40,12 @@ class Recorder:
         self.log.append(("operator", idname))
         return SimpleNamespace()
 
+    def operator_menu_enum(self, idname, prop, **k):
+        import bpy
+        cat, op = idname.split(".")
+        assert prop in getattr(getattr(bpy.ops, cat), op).get_rna_type().properties, f"{idname} has no {prop!r}"
+        self.log.append(("operator_menu_enum", idname, prop))
+
     def template_ID(self, data, name, **k):
         assert name in data.bl_rna.properties
         self.log.append(("template_ID", name))
