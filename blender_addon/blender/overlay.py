@@ -10,19 +10,21 @@ import functools
 
 import bpy
 
-from ..io import coords
+from ..io import coords, plan_drawing
 from . import session
 from .properties import PALETTE
 
 _handle = None
 
 
-def plan_geometry(plan: dict, colors=None, framing=None):
-    """[(rgba, points [(u, v)], path segments [((u0, v0), (u1, v1)), ...])] in 0–1 image space.
+def plan_geometry(plan: dict, colors=None, framing=None) -> list:
+    """[io.plan_drawing.TrackDrawing] in 0–1 image space: each track's colour, its first-frame
+    points and per-frame path segments, those seen apart from those hidden.
 
-    ``plan``: a ``plan_result`` body — per track ``points`` (first frame) and ``positions``
-    (per frame, per point), in output pixels of size ``width`` × ``height``. With the job's
-    ``framing`` they are mapped back onto the reference the Image Editor shows.
+    ``plan``: a ``plan_result`` body — per track ``points`` (first frame), ``positions`` (per
+    frame, per point) and optionally ``visible``, in output pixels of size ``width`` ×
+    ``height``. With the job's ``framing`` they are mapped back onto the reference the Image
+    Editor shows.
     """
     w, h = int(plan.get("width", 1)), int(plan.get("height", 1))
     if framing is not None:
@@ -34,15 +36,7 @@ def plan_geometry(plan: dict, colors=None, framing=None):
     for i, tr in enumerate(plan.get("tracks", [])):
         idx = int(tr.get("track", i))
         rgb = (colors[idx] if colors and idx < len(colors) else PALETTE[idx % len(PALETTE)])
-        pts = [tuple(p) for p in to_norm(tr.get("points"))] if tr.get("points") else []
-        segs = []
-        frames = tr.get("positions") or []
-        for a, b in zip(frames, frames[1:]):
-            if not a:
-                continue
-            na, nb = to_norm(a), to_norm(b)
-            segs.extend((tuple(p), tuple(q)) for p, q in zip(na, nb))
-        out.append(((*rgb, 1.0), pts, segs))
+        out.append(plan_drawing.track_drawing(tr, (*rgb, 1.0), to_norm))
     return out
 
 
@@ -68,15 +62,24 @@ def _draw():
     gpu.state.blend_set("ALPHA")
     gpu.state.point_size_set(5.0)
     framing = session.SESSION.plan_framing.get(scene.name)
-    for rgba, pts, segs in plan_geometry(plan, colors, framing):
-        lines = [v2d.view_to_region(u, v, clip=False) for seg in segs for (u, v) in seg]
-        dots = [v2d.view_to_region(u, v, clip=False) for (u, v) in pts]
-        shader.uniform_float("color", (rgba[0], rgba[1], rgba[2], 0.6))
-        if lines:
-            batch_for_shader(shader, "LINES", {"pos": lines}).draw(shader)
-        shader.uniform_float("color", rgba)
-        if dots:
-            batch_for_shader(shader, "POINTS", {"pos": dots}).draw(shader)
+
+    def draw(kind, uv_list, rgba):
+        if uv_list:
+            shader.uniform_float("color", rgba)
+            batch_for_shader(shader, kind, {"pos": [v2d.view_to_region(u, v, clip=False) for u, v in uv_list]}).draw(shader)
+
+    for track in plan_geometry(plan, colors, framing):
+        r, g, b, _ = track.rgba
+        draw("LINES", [uv for seg in track.segments for uv in seg], (r, g, b, 0.6))
+        # hidden (behind something, untracked): dashed and dim paths, hollow dots
+        draw("LINES", [uv for seg in track.hidden_segments for piece in plan_drawing.dashes(seg)
+                       for uv in piece], (r, g, b, 0.25))
+        draw("POINTS", track.points, track.rgba)
+        gpu.state.point_size_set(7.0)
+        draw("POINTS", track.hidden_points, (r, g, b, 0.5))
+        gpu.state.point_size_set(3.0)
+        draw("POINTS", track.hidden_points, (0.0, 0.0, 0.0, 0.9))      # the hole
+        gpu.state.point_size_set(5.0)
     from . import overlay_timing  # timing hook: a tick per output frame, an arrowhead
     overlay_timing.draw(v2d, plan, shader, batch_for_shader, framing)
     gpu.state.point_size_set(1.0)

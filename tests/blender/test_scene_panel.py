@@ -38,8 +38,9 @@ def test_scene_source_reference_preview_and_job(addon):
     plan = session.SESSION.plans[scene.name]
     (entry,) = plan["tracks"]
     assert np.asarray(entry["positions"]).shape[:1] == (5,) and plan["width"] == 256
-    (rgba, dots, segments), = plan_geometry(plan)
-    assert len(dots) == len(entry["points"]) and len(segments) == 4 * len(dots)
+    (drawn,) = plan_geometry(plan)
+    dots = drawn.points + drawn.hidden_points
+    assert len(dots) == len(entry["points"]) and len(drawn.segments + drawn.hidden_segments) == 4 * len(dots)
     from blender_addon.blender import capture, inputs
     from blender_addon.io import prepare
     source = inputs.snapshot(addon.context, st)          # what Generate hands to its worker

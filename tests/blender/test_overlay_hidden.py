@@ -1,0 +1,64 @@
+"""The overlay's drawing data tells hidden points and path stretches from seen ones (issue 14):
+a point hidden on the reference frame is drawn hollow, a segment with a hidden end dashed."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from blender_addon.io import plan_drawing
+
+W, H = 100, 50
+
+
+def _norm(points):
+    p = np.asarray(points, dtype=float)
+    return np.stack([p[:, 0] / W, 1.0 - p[:, 1] / H], axis=1)
+
+
+def test_points_and_segments_are_split_by_visibility():
+    positions = [[[10, 10], [50, 20]], [[20, 10], [60, 20]], [[30, 10], [70, 20]]]     # (L=3, K=2)
+    track = {"track": 0, "points": positions[0], "positions": positions,
+             "visible": [[True, False], [True, True], [False, True]]}
+    d = plan_drawing.track_drawing(track, (1, 0, 0, 1), _norm)
+    assert d.points == [(0.1, 0.8)] and d.hidden_points == [(0.5, 0.6)]
+    assert d.segments == [((0.1, 0.8), (0.2, 0.8)), ((0.6, 0.6), (0.7, 0.6))]
+    assert d.hidden_segments == [((0.5, 0.6), (0.6, 0.6)), ((0.2, 0.8), (0.3, 0.8))]
+    seen = plan_drawing.track_drawing({k: v for k, v in track.items() if k != "visible"}, (1, 0, 0, 1), _norm)
+    assert len(seen.points) == 2 and not seen.hidden_points and len(seen.segments) == 4 and not seen.hidden_segments
+
+
+def test_a_hidden_segment_is_drawn_as_dashes_along_it():
+    pieces = plan_drawing.dashes(((0.0, 0.0), (1.0, 0.5)), parts=3)
+    assert len(pieces) == 3
+    np.testing.assert_allclose(pieces[0], [[0.0, 0.0], [0.2, 0.1]])
+    np.testing.assert_allclose(pieces[-1], [[0.8, 0.4], [1.0, 0.5]])
+
+
+def test_a_visibility_of_the_wrong_shape_is_named():
+    track = {"track": 3, "points": [[1, 1]], "positions": [[[1, 1]], [[2, 2]]], "visible": [[True]]}
+    with pytest.raises(ValueError, match="plan track 3: visible: expected 2 frames x 1 points"):
+        plan_drawing.track_drawing(track, (1, 1, 1, 1), _norm)
+
+
+def test_a_scene_point_behind_a_wall_is_hidden_in_the_overlay():
+    bpy = pytest.importorskip("bpy")
+    from blender_addon import demo_previs_scene as ds
+    from blender_addon.blender import scene_sources, scene_tracks
+    from blender_addon.blender.overlay import plan_geometry
+
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    scene = bpy.context.scene
+    ds.set_render_size(scene, 160, 120)
+    scene.frame_start, scene.frame_end = 1, 11
+    cube = ds.box("Cube")
+    ds.linear_keys(cube, "location", {1: (0.0, 0.0, 0.0), 11: (2.0, 0.0, 0.0)})
+    ds.box("Wall", size=(1.8, 0.1, 6.0), location=(2.1, -5.0, 0.0))
+    cam = ds.camera()
+    (track,) = scene_tracks.scene_tracks(scene, [cube], cam, frames=6)
+    assert track.visible[:, 0].all() and not track.visible.all()     # seen first, then behind the wall
+    (drawn,) = plan_geometry(scene_sources.plan_body([track], 160, 120))
+    k = track.points.shape[0]
+    assert len(drawn.points) == k and not drawn.hidden_points
+    hidden_pairs = int((~(track.visible[:, :-1] & track.visible[:, 1:])).sum())
+    assert len(drawn.hidden_segments) == hidden_pairs > 0
+    assert len(drawn.segments) + hidden_pairs == k * 5
