@@ -1,6 +1,9 @@
 """The reference frame of a scene-driven shot: rendered from the camera, or a plate aligned with it.
 
-* **render** — Workbench (fast, flat shading: blocking) or EEVEE (lit), the user's choice. The
+* **render** — Workbench (fast, flat shading: blocking) or EEVEE (lit), the user's choice. EEVEE
+  renders through OpenGL: without a GPU that is Mesa's software rasteriser (llvmpipe) — slow, a
+  minute or more even for a tiny image — and where no OpenGL context can be made at all the
+  render fails, which :func:`cannot_render` turns into a sentence that names the way out. The
   engine, camera, frame, size and output path are set for the one render and put back after.
   The still goes through a file because the "Render Result" image has no readable pixels in
   background mode.
@@ -38,6 +41,14 @@ def engine_id(choice: str) -> str:
     raise ReferenceError(f"render engine: expected one of {ENGINES}, got {choice!r}")
 
 
+def cannot_render(engine: str, why: str) -> str:
+    """What the user reads when a render engine cannot make the reference in this Blender."""
+    if engine == "EEVEE":
+        return (f"EEVEE cannot render here (Blender {bpy.app.version_string}, {why}): EEVEE needs OpenGL, "
+                "which Blender's bpy module without a GPU may not have; use Workbench Render or Camera Plate")
+    return f"render: {engine} could not render the reference ({why})"
+
+
 def render_reference(scene, camera, engine: str = "WORKBENCH", frame: float | None = None,
                      width: int | None = None, height: int | None = None) -> np.ndarray:
     """Render the camera's view at ``frame`` as (H, W, 3) uint8 sRGB (the scene's settings restored)."""
@@ -60,9 +71,12 @@ def render_reference(scene, camera, engine: str = "WORKBENCH", frame: float | No
         if frame is not None:
             whole = int(np.floor(frame))
             scene.frame_set(whole, subframe=float(frame - whole))
-        bpy.ops.render.render(write_still=True, scene=scene.name)
+        try:
+            bpy.ops.render.render(write_still=True, scene=scene.name)
+        except RuntimeError as exc:
+            raise ReferenceError(cannot_render(engine, str(exc).strip())) from None
         if not os.path.exists(path):
-            raise ReferenceError(f"render: {r.engine} wrote no image (is a GPU context available?)")
+            raise ReferenceError(cannot_render(engine, "it wrote no image"))
         image = bpy.data.images.load(path)
         return capture.reference_rgb(image)
     finally:
