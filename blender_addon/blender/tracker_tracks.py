@@ -92,11 +92,13 @@ def tracker_tracks(clip, masks, frames: int, width: int | None = None, height: i
     return out
 
 
-def check_clip(clip) -> None:
-    """Say clearly when this Blender cannot read the clip's frames (a movie without FFmpeg)."""
+def check_clip(clip, ffmpeg: bool | None = None) -> None:
+    """Say clearly when this Blender cannot read the clip's frames (a movie without FFmpeg;
+    ``ffmpeg`` defaults to whether this Blender has it)."""
     import bpy
 
-    if clip.source == "MOVIE" and not bpy.app.ffmpeg.supported:
+    ffmpeg = bpy.app.ffmpeg.supported if ffmpeg is None else ffmpeg
+    if clip.source == "MOVIE" and not ffmpeg:
         raise TrackerTrackError(f"clip {clip.name!r}: this Blender ({bpy.app.version_string}) was built without "
                                 "FFmpeg and cannot read movie files; save the movie as an image sequence "
                                 "(PNG) and open that as the clip")
