@@ -55,6 +55,8 @@ def test_the_job_follows_the_one_list_whatever_the_sources(build_scene):
     assert parsed.tracks[0].arrow is None and parsed.tracks[0].points.frames == 4
     assert parsed.tracks[1].arrow is not None and parsed.tracks[1].points is None
     assert job.meta[0]["track_source"] == "OBJECT" and job.meta[1]["arrow"]
+    from blender_addon.blender.scene_sources import job_colors      # the overlay's colour per job track
+    assert job_colors(st) == [tuple(st.tracks[n].color) for n in job.track_names]
     # Auto-Pair rebuilds the painted tracks and keeps the scene track with its object
     assert bpy.ops.trackgo.auto_pair() == {"FINISHED"}
     assert sorted((t.name, t.source) for t in st.tracks) == [("Ball", "PAINTED"), ("Box", "PAINTED"),
