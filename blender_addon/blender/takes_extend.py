@@ -63,6 +63,10 @@ def extension_job(context, take):
     items, u_next = [], {}
     for jt in record.body["tracks"]:
         name = jt.get("name") or ""
+        if not isinstance(jt.get("arrow"), dict):        # explicit points (scene / tracker tracks)
+            raise ValueError(f"{take.name}: track {name!r} follows points from the scene or the tracker, which "
+                             "cannot be extended from a frame yet; make the longer shot from the scene "
+                             "(more frames) instead")
         progress = jt.get("progress")
         u_end = float(progress[-1]) if progress else 1.0
         fc_index = by_name.get(name)

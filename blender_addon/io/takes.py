@@ -84,9 +84,38 @@ def _decode_payload(item, path: str) -> bytes:
     return data
 
 
+_BYTES_KEY = "__bytes_b64__"
+
+
+def _bytes_out(value):
+    """Inline binary in the job map (a point track's ``visible``, protocol 1.1) as JSON."""
+    if isinstance(value, (bytes, bytearray)):
+        return {_BYTES_KEY: base64.b64encode(bytes(value)).decode("ascii")}
+    if isinstance(value, dict):
+        return {k: _bytes_out(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_bytes_out(v) for v in value]
+    return value
+
+
+def _bytes_in(value, path: str):
+    if isinstance(value, dict):
+        if set(value) == {_BYTES_KEY}:
+            try:
+                return base64.b64decode(value[_BYTES_KEY], validate=True)
+            except (TypeError, ValueError) as exc:
+                raise TakeError(f"{path}: the stored bytes are damaged ({exc})") from None
+        return {k: _bytes_in(v, f"{path}.{k}") for k, v in value.items()}
+    if isinstance(value, list):
+        return [_bytes_in(v, f"{path}[{i}]") for i, v in enumerate(value)]
+    return value
+
+
 def to_text(record: TakeRecord) -> str:
-    """One JSON string; floats keep their exact value (JSON repr round-trips Python floats)."""
+    """One JSON string; floats keep their exact value (JSON repr round-trips Python floats), and
+    binary values inside the job map (a point track's ``visible``) are kept as base64."""
     data = asdict(record)
+    data["body"] = _bytes_out(record.body)
     data["payloads"] = [_encode_payload(p) for p in record.payloads]
     data["format"] = FORMAT
     data["reference_hash"] = record.reference_hash
@@ -105,7 +134,7 @@ def from_text(text: str) -> TakeRecord:
     payloads = [_decode_payload(p, f"take.payloads[{i}]") for i, p in enumerate(data["payloads"])]
     if payloads and data.get("reference_hash") != content_hash(payloads[0]):
         raise TakeError("take.reference_hash: does not match the stored reference pixels")
-    return TakeRecord(body=data["body"], payloads=payloads,
+    return TakeRecord(body=_bytes_in(data["body"], "take.body"), payloads=payloads,
                       reference_source=data.get("reference_source") or {},
                       sources=data.get("sources") or {}, tracks_meta=data.get("tracks_meta") or [],
                       server=data.get("server") or {}, frame_start=int(data.get("frame_start", 1)))

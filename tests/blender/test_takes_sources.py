@@ -7,6 +7,8 @@ import pytest
 
 bpy = pytest.importorskip("bpy")
 
+from .conftest import build_scene, server  # noqa: E402,F401  (fixtures)
+
 
 def _clip(tmp_path):
     img = bpy.data.images.new("frame", 32, 24)
@@ -73,3 +75,41 @@ def test_a_source_gone_from_the_file_is_named_and_the_list_is_left_as_it_was(add
         takes_restore.restore(bpy.context, record)
     assert [t.name for t in bpy.context.scene.trackgo.tracks] == ["Proxy", "Now"]
     assert np.all([t.object is None for t in bpy.context.scene.trackgo.tracks])
+
+
+def test_extending_a_take_with_a_scene_track_says_why_it_cannot(build_scene, server):
+    from .conftest import connect, drive
+    from .test_takes import _idle
+    from .test_track_list import _proxy
+
+    scene = build_scene(frames=3)
+    cube = _proxy(scene)
+    connect(bpy, server.address)
+    bpy.ops.trackgo.auto_pair()
+    bpy.context.view_layer.objects.active = cube
+    bpy.ops.trackgo.scene_source_add(kind="OBJECT")
+    assert bpy.ops.trackgo.generate() == {"FINISHED"}
+    drive(lambda: _idle(bpy), 90)
+    take = scene.trackgo_takes[0]
+    assert take.state == "done", (take.state, scene.trackgo.error)
+    from blender_addon.blender import takes
+    stored = {t["name"]: t for t in takes.record_of(take).sources["tracks"]}
+    assert stored["Proxy"]["source"] == "OBJECT" and stored["Proxy"]["object"] == "Proxy"   # recorded by Generate
+    with pytest.raises(RuntimeError, match="track 'Proxy' follows points from the scene"):
+        bpy.ops.trackgo.take_extend()
+    assert len(scene.trackgo_takes) == 1
+
+
+def test_a_point_tracks_visibility_bytes_round_trip_in_the_take_text():
+    from blender_addon.io import takes as io_takes
+
+    vis = bytes([1, 0, 1, 1, 0, 1])
+    body = {"params": {"seed": 5}, "tracks": [{"name": "Proxy", "points": {"payload": 1, "format": "f32", "count": 2,
+                                                                         "frames": 3, "visible": vis}}]}
+    text = io_takes.to_text(io_takes.TakeRecord(body=body, payloads=[b"ref", b"pts"]))
+    back = io_takes.from_text(text)
+    assert back.body == body and back.body["tracks"][0]["points"]["visible"] == vis
+    assert back.job()[0]["tracks"][0]["points"]["visible"] == vis                 # sent again as bytes
+    damaged = text.replace(io_takes.base64.b64encode(vis).decode(), "!!!!")
+    with pytest.raises(io_takes.TakeError, match=r"take.body.tracks\[0\].points.visible"):
+        io_takes.from_text(damaged)
