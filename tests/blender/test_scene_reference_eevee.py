@@ -19,7 +19,8 @@ bpy = pytest.importorskip("bpy")
 
 from tests.blender.conftest import ROOT  # noqa: E402
 
-# Blender line → "renders" or "refuses" (the add-on's message), as measured without a GPU.
+# Blender line → "renders" or "refuses" (the add-on's message), as measured without a GPU
+# (4.2, 4.5, 5.0, 5.2, 5.3 measured: 1-6 minutes each on a loaded 2-core machine; 5.1 not run).
 EXPECTED = {"blender-4.2": "renders", "blender-4.5": "renders", "blender-5.0": "renders",
             "blender-5.1": "renders", "blender-5.2": "renders", "blender-5.3": "renders"}
 RENDER_BOUND_S = 1800        # a bound for a hang, not a speed target (software OpenGL is slow)
@@ -66,3 +67,31 @@ def test_eevee_renders_a_tiny_reference_or_says_why_not():
     assert out["shape"] == [36, 64, 3]
     assert sum(out["centre"]) > sum(out["corner"]) + 60, out      # the lit cube over the black world
     assert out["engine_after"] == "BLENDER_WORKBENCH"
+
+
+def test_where_eevee_cannot_render_the_user_reads_why_and_what_to_use(monkeypatch):
+    """The refusal path: Blender's render raising (as it does where no OpenGL context can be made)
+    becomes one sentence naming Workbench and the plate, and the scene's settings are put back."""
+    from types import SimpleNamespace
+
+    from blender_addon import demo_previs_scene as ds
+    from blender_addon.blender import scene_reference
+
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    scene = bpy.context.scene
+    ds.set_render_size(scene, 64, 36)
+    cam = ds.camera()
+    scene.render.engine = "BLENDER_WORKBENCH"
+
+    def no_display(**_kw):
+        raise RuntimeError("Error: Unable to open a display")
+
+    fake = SimpleNamespace(types=bpy.types, data=bpy.data, app=bpy.app,
+                           ops=SimpleNamespace(render=SimpleNamespace(render=no_display)))
+    monkeypatch.setattr(scene_reference, "bpy", fake)
+    with pytest.raises(scene_reference.ReferenceError) as caught:
+        scene_reference.render_reference(scene, cam, "EEVEE", frame=1, width=64, height=36)
+    message = str(caught.value)
+    assert message.startswith("EEVEE cannot render here") and "Unable to open a display" in message
+    assert "use Workbench Render or Camera Plate" in message and bpy.app.version_string in message
+    assert scene.render.engine == "BLENDER_WORKBENCH" and scene.render.resolution_x == 64
