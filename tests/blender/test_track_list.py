@@ -6,10 +6,9 @@ open with those tracks moved into the one list; adding a track is one undo step.
 """
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
-from .conftest import build_scene, connect, drive  # noqa: F401  (fixtures)
+from .conftest import build_scene  # noqa: F401  (fixture)
 from .test_panels import Recorder, _draw_all
 
 bpy = pytest.importorskip("bpy")
