@@ -12,15 +12,8 @@ import torch
 from diffusers.models.attention_processor import Attention
 
 from server.trackgo.adapter import TrackAdapterLayer
-from server.trackgo.attention import (
-    SHORT_CLIP_MARGIN,
-    adapter_attention_map,
-    aligned_mask,
-    attention_mask_from_map,
-    effective_alpha,
-    original_branch,
-    unspecified_rows,
-)
+from server.trackgo.attention import (SHORT_CLIP_MARGIN, adapter_attention_map, aligned_mask,
+                                      attention_mask_from_map, effective_alpha, original_branch, unspecified_rows)
 from server.trackgo.condition import AdapterState, AttentionCapture, TrackCondition
 from server.trackgo.processor import TrackAdapterProcessor, _project, layer_resolution
 from server.motion.tau import tau_gate
