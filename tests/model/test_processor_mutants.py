@@ -6,6 +6,7 @@ selection of ``server/trackgo/processor.py`` and ``attention.py`` (``python3 dev
 from __future__ import annotations
 
 import math
+import os
 
 import pytest
 import torch
@@ -19,6 +20,12 @@ from server.trackgo.processor import TrackAdapterProcessor, _project, layer_reso
 from server.motion.tau import tau_gate
 
 FRAMES = 6
+
+if "MUTANT_UNDER_TEST" in os.environ:
+    # mutmut forks a worker per mutant from the process that collected and ran these tests; a
+    # forked child hangs on torch's intra-op thread pool if the parent started one (every mutant
+    # then "times out", which mutmut counts as killed). One thread keeps the fork safe.
+    torch.set_num_threads(1)
 
 
 # ----------------------------------------------------------------------------- the reference

@@ -152,3 +152,17 @@ def test_scaled_keeps_the_field_and_uses_pixel_centres():
     assert arrow.field == "tracks[5].arrow"
     np.testing.assert_allclose(arrow.points, [[0.5, 1.0], [6.5, 1.0]])
     assert arrow.length == pytest.approx(6.0)
+
+
+def test_tangent_at_the_tail_is_the_first_segments_even_when_it_is_short():
+    arrow = ArrowPath([(0.0, 0.0), (1.0, 0.0), (1.0, 10.0)])        # midpoints at 0.5 and 6
+    assert arrow.tangent_angle(0.0) == 0.0
+    assert arrow.tangent_angle(0.75) == pytest.approx(math.radians(90 * 0.25 / 5.5), abs=1e-12)
+    np.testing.assert_allclose(arrow.turn_angles(3), np.radians([0, 90 * 5 / 5.5, 90]), atol=1e-12)
+
+
+@pytest.mark.parametrize("method", ["displacements", "turn_angles"])
+def test_progress_errors_drop_only_the_last_arrow_of_a_nested_field(method):
+    arrow = ArrowPath([(0, 0), (10, 0)], "scene.arrows[2].arrow")
+    assert refusal(getattr(arrow, method), 3, progress=[0, 1]) == \
+        "scene.arrows[2].progress: expected one value per frame (3), got shape (2,)"

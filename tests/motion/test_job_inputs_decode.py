@@ -161,7 +161,8 @@ def test_point_tracks_are_frames_first_in_output_pixels_with_their_visibility():
     np.testing.assert_allclose(pts, (positions.transpose(1, 0, 2) + 0.5) * (2.0, 0.5) - 0.5)
     assert seen.tolist() == [[True, True], [False, True], [True, False]]
     _, all_seen = decode_point_tracks(PointTracks(0, 2, 3, positions.tobytes()), (10, 10), (20, 5))
-    assert all_seen.shape == (3, 2) and all_seen.all()
+    assert all_seen.shape == (3, 2) and all_seen.dtype == bool and all_seen.all()
+    assert seen.dtype == bool
 
 
 # ------------------------------------------------------------------------------------ whole jobs
