@@ -191,6 +191,7 @@ def test_original_branch_is_eq_4_times_v(return_map):
     a_mask[..., 0] = 0.0                    # no row wholly masked: float32 cannot add -1e4 exactly
     a = softmax(q.double() @ k.double().transpose(-1, -2) / 2.0 + a_mask.double())
     out, attention = original_branch(q, k, v, a_mask, return_map=return_map)
+    assert original_branch(q, k, v, a_mask)[1] is None          # by default the fused kernel, no map
     close(out, a @ v.double(), 1e-5)
     if return_map:
         close(attention, a, 1e-6)

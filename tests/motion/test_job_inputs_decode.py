@@ -1,6 +1,9 @@
 """job_inputs, piece by piece: decoding references, masks and point tracks at the output size
 (each refusal names the payload's field and what was expected), the per-track options and the
 plan reply's fields. Expected values come from OpenCV / numpy directly or by hand."""
+from dataclasses import replace
+from types import SimpleNamespace
+
 import cv2
 import numpy as np
 import pytest
@@ -169,6 +172,7 @@ def test_point_tracks_are_frames_first_in_output_pixels_with_their_visibility():
 @pytest.mark.parametrize("ref, size, interpolation", [
     ((128, 64), (128, 64), None),
     ((128, 96), (64, 64), cv2.INTER_AREA),
+    ((128, 64), (64, 64), cv2.INTER_AREA),            # fewer pixels, as many as a 64x64 reference
     ((128, 96), (256, 128), cv2.INTER_LINEAR),
     ((128, 96), (192, 64), cv2.INTER_LINEAR),         # the same number of pixels: not shrinking
 ])
@@ -256,3 +260,23 @@ def test_plan_reports_arrows_visibility_seed_and_both_sizes():
     assert plan_for_job(seeded)["seed"] == 77
     assert plan_for_job(seeded) == plan_for_job(j, seed=77) != plan
     assert plan_for_job(seeded, seed=0)["tracks"] == plan["tracks"]
+
+
+def test_a_mask_that_fails_to_decode_names_its_track():
+    box = [[(5, 5), (30, 5), (30, 30)]]
+    j = job(raw_image(rgb(64, 48).tobytes(), 64, 48, 3), [track(box, [(10, 10), (20, 10)])] * 2)
+    broken = replace(j.tracks[1], mask=MaskSpec("bitmap", 64, 48, 1, "raw", bytes(64 * 48)))
+    with pytest.raises(MotionInputError) as info:
+        motion_inputs_for_job(replace(j, tracks=(j.tracks[0], broken)))
+    assert info.value.field == "tracks[1].mask.payload" and "empty" in info.value.message
+
+
+def test_a_job_object_without_the_11_track_fields_decodes_with_their_defaults():
+    box = [[(5, 5), (30, 5), (30, 30)]]
+    j = job(raw_image(rgb(64, 48).tobytes(), 64, 48, 3), [track(box, [(10, 10), (20, 10)], "ease-in")])
+    plain = SimpleNamespace(mask=j.tracks[0].mask, arrow=j.tracks[0].arrow, easing="ease-in")
+    old = SimpleNamespace(reference=j.reference, params=j.params, tracks=(plain,))
+    inputs = motion_inputs_for_job(old)
+    assert inputs.rotate == [False] and inputs.progress == [None] and inputs.edge_softness == [0.0]
+    assert inputs.explicit == [None] and inputs.arrows[0] is not None
+    np.testing.assert_array_equal(trajectories_for_job(old, 3).positions, trajectories_for_job(j, 3).positions)
