@@ -101,11 +101,13 @@ def test_polygon_mask_is_scaled_by_pixel_centres_to_the_output():
 
 
 @pytest.mark.parametrize("polygon, pixel", [
-    (((4.0, 2.0), (4.3, 2.0), (4.0, 2.3)), (2, 4)),                 # a sliver: the pixel at its vertices' mean
+    (((4.0, 2.0), (4.3, 2.0), (4.0, 2.3)), (2, 4)),                 # a sliver draws the pixel it touches
     (((-9.0, -9.0), (-8.8, -9.0), (-9.0, -8.8)), (0, 0)),           # beyond the top-left: clipped in
     (((50.0, 40.0), (50.2, 40.0), (50.0, 40.2)), (7, 9)),           # beyond the bottom-right
+    (((12.0, 3.2), (12.3, 3.2), (12.0, 3.5)), (3, 9)),              # beyond the right edge, mid-height
+    (((3.2, 20.0), (3.5, 20.0), (3.2, 20.3)), (7, 3)),              # below the bottom, mid-width
 ])
-def test_a_sliver_polygon_keeps_exactly_the_pixel_nearest_its_vertices(polygon, pixel):
+def test_a_polygon_that_draws_nothing_keeps_the_pixel_nearest_its_vertices(polygon, pixel):
     out = decode_mask(MaskSpec("polygons", 10, 8, polygons=(polygon,)), 10, 8, "m")
     assert out.sum() == 1 and out[pixel]
 
