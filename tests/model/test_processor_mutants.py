@@ -272,6 +272,9 @@ def test_half_precision_model_gets_its_maps_from_float32():
     close(tensors.a_prime, a_prime.bfloat16().double(), 1e-7)
     out = rig.run(hidden.bfloat16(), features.bfloat16())
     assert out.dtype == torch.bfloat16 and out.shape == hidden.shape
+    gated = rig.tensors(features.bfloat16(), hidden.shape[0], tau=-10.0, dtype=torch.bfloat16)
+    assert gated.gate.dtype == torch.bfloat16                      # the gate in the model's dtype too
+    assert rig.run(hidden.bfloat16(), features.bfloat16(), tau=-10.0).dtype == torch.bfloat16
 
 
 def test_fine_tuned_query_key_copies_replace_the_layers_own():
