@@ -160,3 +160,8 @@ def test_malformed_explicit_tracks_name_the_points_field(given, seen):
     assert field == "tracks[4].points"
     assert message == (f"expected (3, K, 2) positions and (frames, K) visibility, got {given.shape} and "
                        f"{seen.shape}")
+
+
+def test_a_bad_point_count_names_the_tracks_mask():
+    field, message = refusal(trajectories_from_arrows, [_mask(), _mask()], [ARROW] * 2, "linear", 3, 0, k=[4, 0])
+    assert (field, message) == ("tracks[1].mask.k", "expected a positive integer point count, got 0")
