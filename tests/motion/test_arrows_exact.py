@@ -166,3 +166,8 @@ def test_progress_errors_drop_only_the_last_arrow_of_a_nested_field(method):
     arrow = ArrowPath([(0, 0), (10, 0)], "scene.arrows[2].arrow")
     assert refusal(getattr(arrow, method), 3, progress=[0, 1]) == \
         "scene.arrows[2].progress: expected one value per frame (3), got shape (2,)"
+
+
+def test_eased_times_refusal_names_easing_by_default():
+    assert refusal(eased_times, 5, "bounce") .startswith("easing: expected one of ")
+    assert refusal(eased_times, 5, "bounce", "tracks[1].arrow.easing").startswith("tracks[1].arrow.easing: ")
