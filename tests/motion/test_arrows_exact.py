@@ -171,3 +171,10 @@ def test_progress_errors_drop_only_the_last_arrow_of_a_nested_field(method):
 def test_eased_times_refusal_names_easing_by_default():
     assert refusal(eased_times, 5, "bounce") .startswith("easing: expected one of ")
     assert refusal(eased_times, 5, "bounce", "tracks[1].arrow.easing").startswith("tracks[1].arrow.easing: ")
+
+
+def test_arrow_with_a_missing_coordinate_or_of_exactly_the_minimum_length_is_refused():
+    assert refusal(ArrowPath, [(0, 0), (None, 1)], "tracks[0].arrow") == \
+        "tracks[0].arrow.points: expected finite coordinates"
+    assert refusal(ArrowPath, [(0, 0), (1e-9, 0)]) == \
+        "arrow.points: arrow has zero length: draw it from tail to a different head"
