@@ -143,3 +143,11 @@ def test_eq10_refusal_names_area_share():
 def test_k_none_takes_eq10_of_the_masks_share():
     mask = c_shape()
     np.testing.assert_array_equal(sample_points(mask, None, 3), sample_points(mask, points_per_component(mask.mean()), 3))
+
+
+def test_points_above_the_first_row_or_left_of_the_first_column_are_read_there():
+    mask = np.zeros((3, 3), bool)
+    mask[0, 2] = mask[2, 0] = True
+    got = snap_inside(np.array([[2.3, -0.7], [-0.7, 2.3], [0.2, 0.1]]), mask)
+    np.testing.assert_allclose(got[:2], [[2.3, -0.7], [-0.7, 2.3]], rtol=1e-6)     # clipped pixel inside: kept
+    assert got[2].tolist() in ([2.0, 0.0], [0.0, 2.0])
