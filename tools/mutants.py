@@ -58,7 +58,7 @@ MODULES = [
             "tests/server/test_server_concurrency.py")),
     Module("motion", ("server/motion/*",), "server", ("tests/motion",)),
     Module("trackgo_processor", ("server/trackgo/processor.py", "server/trackgo/attention.py"), "server",
-           ("tests/model/test_adapter_equations.py", "tests/model/test_adapter_unet.py")),
+           ("tests/model/test_adapter_equations.py", "tests/model/test_processor_mutants.py")),
     Module("training_losses", ("server/training/losses.py",), "server", ("tests/training/test_losses.py",)),
     Module("addon_io", ("blender_addon/io/*",), "blender_addon",
            ("tests/addon_io", "--deselect",
