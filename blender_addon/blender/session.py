@@ -69,7 +69,7 @@ class Preparing:
     frame_start: int = 0
     source: object = None  # io.prepare.JobSource
     limits: object = None
-    stage: str = "buffer"  # "buffer" → "building"
+    stage: str = "buffer"  # "buffer" → "building", or "file" (read by a separate process)
     on_built: object = None  # submit: called with the built job on the main thread (takes), else submit()
 
 
@@ -331,7 +331,9 @@ def prepare(scene_name: str, source, kind: str, frame_start: int = 0, on_built=N
                               + (f" ({client.reason})" if client is not None and client.reason else ""))
     limits = client.limits
     io_prepare.precheck(source, limits)
-    if source.pixels is None:
+    if source.pixels is None and source.reference_file is not None:  # no main-thread copy at all
+        future, stage = SESSION.prep().submit(_prepare_from_file, source, limits), "file"
+    elif source.pixels is None:
         future = SESSION.prep().submit(io_prepare.pixel_buffer, source.width, source.height)
         stage = "buffer"
     else:
@@ -354,8 +356,13 @@ def _collect_prepared() -> None:
             if task.stage == "buffer":
                 _read_reference(task)
                 return  # one pixel copy per timer call
-            SESSION.preparing.remove(task)
             job = task.future.result()
+            if job is None:  # the separate process could not read it: Blender reads it (one call)
+                task.future = SESSION.prep().submit(io_prepare.pixel_buffer, task.source.width,
+                                                    task.source.height)
+                task.stage = "buffer"
+                continue
+            SESSION.preparing.remove(task)
             apply_timing(scene, job, task.limits)
             if task.kind == "plan":
                 request_plan(task.scene_name, job.body, job.payloads, job.framing)
@@ -380,6 +387,18 @@ def apply_timing(scene, job, limits) -> None:
     from ..io.job import check
     if scene is not None and timing.apply_to_job(scene, job.body):
         check(job.body, job.payloads, limits)
+
+
+def _prepare_from_file(src, limits):
+    """Worker: the reference read by a separate Blender process (``io.decode``), then the job;
+    None when that process could not read it (the timer then copies it as for any image)."""
+    from ..io import decode
+    try:
+        src.pixels = decode.read(src.reference_file)
+    except (decode.DecodeError, OSError) as exc:
+        print(f"TrackGo: {exc}; reading the reference in Blender instead")
+        return None
+    return io_prepare.prepare(src, limits)
 
 
 def _read_reference(task: Preparing) -> None:
