@@ -332,12 +332,12 @@ def prepare(scene_name: str, source, kind: str, frame_start: int = 0, on_built=N
     limits = client.limits
     io_prepare.precheck(source, limits)
     if source.pixels is None and source.reference_file is not None:  # no main-thread copy at all
-        future, stage = SESSION.prep().submit(_prepare_from_file, source, limits), "file"
+        future, stage = SESSION.prep().submit(_prepare_from_file, source, limits, kind), "file"
     elif source.pixels is None:
         future = SESSION.prep().submit(io_prepare.pixel_buffer, source.width, source.height)
         stage = "buffer"
     else:
-        future, stage = SESSION.prep().submit(io_prepare.prepare, source, limits), "building"
+        future, stage = SESSION.prep().submit(_build, source, limits, kind), "building"
     SESSION.preparing.append(Preparing(future, scene_name, kind, frame_start, source, limits, stage, on_built))
     scene, st = _settings(scene_name)
     if kind == "submit" and st is not None:
@@ -389,7 +389,16 @@ def apply_timing(scene, job, limits) -> None:
         check(job.body, job.payloads, limits)
 
 
-def _prepare_from_file(src, limits):
+def _build(src, limits, kind: str):
+    """Worker: the job, and for a submitted one its take's payload encoding (see io.takes)."""
+    job = io_prepare.prepare(src, limits)
+    if kind == "submit":
+        from ..io import takes as io_takes
+        io_takes.encode_ahead(job.payloads)
+    return job
+
+
+def _prepare_from_file(src, limits, kind: str):
     """Worker: the reference read by a separate Blender process (``io.decode``), then the job;
     None when that process could not read it (the timer then copies it as for any image)."""
     from ..io import decode
@@ -398,7 +407,7 @@ def _prepare_from_file(src, limits):
     except (decode.DecodeError, OSError) as exc:
         print(f"TrackGo: {exc}; reading the reference in Blender instead")
         return None
-    return io_prepare.prepare(src, limits)
+    return _build(src, limits, kind)
 
 
 def _read_reference(task: Preparing) -> None:
@@ -411,7 +420,7 @@ def _read_reference(task: Preparing) -> None:
                          f"was being prepared; press Generate again")
     image.pixels.foreach_get(buf)
     src.pixels = buf
-    task.future = SESSION.prep().submit(io_prepare.prepare, src, task.limits)
+    task.future = SESSION.prep().submit(_build, src, task.limits, task.kind)
     task.stage = "building"
 
 
