@@ -838,7 +838,7 @@ def shutdown() -> None:
     _interrupt_jobs("the add-on was stopped (disabled, reloaded or another file opened) before the job ended")
     SESSION.reset()
     from ..io import decode
-    decode.forget()  # the last big reference read by the separate process
+    decode.forget()  # the last big reference read by the separate process, and any read under way
     try:
         _clear_scenes(error=False)
     except (AttributeError, RuntimeError):  # bpy.data is read-only while a file loads

@@ -72,6 +72,7 @@ def child_args(command, code: str, spec: dict) -> list[str]:
 
 _lock = threading.Lock()
 _last: tuple | None = None   # (key, pixels)
+_running: set = set()        # the processes reading now (stopped with the add-on)
 
 
 def _key(ref: FileReference) -> tuple:
@@ -103,12 +104,21 @@ def read(ref: FileReference) -> np.ndarray:
                 "colorspace": ref.colorspace, "alpha_mode": ref.alpha_mode}
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONSTARTUP",)}
         try:
-            proc = subprocess.run(child_args(ref.command, CHILD, spec), capture_output=True, timeout=TIMEOUT_S,
-                                  env=env, stdin=subprocess.DEVNULL)
-        except (OSError, subprocess.TimeoutExpired) as exc:
+            proc = subprocess.Popen(child_args(ref.command, CHILD, spec), stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env)
+        except OSError as exc:
             raise DecodeError(f"reference decoder: could not run {ref.command[0]!r}: {exc}") from exc
+        _running.add(proc)
+        try:
+            stdout, stderr = proc.communicate(timeout=TIMEOUT_S)
+        except subprocess.TimeoutExpired as exc:
+            proc.kill()
+            proc.communicate()
+            raise DecodeError(f"reference decoder: no result after {TIMEOUT_S:.0f} s") from exc
+        finally:
+            _running.discard(proc)
         if proc.returncode != 0 or not os.path.exists(out):
-            tail = (proc.stderr or proc.stdout or b"").decode("utf-8", "replace").strip().splitlines()[-3:]
+            tail = (stderr or stdout or b"").decode("utf-8", "replace").strip().splitlines()[-3:]
             raise DecodeError(f"reference decoder: exit {proc.returncode}: {' | '.join(tail)}")
         dtype = np.float32 if ref.is_float else np.uint8
         pixels = np.fromfile(out, dtype=dtype)
@@ -120,7 +130,10 @@ def read(ref: FileReference) -> np.ndarray:
 
 
 def forget() -> None:
-    """Drop the kept result (disconnect, tests)."""
+    """Drop the kept result and stop a read under way (the add-on stops; tests), so quitting
+    Blender never waits for one."""
     global _last
     with _lock:
         _last = None
+    for proc in list(_running):
+        proc.kill()

@@ -152,3 +152,27 @@ def test_only_unmodified_file_images_above_the_threshold_go_to_the_process(addon
     img.pixels.foreach_set(np.zeros(96 * 64 * 4, np.float32))     # painted, not saved
     assert img.is_dirty and reference_file.file_reference(img) is None
     assert generated is not None
+
+
+def test_stopping_the_add_on_stops_a_read_under_way(addon, server, tmp_path, monkeypatch):
+    """Quitting Blender (or disabling the add-on) never waits for the separate process."""
+    import sys
+
+    bpy = addon
+    from blender_addon.blender import reference_file, session
+    from blender_addon.io import decode
+
+    decode.forget()
+    scene, _ = scene_with_tracks(bpy, 256, 128, 1)
+    _photo(bpy, scene, tmp_path)
+    connect(bpy, server.address)
+    bpy.ops.trackgo.auto_pair()
+    monkeypatch.setattr(reference_file, "IN_PROCESS_MAX_PIXELS", 0)
+    monkeypatch.setattr(reference_file, "blender_command",
+                        lambda: (sys.executable, "-c", "import time; time.sleep(120)"))  # never done
+    assert bpy.ops.trackgo.generate() == {"FINISHED"}
+    drive(lambda: bool(decode._running), 60)
+    (proc,) = list(decode._running)
+    session.shutdown()
+    assert proc.wait(timeout=30) != 0     # killed, not left to run
+    drive(lambda: not decode._running, 30)
