@@ -72,7 +72,7 @@ def test_big_reference_is_read_off_blender_and_the_job_is_the_same(addon, server
     reads, copies, runs = [], [], []
     _spy(monkeypatch, decode, "read", reads)
     _spy(monkeypatch, session, "_read_reference", copies)
-    _spy(monkeypatch, decode.subprocess, "run", runs)
+    _spy(monkeypatch, decode.subprocess, "Popen", runs)
     monkeypatch.setattr(reference_file, "IN_PROCESS_MAX_PIXELS", 0)
     assert bpy.ops.trackgo.preview_points() == {"FINISHED"}
     drive(lambda: scene.name in session.SESSION.plans, 120)
