@@ -1,10 +1,18 @@
 """How long Generate and Preview Points hold Blender's main thread on a big reference.
 
-A 4096x4096 reference (an 8-bit image, as a loaded photograph is) with 6 mask layers and 6
-arrows; a real server subprocess (preview backend). Each operator is called as the UI calls it,
-then the add-on's timer is driven as ``bpy.app.timers`` would drive it until the job is accepted
-(Generate) or the points arrive (Preview Points). The figure is the longest single main-thread
-call among them (the operator or one timer call), wall clock and the main thread's CPU time.
+A 4096x4096 reference with 6 mask layers and 6 arrows; a real server subprocess (preview
+backend). ``--reference file`` (default): an 8-bit JPEG photo opened from disk, as an
+animator's photo is (read by a separate Blender process, ``io.decode``); ``packed``: the same
+photo packed into the .blend (also read by that process); ``generated``: an 8-bit image made in
+Blender and never saved (Blender reads it: one ``Image.pixels`` copy in a timer call).
+
+Each operator is called as the UI calls it, then the add-on's timer is driven as
+``bpy.app.timers`` would drive it until the job is accepted (Generate) or the points arrive
+(Preview Points). The figure is the longest single main-thread call among them (the operator or
+one timer call), wall clock and the main thread's CPU time; ``*_max_call_cpu_ms`` is the most
+CPU time any one of those calls used (what a loaded machine does not inflate).
+``*_main_wait_ms`` is the longest the driving loop's main thread waited beyond its own short
+sleep between calls: Python's lock held by the worker, or on a loaded machine the OS scheduler.
 For comparison, ``inline_prepare_ms`` is the same job built on the calling thread (what the
 operators did before: everything in one call). Target: <= 100 ms each.
 
@@ -24,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 
-def build(bpy, size: int, tracks: int):
+def build(bpy, size: int, tracks: int, reference: str, folder: Path):
     import numpy as np
 
     from blender_addon import demo_scene
@@ -36,6 +44,14 @@ def build(bpy, size: int, tracks: int):
     rgba = np.stack([xs, ys, (xs + ys) / 2, np.ones_like(xs)], axis=-1)
     img.pixels.foreach_set(rgba.ravel())
     del rgba, xs, ys
+    if reference != "generated":  # a photo opened from disk (its pixels decoded, as when shown)
+        img.filepath_raw, img.file_format = str(folder / "photo.jpg"), "JPEG"
+        img.save()
+        bpy.data.images.remove(img)
+        img = bpy.data.images.load(str(folder / "photo.jpg"))
+        if reference == "packed":
+            img.pack()
+        assert tuple(img.size) == (size, size)
     st.reference = img
     mask = bpy.data.masks.new("Mask")
     arrows = []
@@ -59,28 +75,34 @@ def timed(fn):
     return out, (time.perf_counter() - t0) * 1000, (time.thread_time() - c0) * 1000
 
 
-def block(bpy, op, until, timeout=300.0) -> tuple[float, float, float, float]:
-    """(longest call ms, its CPU ms, operator ms, longest timer call ms) from ``op`` until ``until()``."""
+def block(bpy, op, until, timeout=300.0) -> tuple:
+    """(longest call ms, its CPU ms, operator ms, longest timer call ms, longest wait between
+    calls beyond the loop's sleep ms, most CPU ms of any one call, the operator's CPU ms) from
+    ``op`` until ``until()``."""
     from blender_addon.blender import session
 
     _, op_ms, op_cpu = timed(op)
-    worst, worst_cpu, tick_worst = op_ms, op_cpu, 0.0
+    worst, worst_cpu, tick_worst, wait_worst, cpu_worst = op_ms, op_cpu, 0.0, 0.0, op_cpu
     t_end = time.monotonic() + timeout
     while not until():
         if time.monotonic() > t_end:
             raise SystemExit(f"benchmark: not done after {timeout:.0f} s: {bpy.context.scene.trackgo.error}")
         delay, ms, cpu = timed(session.tick)
-        tick_worst = max(tick_worst, ms)
+        tick_worst, cpu_worst = max(tick_worst, ms), max(cpu_worst, cpu)
         if ms > worst:
             worst, worst_cpu = ms, cpu
-        time.sleep(min(delay or 0.0, 0.005))
-    return worst, worst_cpu, op_ms, tick_worst
+        pause = min(delay or 0.0, 0.005)
+        t0 = time.perf_counter()
+        time.sleep(pause)
+        wait_worst = max(wait_worst, (time.perf_counter() - t0 - pause) * 1000)
+    return worst, worst_cpu, op_ms, tick_worst, wait_worst, cpu_worst, op_cpu
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--size", type=int, default=4096)
     ap.add_argument("--tracks", type=int, default=6)
+    ap.add_argument("--reference", choices=("file", "packed", "generated"), default="file")
     args = ap.parse_args()
     import bpy
 
@@ -103,7 +125,10 @@ def main() -> int:
     blender_addon.register()
     try:
         preferences.FALLBACK.server_address = server.address
-        st = build(bpy, args.size, args.tracks)
+        st = build(bpy, args.size, args.tracks, args.reference, out)
+        copies = []  # main-thread Image.pixels copies of the reference (timer calls)
+        real_read = session._read_reference
+        session._read_reference = lambda task: (copies.append(1), real_read(task))[1]
         bpy.ops.wm.save_as_mainfile(filepath=str(out / "block.blend"))
         bpy.ops.trackgo.connect()
         demo_scene.drive(lambda: st.connected or bool(st.error), 30)
@@ -116,6 +141,8 @@ def main() -> int:
         if not st.progress_text.startswith("Done"):
             raise SystemExit(f"benchmark: the job did not finish: {st.progress_text} {st.error}")
         session.SESSION.plans.pop(scene_name, None)
+        from blender_addon.io import decode
+        decode.forget()  # Preview Points reads the reference afresh too
         pts = block(bpy, bpy.ops.trackgo.preview_points, lambda: scene_name in session.SESSION.plans)
         # The same job built in one call on this thread, as the operators used to.
         src = inputs.snapshot(bpy.context, st)
@@ -130,7 +157,9 @@ def main() -> int:
     finally:
         session.shutdown()
         server.stop()
-    print(f"reference={args.size}x{args.size} tracks={args.tracks} output={job.framing.out_w}x{job.framing.out_h}")
+    print(f"reference={args.size}x{args.size} ({args.reference}) tracks={args.tracks} "
+          f"output={job.framing.out_w}x{job.framing.out_h} blender={bpy.app.version_string}")
+    print(f"main_thread_pixel_copies={len(copies)}")
     print(f"generate_block_ms={gen[0]:.1f}")
     print(f"generate_block_cpu_ms={gen[1]:.1f}")
     print(f"generate_operator_ms={gen[2]:.1f}")
@@ -139,6 +168,12 @@ def main() -> int:
     print(f"preview_points_block_cpu_ms={pts[1]:.1f}")
     print(f"preview_points_operator_ms={pts[2]:.1f}")
     print(f"preview_points_worst_timer_call_ms={pts[3]:.1f}")
+    print(f"generate_operator_cpu_ms={gen[6]:.1f}")
+    print(f"preview_points_operator_cpu_ms={pts[6]:.1f}")
+    print(f"generate_max_call_cpu_ms={gen[5]:.1f}")
+    print(f"preview_points_max_call_cpu_ms={pts[5]:.1f}")
+    print(f"generate_main_wait_ms={gen[4]:.1f}")
+    print(f"preview_points_main_wait_ms={pts[4]:.1f}")
     print(f"inline_prepare_ms={inline_ms:.1f}")
     print(f"loadavg_1min={os.getloadavg()[0]:.1f}")
     return 0

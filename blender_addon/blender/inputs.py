@@ -218,5 +218,7 @@ def snapshot(context, settings, params: dict | None = None) -> prepare.JobSource
         size = None if settings.size_mode == "AUTO" else (int(settings.width), int(settings.height))
     # The pixels are copied by the timer in a call of their own (session.prepare): this one
     # stays short, and the buffer they land in is made ready off the main thread.
+    from .reference_file import file_reference  # a big photo: read by a separate process (issue 16)
     return prepare.JobSource(None, w, h, bool(img.is_float), tracks, params,
-                             fit=settings.fit.lower(), size=size, meta=meta, image_name=img.name)
+                             fit=settings.fit.lower(), size=size, meta=meta, image_name=img.name,
+                             reference_file=file_reference(img))

@@ -5,14 +5,12 @@ readable sentence; none of them waits on the network — replies arrive through 
 """
 
 import functools
-import os
-import tempfile
 
 import bpy
 from bpy.props import BoolProperty
 
 from ..io.job import JobInputError
-from . import compat, inputs, overlay, session, strips
+from . import compat, inputs, overlay, sequencer_grab, session, strips
 from .capture import CaptureError
 from .properties import PALETTE
 
@@ -71,25 +69,9 @@ class TRACKGO_OT_use_editor_image(bpy.types.Operator):
         return {"FINISHED"}
 
 
-def _shown_image_file(scene):
-    """The file of the image strip on top at the playhead (the picture as the sequencer shows
-    it, at its own resolution), or None when the top strip is no plain image strip."""
-    se = scene.sequence_editor
-    f = scene.frame_current
-    shown = [s for s in compat.strips(se) if not s.mute and compat.strip_left(s) <= f < compat.strip_right(s)]
-    if not shown:
-        return None
-    top = max(shown, key=lambda s: s.channel)
-    if top.type != "IMAGE" or not len(top.elements):
-        return None
-    index = min(max(0, f - int(compat.strip_content_start(top))), len(top.elements) - 1)
-    path = bpy.path.abspath(os.path.join(top.directory, top.elements[index].filename), library=top.id_data.library)
-    return path if os.path.isfile(path) else None
-
-
 class TRACKGO_OT_grab_sequencer_frame(bpy.types.Operator):
-    """Use the picture the sequencer shows at the playhead as the reference frame (an image
-    strip's own file at its own size; other strips are rendered)"""
+    """Use the picture the sequencer shows at the playhead as the reference frame (an image or
+    movie strip at its own size; other strips are rendered at the render size)"""
     bl_idname = "trackgo.grab_sequencer_frame"
     bl_label = "Grab Sequencer Frame"
     bl_options = {"REGISTER", "UNDO"}
@@ -97,42 +79,7 @@ class TRACKGO_OT_grab_sequencer_frame(bpy.types.Operator):
     @reports_errors
     def execute(self, context):
         scene = context.scene
-        se = scene.sequence_editor
-        if se is None or not len(compat.strips(se)):
-            raise inputs.InputError("Sequencer: there is nothing to grab (no strips)")
-        shown = _shown_image_file(scene)
-        if shown is not None:  # the plate itself: no upscaling to the render size, no black bars
-            img = bpy.data.images.load(shown, check_existing=False)
-            img.name = f"TrackGo frame {scene.frame_current}"
-            img.pack()
-            scene.trackgo.reference = img
-            self.report({"INFO"}, f"Reference: sequencer frame {scene.frame_current} ({img.size[0]}x{img.size[1]})")
-            return {"FINISHED"}
-        r, view = scene.render, scene.view_settings
-        # 5.0: a scene set to render video has media type VIDEO, where "PNG" is no file format.
-        media = getattr(r.image_settings, "media_type", None)
-        saved = (r.filepath, r.image_settings.file_format, r.image_settings.color_mode, r.use_sequencer,
-                 view.view_transform, view.look, view.exposure, view.gamma)
-        path = os.path.join(tempfile.gettempdir(), f"trackgo_grab_{os.getpid()}_{scene.frame_current}.png")
-        try:
-            if media is not None:
-                r.image_settings.media_type = "IMAGE"
-            r.filepath, r.image_settings.file_format = path, "PNG"
-            r.image_settings.color_mode, r.use_sequencer = "RGB", True
-            # The picture as the strips hold it: no view transform (AgX/Filmic would tone-map it).
-            view.view_transform, view.look, view.exposure, view.gamma = "Standard", "None", 0.0, 1.0
-            bpy.ops.render.render(write_still=True)
-        finally:
-            if media is not None:
-                r.image_settings.media_type = media
-            (r.filepath, r.image_settings.file_format, r.image_settings.color_mode, r.use_sequencer,
-             view.view_transform, view.look, view.exposure, view.gamma) = saved
-        if not os.path.exists(path):
-            raise inputs.InputError("Sequencer: the frame could not be rendered")
-        img = bpy.data.images.load(path, check_existing=False)
-        img.name = f"TrackGo frame {scene.frame_current}"
-        img.pack()
-        os.unlink(path)
+        img = sequencer_grab.grab(scene)
         scene.trackgo.reference = img
         self.report({"INFO"}, f"Reference: sequencer frame {scene.frame_current} ({img.size[0]}x{img.size[1]})")
         return {"FINISHED"}

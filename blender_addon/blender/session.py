@@ -69,7 +69,7 @@ class Preparing:
     frame_start: int = 0
     source: object = None  # io.prepare.JobSource
     limits: object = None
-    stage: str = "buffer"  # "buffer" → "building"
+    stage: str = "buffer"  # "buffer" → "building", or "file" (read by a separate process)
     on_built: object = None  # submit: called with the built job on the main thread (takes), else submit()
 
 
@@ -331,11 +331,13 @@ def prepare(scene_name: str, source, kind: str, frame_start: int = 0, on_built=N
                               + (f" ({client.reason})" if client is not None and client.reason else ""))
     limits = client.limits
     io_prepare.precheck(source, limits)
-    if source.pixels is None:
+    if source.pixels is None and source.reference_file is not None:  # no main-thread copy at all
+        future, stage = SESSION.prep().submit(_prepare_from_file, source, limits, kind), "file"
+    elif source.pixels is None:
         future = SESSION.prep().submit(io_prepare.pixel_buffer, source.width, source.height)
         stage = "buffer"
     else:
-        future, stage = SESSION.prep().submit(io_prepare.prepare, source, limits), "building"
+        future, stage = SESSION.prep().submit(_build, source, limits, kind), "building"
     SESSION.preparing.append(Preparing(future, scene_name, kind, frame_start, source, limits, stage, on_built))
     scene, st = _settings(scene_name)
     if kind == "submit" and st is not None:
@@ -354,8 +356,13 @@ def _collect_prepared() -> None:
             if task.stage == "buffer":
                 _read_reference(task)
                 return  # one pixel copy per timer call
-            SESSION.preparing.remove(task)
             job = task.future.result()
+            if job is None:  # the separate process could not read it: Blender reads it (one call)
+                task.future = SESSION.prep().submit(io_prepare.pixel_buffer, task.source.width,
+                                                    task.source.height)
+                task.stage = "buffer"
+                continue
+            SESSION.preparing.remove(task)
             apply_timing(scene, job, task.limits)
             if task.kind == "plan":
                 request_plan(task.scene_name, job.body, job.payloads, job.framing)
@@ -382,6 +389,27 @@ def apply_timing(scene, job, limits) -> None:
         check(job.body, job.payloads, limits)
 
 
+def _build(src, limits, kind: str):
+    """Worker: the job, and for a submitted one its take's payload encoding (see io.takes)."""
+    job = io_prepare.prepare(src, limits)
+    if kind == "submit":
+        from ..io import takes as io_takes
+        io_takes.encode_ahead(job.payloads)
+    return job
+
+
+def _prepare_from_file(src, limits, kind: str):
+    """Worker: the reference read by a separate Blender process (``io.decode``), then the job;
+    None when that process could not read it (the timer then copies it as for any image)."""
+    from ..io import decode
+    try:
+        src.pixels = decode.read(src.reference_file)
+    except (decode.DecodeError, OSError) as exc:
+        print(f"TrackGo: {exc}; reading the reference in Blender instead")
+        return None
+    return _build(src, limits, kind)
+
+
 def _read_reference(task: Preparing) -> None:
     """The one main-thread copy of the reference pixels, into the buffer the worker readied."""
     src = task.source
@@ -392,7 +420,7 @@ def _read_reference(task: Preparing) -> None:
                          f"was being prepared; press Generate again")
     image.pixels.foreach_get(buf)
     src.pixels = buf
-    task.future = SESSION.prep().submit(io_prepare.prepare, src, task.limits)
+    task.future = SESSION.prep().submit(_build, src, task.limits, task.kind)
     task.stage = "building"
 
 
@@ -809,6 +837,8 @@ def shutdown() -> None:
         bpy.app.timers.unregister(tick)
     _interrupt_jobs("the add-on was stopped (disabled, reloaded or another file opened) before the job ended")
     SESSION.reset()
+    from ..io import decode
+    decode.forget()  # the last big reference read by the separate process, and any read under way
     try:
         _clear_scenes(error=False)
     except (AttributeError, RuntimeError):  # bpy.data is read-only while a file loads

@@ -55,6 +55,7 @@ class JobSource:
     size: tuple | None = None   # (w, h) chosen by the user; None: follow the reference's aspect
     meta: list = field(default_factory=list)
     image_name: str = ""        # the reference image, whose pixels the main thread copies in
+    reference_file: object = None   # io.decode.FileReference: read by a separate process instead
 
 
 def pixel_buffer(width: int, height: int) -> np.ndarray:
@@ -75,7 +76,10 @@ class PreparedJob:
 
 
 def reference_srgb8(pixels: np.ndarray, width: int, height: int, is_float: bool) -> np.ndarray:
-    """Blender's float RGBA (bottom row first) → (H, W, 3) uint8 sRGB, top row first."""
+    """Blender's float RGBA (bottom row first) → (H, W, 3) uint8 sRGB, top row first. uint8
+    pixels are an 8-bit image's values × 255 (``io.decode``): the same result, taken as they are."""
+    if getattr(pixels, "dtype", None) == np.uint8:
+        return np.asarray(pixels).reshape(height, width, 4)[::-1, :, :3]
     rgb = np.asarray(pixels, dtype=np.float32).reshape(height, width, 4)[::-1, :, :3]
     if is_float:  # float buffers are scene-linear: encode to sRGB for the model
         rgb = np.where(rgb <= 0.0031308, rgb * 12.92, 1.055 * np.power(np.clip(rgb, 0, None), 1 / 2.4) - 0.055)

@@ -67,9 +67,27 @@ class TakeRecord:
         return copy.deepcopy(self.body), [bytes(p) for p in self.payloads]
 
 
-def _encode_payload(data: bytes) -> dict:
+def _encode(data: bytes) -> dict:
     return {"sha256": content_hash(data), "size": len(data),
             "zlib_b64": base64.b64encode(zlib.compress(bytes(data), 6)).decode("ascii")}
+
+
+_AHEAD: dict = {}   # id(payload) → (payload, its encoding), made by encode_ahead
+AHEAD_KEPT = 32
+
+
+def encode_ahead(payloads) -> None:
+    """Encode a job's payloads in the worker thread that built it (zlib and SHA-256 of ~5 MB take
+    ~100 ms), so recording its take on Blender's main thread only looks them up (issue 16)."""
+    for p in payloads:
+        _AHEAD[id(p)] = (p, _encode(p))
+    while len(_AHEAD) > AHEAD_KEPT:
+        _AHEAD.pop(next(iter(_AHEAD)))
+
+
+def _encode_payload(data: bytes) -> dict:
+    hit = _AHEAD.get(id(data))
+    return hit[1] if hit is not None and hit[0] is data else _encode(data)
 
 
 def _decode_payload(item, path: str) -> bytes:

@@ -70,3 +70,24 @@ def test_cancel_while_preparing_sends_nothing(addon, server, monkeypatch):
     for _ in range(20):
         session.tick()
     assert sent == []
+
+
+def test_the_take_is_encoded_in_the_worker_not_in_the_timer_call(addon, server, monkeypatch):
+    """Recording Generate's take (zlib + SHA-256 of ~5 MB at 4096²) happens in the worker that
+    built the job; the timer call that sends it only looks the encoding up, and it is the same."""
+    bpy = addon
+    from blender_addon.io import takes as io_takes
+
+    scene, _ = scene_with_tracks(bpy, 512, 384, 2)
+    st = connect(bpy, server.address)
+    bpy.ops.trackgo.auto_pair()
+    compress = []
+    real = io_takes.zlib.compress
+    monkeypatch.setattr(io_takes.zlib, "compress", lambda *a, **k: (compress.append(
+        threading.current_thread() is threading.main_thread()), real(*a, **k))[1])
+    assert bpy.ops.trackgo.generate() == {"FINISHED"}
+    drive(lambda: not st.busy, 60)
+    assert st.progress_text.startswith("Done"), (st.progress_text, st.error)
+    assert compress == [False] * 3       # reference + 2 masks, in the worker
+    record = io_takes.from_text(scene.trackgo_takes[0].record)
+    assert len(record.payloads) == 3 and record.reference_hash == io_takes.content_hash(record.payloads[0])
