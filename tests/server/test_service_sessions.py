@@ -4,6 +4,7 @@ others' queue positions moved up, and each dropped job's end told if the client 
 too-large header, and what live jobs get when the server stops. Every wait is on a message."""
 from __future__ import annotations
 
+import logging
 import time
 
 import msgpack
@@ -11,7 +12,7 @@ import zmq
 
 import shared_protocol as sp
 from tests.server.client import CLIENT_LIMITS
-from tests.server.conftest import held, make_job, queued_positions
+from tests.server.conftest import held, make_job, queued_positions, wait_until
 
 
 def raw_hello(protocol, v=(1, 0), id="h1") -> list[bytes]:
@@ -74,6 +75,15 @@ def test_welcome_describes_this_server_and_answers_the_hello(server_factory, cli
     assert pong.body == {"t": 42.25, "instance": body["instance"]}
 
 
+def test_welcome_lists_the_parameters_the_backend_honours(server_factory, client_factory):
+    from server.backends.preview import PreviewBackend
+
+    server = server_factory(backend="preview")
+    (backend,) = client_factory(server.endpoint).hello().body["backends"]
+    assert backend["name"] == "preview" and backend["default"] is True and backend["ready"] is True
+    assert backend["params"] == list(PreviewBackend.params) and "steps" not in backend["params"]
+
+
 def test_hello_with_a_malformed_protocol_names_the_field(server_factory, client_factory):
     client = client_factory(server_factory().endpoint)
     for i, bad in enumerate(([1], [1, 0, 0], [1, -1], [-1, 0], [1, "0"], [1.0, 0], [1, True])):
@@ -86,9 +96,12 @@ def test_hello_with_a_malformed_protocol_names_the_field(server_factory, client_
     assert reply_to(client, raw_hello([1, 0], id="ok")).type == "welcome"
 
 
-def test_hello_of_another_major_or_another_header_version_is_refused_with_a_hint(server_factory, client_factory):
+def test_hello_of_another_major_or_another_header_version_is_refused_with_a_hint(server_factory, client_factory,
+                                                                                  monkeypatch):
+    # a later minor of this server: the refusal names major and minor each in its place
+    ours = (sp.PROTOCOL_VERSION[0], 4)
+    monkeypatch.setattr(sp, "PROTOCOL_VERSION", ours)
     client = client_factory(server_factory().endpoint)
-    ours = sp.PROTOCOL_VERSION
     reply = reply_to(client, raw_hello([ours[0] + 1, 0], id="major"))
     assert reply.re == "major" and reply.body["code"] == "unsupported_version" and reply.body["field"] == "protocol"
     assert reply.body["message"] == (f"hello.protocol says {ours[0] + 1}.0; this server speaks "
@@ -157,7 +170,8 @@ def test_a_silent_client_is_told_how_long_it_was_silent_when_it_returns(server_f
         final = s.final
         assert final.type == "cancelled" and final.job == s.job_id
         assert final.body["reason"] == "client_timed_out" and final.body["frames_sent"] == frames_sent
-        assert final.body["message"].startswith("this client sent nothing for 1 s or left too many")
+        assert final.body["message"] == ("this client sent nothing for 1 s or left too many replies unread; "
+                                         "the job was cancelled to free the device")
         assert [m.seq for m in s.messages] == list(range(len(s.messages)))
     assert len(stream.messages) == seen + 1
     # told once: speaking again brings nothing more of those jobs
@@ -165,7 +179,8 @@ def test_a_silent_client_is_told_how_long_it_was_silent_when_it_returns(server_f
     assert pong.type == "pong" and [m.type for m in stream.messages].count("cancelled") == 1
 
 
-def test_a_client_that_disconnects_frees_the_device_and_the_queue_moves_up(server_factory, client_factory):
+def test_a_client_that_disconnects_frees_the_device_and_the_queue_moves_up(server_factory, client_factory, caplog):
+    caplog.set_level(logging.INFO, logger="trackgo")
     server = server_factory(backend_options={"hold": "1"}, heartbeat_interval=0.05, heartbeat_liveness=1000,
                             queue_length=8)
     leaver = client_with_id(client_factory, server.endpoint, b"leaver")
@@ -187,7 +202,9 @@ def test_a_client_that_disconnects_frees_the_device_and_the_queue_moves_up(serve
     status = stayer.request(sp.make_status()).body
     assert [(j["state"], j["queue_position"]) for j in status["jobs"]] == [("running", 0), ("queued", 1),
                                                                             ("queued", 2)]
-    assert status["queue_length"] == 2
+    assert status["queue_length"] == 2 and status["busy"] is True
+    assert status["cluster"] == {"mode": "local", "replicas": 1, "busy": 1, "devices": ["auto"]}
+    assert f"client {b'leaver'.hex()} gone (disconnected); dropping 2 job(s)" in caplog.messages
     behind = [s for s, pos in zip(mine, before) if pos > leaver_position]
     assert behind, (before, leaver_position)
     for s in behind:
@@ -201,10 +218,25 @@ def test_a_client_that_disconnects_frees_the_device_and_the_queue_moves_up(serve
     assert {m.job for m in told[:2]} == {running.job_id, leaver_queued.job_id}
     for m in told[:2]:
         assert m.body["reason"] == "client_disconnected" and m.body["frames_sent"] == 0
-        assert m.body["message"].startswith("the connection to this client dropped while the job ran")
+        assert m.body["message"] == ("the connection to this client dropped while the job ran; "
+                                     "it was cancelled to free the device")
     held(server).open()
     stayer.wait_all(mine, 30)
     assert [s.final.type for s in mine] == ["done"] * 3
+
+
+def test_a_client_without_jobs_that_disconnects_is_forgotten_and_logged(server_factory, client_factory, caplog):
+    caplog.set_level(logging.INFO, logger="trackgo")
+    server = server_factory(heartbeat_interval=0.05, heartbeat_liveness=1000)
+    idle = client_with_id(client_factory, server.endpoint, b"idle")
+    assert idle.hello().type == "welcome"
+    idle.close()
+    line = f"client {b'idle'.hex()} gone (disconnected); dropping 0 job(s)"
+    assert wait_until(lambda: line in caplog.messages, timeout=30), caplog.messages
+    # and it is not remembered as a client with dropped jobs: coming back brings only the pong
+    back = client_with_id(client_factory, server.endpoint, b"idle")
+    back.send(sp.make_ping(3.0))
+    assert raw_next(back.socket).type == "pong"
 
 
 def test_stopping_the_server_ends_every_live_job_once(server_factory, client_factory):
