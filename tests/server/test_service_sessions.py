@@ -13,6 +13,7 @@ import zmq
 import shared_protocol as sp
 from tests.server.client import CLIENT_LIMITS
 from tests.server.conftest import held, make_job, queued_positions, wait_until
+from tests.server.rebind import start_when_free
 
 
 def raw_hello(protocol, v=(1, 0), id="h1") -> list[bytes]:
@@ -239,8 +240,17 @@ def test_a_client_without_jobs_that_disconnects_is_forgotten_and_logged(server_f
     assert raw_next(back.socket).type == "pong"
 
 
-def test_stopping_the_server_ends_every_live_job_once(server_factory, client_factory):
-    server = server_factory(backend_options={"hold": "1"})
+def test_stopping_the_server_ends_every_live_job_once_and_frees_the_port(server_factory, client_factory, caplog,
+                                                                          monkeypatch):
+    import threading
+
+    from blender_addon.demo import free_address
+
+    caplog.set_level(logging.INFO, logger="trackgo")
+    crashes = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: crashes.append(args.exc_value))
+    address = free_address()
+    server = server_factory(bind=address, backend_options={"hold": "1"})
     client = client_factory(server.endpoint)
     running = client.submit(make_job(frames=4, seed=1))
     client.wait_accepted(running)
@@ -249,6 +259,8 @@ def test_stopping_the_server_ends_every_live_job_once(server_factory, client_fac
     queued = client.submit(make_job(frames=4, seed=2))
     client.wait_accepted(queued)
     server.stop()
+    assert not crashes                                     # the loop's thread ended cleanly
+    assert "shutting down: 2 live job(s)" in caplog.messages
     client.wait_all([running, queued], 10)
     assert running.final.type == "cancelled"
     assert running.final.body == {"frames_sent": 1, "reason": "shutting_down"}
@@ -258,3 +270,5 @@ def test_stopping_the_server_ends_every_live_job_once(server_factory, client_fac
     for s in (running, queued):
         assert [m.type for m in s.messages].count(s.final.type) == 1
         assert [m.seq for m in s.messages] == list(range(len(s.messages)))
+    # the socket was closed: a new server binds the same address
+    start_when_free(server_factory, address)

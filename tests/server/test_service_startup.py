@@ -10,7 +10,8 @@ from blender_addon.demo import free_address
 from server.cli import StartupError, start
 from server.config import ServerConfig
 from server.service import too_large_ceiling
-from tests.server.conftest import FAKE, make_job, wait_until
+from tests.server.conftest import FAKE, make_job
+from tests.server.rebind import start_when_free
 
 
 def test_a_taken_port_is_an_error_naming_the_address(server_factory, client_factory):
@@ -28,18 +29,7 @@ def test_a_start_that_fails_after_binding_releases_the_port(server_factory, clie
     address = free_address()
     with pytest.raises(StartupError, match="weights not found"):
         start(ServerConfig(backend=FAKE, backend_options={"fail_load": "1"}, bind=address, log_level="warning"))
-    # libzmq closes a socket in its own I/O thread: the port is free a moment later, not at once
-    started = []
-
-    def start_on_it() -> bool:
-        try:
-            started.append(server_factory(bind=address))
-        except StartupError:
-            return False
-        return True
-
-    assert wait_until(start_on_it, timeout=10, interval=0.05), "the failed server still holds its port"
-    (server,) = started
+    server = start_when_free(server_factory, address)
     assert server.endpoint == address
     assert client_factory(address).run_job(make_job(frames=2)).final.type == "done"
 
