@@ -146,7 +146,8 @@ def test_the_server_pings_a_waiting_client_and_keeps_one_that_answers(server_fac
     assert stream.final.type == "done"
 
 
-def test_a_silent_client_is_told_how_long_it_was_silent_when_it_returns(server_factory, client_factory):
+def test_a_silent_client_is_told_how_long_it_was_silent_when_it_returns(server_factory, client_factory, caplog):
+    caplog.set_level(logging.INFO, logger="trackgo")
     server = server_factory(backend_options={"hold": "1"}, heartbeat_interval=0.1, heartbeat_liveness=10)
     sleeper = client_factory(server.endpoint, answer_pings=False)
     stream = sleeper.submit(make_job(frames=4, seed=13))
@@ -164,6 +165,9 @@ def test_a_silent_client_is_told_how_long_it_was_silent_when_it_returns(server_f
     held(server).open()
     other.wait_all([nxt], 30)
     assert nxt.final.type == "done"
+    (gone,) = [m for m in caplog.messages if " gone (silent for " in m]
+    silent_s = float(gone.split(" gone (silent for ", 1)[1].split(" s)", 1)[0])
+    assert 1.0 <= silent_s < 600 and gone.endswith("; dropping 2 job(s)")
     seen = len(stream.messages)
     sleeper.send(sp.make_ping())
     sleeper.wait_all([stream, queued], 10)
@@ -200,6 +204,8 @@ def test_a_client_that_disconnects_frees_the_device_and_the_queue_moves_up(serve
     # dropped, and every job of the stayer moves up (the first one starts)
     wait_for(stayer, lambda: any(m.type == "progress" and m.body["stage"] == "preparing"
                                  for m in mine[0].messages))
+    (preparing,) = [m for m in mine[0].messages if m.type == "progress" and m.body["stage"] == "preparing"]
+    assert preparing.body == {"stage": "preparing", "step": 0, "total": 0, "eta_s": None, "queue_position": 0}
     status = stayer.request(sp.make_status()).body
     assert [(j["state"], j["queue_position"]) for j in status["jobs"]] == [("running", 0), ("queued", 1),
                                                                             ("queued", 2)]
@@ -241,7 +247,7 @@ def test_a_client_without_jobs_that_disconnects_is_forgotten_and_logged(server_f
 
 
 def test_stopping_the_server_ends_every_live_job_once_and_frees_the_port(server_factory, client_factory, caplog,
-                                                                          monkeypatch):
+                                                                          monkeypatch, capfd):
     import threading
 
     from blender_addon.demo import free_address
@@ -260,6 +266,11 @@ def test_stopping_the_server_ends_every_live_job_once_and_frees_the_port(server_
     client.wait_accepted(queued)
     server.stop()
     assert not crashes                                     # the loop's thread ended cleanly
+    # a runner or plan thread reporting late, after the wake-up pipe closed, writes nowhere
+    capfd.readouterr()
+    server.service.request_stop()
+    server.service.post(object())
+    assert capfd.readouterr() == ("", "")
     assert "shutting down: 2 live job(s)" in caplog.messages
     client.wait_all([running, queued], 10)
     assert running.final.type == "cancelled"
