@@ -212,11 +212,14 @@ def test_a_client_that_disconnects_frees_the_device_and_the_queue_moves_up(serve
     assert status["queue_length"] == 2 and status["busy"] is True
     assert status["cluster"] == {"mode": "local", "replicas": 1, "busy": 1, "devices": ["auto"]}
     assert f"client {b'leaver'.hex()} gone (disconnected); dropping 2 job(s)" in caplog.messages
-    behind = [s for s, pos in zip(mine, before) if pos > leaver_position]
-    assert behind, (before, leaver_position)
-    for s in behind:
-        if s is not mine[0]:
-            assert queued_positions(s)[-1] < s.messages[0].body["queue_position"]
+    # the stayer's first job went ahead of the leaver's waiting one (1, leaver 2, then 3, 4); each
+    # move is told: once when the leaver's jobs go, once when the first job starts
+    assert before == [1, 3, 4] and leaver_position == 1
+    assert [queued_positions(s) for s in mine] == [[], [2, 1], [3, 2]]
+    for s in mine[1:]:
+        moved = [m for m in s.messages if m.type == "progress"][-1]
+        assert moved.body == {"stage": "queued", "step": 0, "total": 0, "eta_s": None,
+                              "queue_position": queued_positions(s)[-1]}
     # the same routing id again: told how each of its jobs ended
     back = client_with_id(client_factory, server.endpoint, b"leaver")
     back.send(sp.make_ping(1.0))
