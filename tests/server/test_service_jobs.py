@@ -64,3 +64,28 @@ def test_a_full_queue_is_a_rejected_naming_the_limit(server_factory, client_fact
     held(server).open()
     client.wait_all([first, second], 30)
     assert [s.final.type for s in (first, second)] == ["done", "done"]
+
+
+def test_a_report_that_cannot_be_encoded_is_dropped_and_a_final_one_becomes_an_error(server_factory,
+                                                                                    client_factory, caplog):
+    import logging
+
+    caplog.set_level(logging.ERROR, logger="trackgo")
+    server = server_factory(backend="tests.server.unencodable_backend:create")
+    client = client_factory(server.endpoint)
+    stream = client.run_job(make_job(frames=3, seed=6), timeout=30)
+    job_id = stream.job_id
+    steps = [m.body["step"] for m in stream.messages if m.type == "progress" and m.body["stage"] == "denoising"]
+    assert steps == [1, 3]                                   # step 2 (2**70) could not be sent
+    assert [f.body["index"] for f in stream.frames] == [0, 1, 2]
+    final = stream.messages[-1]
+    assert [m.type for m in stream.messages].count("error") == 1 and final is stream.final
+    assert (final.type, final.job, final.re) == ("error", job_id, None)
+    assert final.body == {"code": "internal", "message": "the server could not encode the job's done message",
+                          "field": None, "hint": "the server log has details"}
+    assert [m.seq for m in stream.messages] == list(range(len(stream.messages)))
+    logged = [m for m in caplog.messages if m.startswith(f"job {job_id}: cannot encode its ")]
+    assert [m.split(" cannot encode its ", 1)[1].split(" message (", 1)[0] for m in logged] == ["progress", "done"]
+    assert all("cannot encode" in m.split(" message (", 1)[1] for m in logged)
+    # the server keeps serving
+    assert client.request(sp.make_status()).body["jobs"] == []
