@@ -89,3 +89,15 @@ def test_a_report_that_cannot_be_encoded_is_dropped_and_a_final_one_becomes_an_e
     assert all("cannot encode" in m.split(" message (", 1)[1] for m in logged)
     # the server keeps serving
     assert client.request(sp.make_status()).body["jobs"] == []
+
+
+def test_seeds_the_server_picks_are_valid_seeds_and_differ(server_factory, client_factory):
+    from shared_protocol.messages import MAX_SEED
+
+    server = server_factory(queue_length=16, client_quota=16)
+    client = client_factory(server.endpoint)
+    streams = [client.submit(make_job(frames=2, seed=None)) for _ in range(16)]
+    client.wait_all(streams, 60)
+    seeds = [s.final.body["seed"] for s in streams]
+    assert all(type(seed) is int and 0 <= seed <= MAX_SEED for seed in seeds), seeds
+    assert len(set(seeds)) == len(seeds)          # drawn from 2**31 values: a repeat is a bug, not luck
