@@ -77,6 +77,8 @@ def test_a_report_that_cannot_be_encoded_is_dropped_and_a_final_one_becomes_an_e
     job_id = stream.job_id
     steps = [m.body["step"] for m in stream.messages if m.type == "progress" and m.body["stage"] == "denoising"]
     assert steps == [1, 3]                                   # step 2 (2**70) could not be sent
+    last = [m.body for m in stream.messages if m.type == "progress"][-1]
+    assert last["step"] == 3 and last["message"] == "last step"   # a report's message is passed on
     assert [f.body["index"] for f in stream.frames] == [0, 1, 2]
     final = stream.messages[-1]
     assert [m.type for m in stream.messages].count("error") == 1 and final is stream.final
