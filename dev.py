@@ -47,8 +47,12 @@ BLENDER_LINES: dict[str, list[str]] = {
 # (`--blender 5.1`): the same Python, numpy and API as 5.2, for another bpy download and test run.
 TESTED_LINES = ["4.2", "4.5", "5.0", "5.2", "5.3"]
 CURRENT_LTS = "5.2"
-# What every Blender environment has besides bpy and numpy: the add-on's wheels and the test tools.
-BLENDER_COMMON = ["pyzmq>=26", "msgpack>=1.0.8", "pytest>=8", "pytest-timeout>=2.3", "hypothesis>=6.100"]
+# What every Blender environment has besides bpy and numpy: the add-on's wheels and the test tools,
+# pinned as in pyproject.toml's ``dev`` extra (the server's). pytest-randomly runs every environment's
+# tests in random order with the seed printed in pytest's header (``--randomly-seed=N`` reruns that
+# order, ``-p no:randomly`` runs in file order).
+BLENDER_COMMON = ["pyzmq>=26", "msgpack>=1.0.8", "pytest>=8", "pytest-timeout>=2.3", "hypothesis>=6.100",
+                  "pytest-randomly>=3.15"]
 
 
 def log(msg: str) -> None:

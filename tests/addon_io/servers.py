@@ -29,7 +29,7 @@ def start_server(backend: str = "preview", env_extra: dict | None = None, heartb
     srv = LocalServer(server_python(), free_address(), backend=backend, cwd=str(ROOT), env=env,
                       extra_args=["--heartbeat-interval", str(heartbeat), "--log-level", "warning"])
     srv.start()
-    status = srv.wait_ready(60)
+    status = srv.wait_ready(600)   # a bound, not a target: a loaded machine starts it slowly
     if status.state != "ready":
         srv.stop()
         raise RuntimeError(status.message)

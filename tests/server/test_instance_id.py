@@ -45,7 +45,15 @@ def test_addon_client_ends_jobs_when_the_server_restarts(spawn_server):
     bind = f"tcp://127.0.0.1:{free_port()}"
     args = ("--backend", FAKE, "--backend-option", "delay=0.2", "--bind", bind, "--heartbeat-interval", "0.2")
     first = spawn_server(*args)
-    client = Client(bind, timeout_s=20)
+    # The client's clock stands still while the server restarts: a new process takes seconds to
+    # start on a loaded machine, longer than the silence rule (2 s) this test is not about.
+    paused = {"at": None, "total": 0.0}
+
+    def clock() -> float:
+        now = paused["at"] if paused["at"] is not None else time.monotonic()
+        return now - paused["total"]
+
+    client = Client(bind, timeout_s=20, clock=clock)
     try:
         client.connect()
         assert any(ev.kind == "connected" for ev in poll_until(client, {"connected"}))
@@ -55,9 +63,12 @@ def test_addon_client_ends_jobs_when_the_server_restarts(spawn_server):
         accepted = [ev for ev in poll_until(client, {"accepted"}) if ev.kind == "accepted"]
         assert accepted[0].re == request
         job_id = accepted[0].job
-        first.proc.kill()               # killed and restarted well within the silence rule
+        paused["at"] = time.monotonic()
+        first.proc.kill()               # killed and restarted within the silence rule (client time)
         first.proc.wait(10)
         spawn_server(*args)
+        paused["total"] += time.monotonic() - paused["at"]
+        paused["at"] = None
         events = poll_until(client, {"server_restarted", "server_lost"})
         restarted = [ev for ev in events if ev.kind == "server_restarted"]
         assert restarted, [ev.kind for ev in events]
