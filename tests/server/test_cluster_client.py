@@ -43,9 +43,7 @@ def ray_head(tmp_path_factory):
     """A Ray head of this test only: ``ray start --head --block`` in a session of its own, so SIGTERM
     to it stops exactly its processes (``ray stop`` would stop every Ray on the machine)."""
     env = server_env()
-    # The raylet waits for its agents' port files (30 s by default); a loaded machine needs longer.
-    env.update(RAY_USAGE_STATS_ENABLED="0", RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(32),
-               RAY_raylet_start_wait_time_s="180")
+    env.update(RAY_USAGE_STATS_ENABLED="0", RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(32))
     env.pop("RAY_ADDRESS", None)
     client_port = free_port()
     temp = tmp_path_factory.mktemp("ray")
@@ -55,8 +53,6 @@ def ray_head(tmp_path_factory):
     proc = subprocess.Popen(
         [sys.executable, "-m", "ray.scripts.scripts", "start", "--head", "--block", "--node-ip-address=127.0.0.1",
          f"--port={free_port()}", f"--ray-client-server-port={client_port}", "--num-cpus=2",
-         f"--dashboard-agent-grpc-port={free_port()}", f"--dashboard-agent-listen-port={free_port()}",
-         f"--metrics-export-port={free_port()}", f"--runtime-env-agent-port={free_port()}",
          "--object-store-memory=100000000", "--include-dashboard=false", "--disable-usage-stats",
          f"--temp-dir={temp}"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
