@@ -118,11 +118,15 @@ class RayRunner:
             options["num_replicas"] = s.replicas
         deployment = serve.deployment(TrackGoReplica).options(**options)
         app = deployment.bind(self.backend_name, dict(s.backend_options), s.png_compression, s.encoder_threads)
-        self._handle = serve.run(app, name=APP_NAME, route_prefix=None).options(stream=True)
-        if ray.util.client.ray.is_connected():     # Ray Client: streams are read by a relay in the cluster
+        handle = serve.run(app, name=APP_NAME, route_prefix=None)
+        if ray.util.client.ray.is_connected():
+            # Ray Client refuses streaming handles: a relay in the cluster reads the streams.
             from server.cluster.relay import StreamRelay
             self._relay = ray.remote(StreamRelay).options(
                 num_cpus=0, runtime_env={"env_vars": REPLICA_ENV}).remote(APP_NAME)
+            self._handle = handle
+        else:
+            self._handle = handle.options(stream=True)
         log.info("cluster: %s replica(s) of %s deployed", s.slots, self.backend_name)
 
     def stop(self, timeout: float) -> None:
