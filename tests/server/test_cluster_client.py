@@ -45,14 +45,14 @@ def ray_head(tmp_path_factory):
     env = server_env()
     env.update(RAY_USAGE_STATS_ENABLED="0", RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(32))
     env.pop("RAY_ADDRESS", None)
-    client_port = free_port()
+    client_port, gcs_port = free_port(), free_port()
     temp = tmp_path_factory.mktemp("ray")
     log = open(temp / "head.log", "w")
     # `python -m ray.scripts.scripts`, not the `ray` script: a copied environment's script may
     # point at another interpreter.
     proc = subprocess.Popen(
         [sys.executable, "-m", "ray.scripts.scripts", "start", "--head", "--block", "--node-ip-address=127.0.0.1",
-         f"--port={free_port()}", f"--ray-client-server-port={client_port}", "--num-cpus=2",
+         f"--port={gcs_port}", f"--ray-client-server-port={client_port}", "--num-cpus=2",
          "--object-store-memory=100000000", "--include-dashboard=false", "--disable-usage-stats",
          f"--temp-dir={temp}"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
@@ -61,7 +61,7 @@ def ray_head(tmp_path_factory):
             if proc.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"the Ray head did not start: {(temp / 'head.log').read_text()[-2000:]}")
             time.sleep(0.5)
-        yield f"ray://127.0.0.1:{client_port}", env
+        yield f"ray://127.0.0.1:{client_port}", env, f"127.0.0.1:{gcs_port}"
     finally:
         proc.send_signal(signal.SIGTERM)      # `--block` stops the processes it started
         try:
@@ -73,7 +73,7 @@ def ray_head(tmp_path_factory):
 
 
 def test_front_on_a_ray_client_address_streams_a_job_with_the_config_files_bounds(ray_head, tmp_path):
-    address, env = ray_head
+    address, env, gcs_address = ray_head
     config = tmp_path / "server.toml"
     config.write_text(f'[server]\ncluster = "{address}"\ncluster_min_replicas = 1\ncluster_max_replicas = 2\n'
                       'cluster_gpus_per_replica = 0\ncluster_cpus_per_replica = 0.5\n'
@@ -99,8 +99,8 @@ def test_front_on_a_ray_client_address_streams_a_job_with_the_config_files_bound
             assert tuple(int(v) for v in bgr[5, 5][::-1]) == frame_colour(77, f.body["index"])
         cluster = client.request(sp.make_status()).body["cluster"]
         assert (cluster["mode"], cluster["slots"], cluster["min_replicas"], cluster["max_replicas"]) == ("ray", 2, 1, 2)
-        # What Serve itself deployed (read through a second Ray Client of the same head).
-        probe = subprocess.run([sys.executable, "-c", DEPLOYED_BOUNDS, address], cwd=ROOT, env=env,
+        # What Serve itself deployed (read by a driver on the head's machine, this one).
+        probe = subprocess.run([sys.executable, "-c", DEPLOYED_BOUNDS, gcs_address], cwd=ROOT, env=env,
                                capture_output=True, text=True, timeout=180)
         assert probe.stdout.strip().splitlines()[-1:] == ["1 2 1.0"], probe.stderr[-2000:]
     finally:
