@@ -9,8 +9,13 @@
   message and every frame (target 0).
 
 A local Ray is started once (small: 2 CPUs, 100 MiB object store) and stopped at the end.
+The default jobs (8 jobs of 25 frames at 1024x576, textured reference) make each frame cost the
+preview ~80-90 ms of one core, nearly all of it the lossless PNG encoding, against a few ms the
+front and the Ray hop add per frame: the work, not the front, dominates (at 512x320 and 12
+frames, the earlier defaults, the fixed costs weighed four times as much). Before timing, one
+job per device thread / replica warms each of them.
 
-    PYTHONPATH=. .venvs/server/bin/python benchmarks/cluster_scaling.py [--jobs 8] [--frames 12]
+    PYTHONPATH=. .venvs/server/bin/python benchmarks/cluster_scaling.py [--jobs 8] [--frames 25] [--rounds 1]
 """
 from __future__ import annotations
 
@@ -40,8 +45,11 @@ def preview_job(frames: int, width: int, height: int, seed: int) -> sp.Message:
     return sp.make_submit(reference, tracks, {"frames": frames, "width": width, "height": height, "seed": seed})
 
 
-def run_jobs(cfg: ServerConfig, jobs: int, frames: int, width: int, height: int) -> tuple[float, int]:
-    """(seconds from first submit to last final, jobs lost) for ``jobs`` jobs from two clients."""
+def run_jobs(cfg: ServerConfig, jobs: int, frames: int, width: int, height: int, slots: int = 1) -> tuple[float, int]:
+    """(seconds from first submit to last final, jobs lost) for ``jobs`` jobs from two clients.
+
+    Before the clock starts, one small job per slot (device thread or replica) at once, so every
+    place that runs jobs has paid its first-job costs (imports, first OpenCV calls)."""
     service = start(cfg)
     thread = threading.Thread(target=service.serve, daemon=True)
     thread.start()
@@ -50,8 +58,8 @@ def run_jobs(cfg: ServerConfig, jobs: int, frames: int, width: int, height: int)
     try:
         for c in clients:
             c.hello()
-        warm = clients[0].submit(preview_job(2, width, height, 1))   # first job pays imports / warm-up
-        clients[0].wait_all([warm], 300)
+        warm = [clients[0].submit(preview_job(2, width, height, 1 + i)) for i in range(slots)]
+        clients[0].wait_all(warm, 300)
         t0 = time.perf_counter()
         streams = [(c, c.submit(preview_job(frames, width, height, 100 + i)))
                    for i, c in enumerate(clients * (jobs // 2))]
@@ -78,33 +86,40 @@ def run_jobs(cfg: ServerConfig, jobs: int, frames: int, width: int, height: int)
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--jobs", type=int, default=8)
-    ap.add_argument("--frames", type=int, default=12)
-    ap.add_argument("--width", type=int, default=512)
-    ap.add_argument("--height", type=int, default=320)
+    ap.add_argument("--frames", type=int, default=25)
+    ap.add_argument("--width", type=int, default=1024)
+    ap.add_argument("--height", type=int, default=576)
+    ap.add_argument("--rounds", type=int, default=1, help="measure the three servers this many times over")
     args = ap.parse_args()
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     import ray
-    ray.init(address="local", num_cpus=2, object_store_memory=100 * 1024 * 1024, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, object_store_memory=100 * 1024 * 1024, include_dashboard=False,
+             log_to_driver=False)
     base = dict(bind="tcp://127.0.0.1:*", backend="preview", log_level="warning", queue_length=64,
                 client_quota=32, encoder_threads=1)
     cluster = dict(base, cluster="ray", cluster_gpus_per_replica=0, cluster_cpus_per_replica=0.5)
+    size = (args.jobs, args.frames, args.width, args.height)
+    print(f"jobs={args.jobs} frames={args.frames} size={args.width}x{args.height} "
+          f"load_avg_before={open('/proc/loadavg').read().split()[0]}", flush=True)
+    lost = 0
     try:
-        local_s, _ = run_jobs(ServerConfig(**base, device="cpu"), args.jobs, args.frames, args.width, args.height)
-        one_s, lost1 = run_jobs(ServerConfig(**cluster, cluster_replicas=1), args.jobs, args.frames,
-                                args.width, args.height)
-        two_s, lost2 = run_jobs(ServerConfig(**cluster, cluster_replicas=2), args.jobs, args.frames,
-                                args.width, args.height)
+        for r in range(args.rounds):
+            local_s, _ = run_jobs(ServerConfig(**base, device="cpu"), *size)
+            one_s, lost1 = run_jobs(ServerConfig(**cluster, cluster_replicas=1), *size)
+            two_s, lost2 = run_jobs(ServerConfig(**cluster, cluster_replicas=2), *size, slots=2)
+            lost += lost1 + lost2
+            tag = f"round {r + 1}: " if args.rounds > 1 else ""
+            print(f"# {tag}load_avg_1min={os.getloadavg()[0]:.2f}", flush=True)
+            print(f"local_seconds={local_s:.2f}")
+            print(f"cluster_1_replica_seconds={one_s:.2f}")
+            print(f"cluster_2_replicas_seconds={two_s:.2f}")
+            print(f"gateway_overhead_ratio={one_s / local_s:.3f}")
+            print(f"replica_scaling={(args.jobs / two_s) / (args.jobs / one_s):.3f}", flush=True)
     finally:
         from ray import serve
         serve.shutdown()
         ray.shutdown()
-    print(f"jobs={args.jobs} frames={args.frames} size={args.width}x{args.height} load_avg_1min={os.getloadavg()[0]:.2f}")
-    print(f"local_seconds={local_s:.2f}")
-    print(f"cluster_1_replica_seconds={one_s:.2f}")
-    print(f"cluster_2_replicas_seconds={two_s:.2f}")
-    print(f"gateway_overhead_ratio={one_s / local_s:.3f}")
-    print(f"replica_scaling={(args.jobs / two_s) / (args.jobs / one_s):.3f}")
-    print(f"cluster_jobs_lost={lost1 + lost2}")
+    print(f"cluster_jobs_lost={lost}")
 
 
 if __name__ == "__main__":

@@ -89,7 +89,7 @@ def _cluster_runner(cfg: ServerConfig, backend_spec: str):
         max_replicas=cfg.cluster_max_replicas, gpus_per_replica=cfg.cluster_gpus_per_replica,
         cpus_per_replica=cfg.cluster_cpus_per_replica, local_cpus=cfg.cluster_local_cpus,
         local_object_store_mb=cfg.cluster_object_store_mb, backend_options=options,
-        png_compression=cfg.png_compression)
+        png_compression=cfg.png_compression, encoder_threads=cfg.encoder_threads)
     return RayRunner(backend_spec, settings)
 
 

@@ -33,8 +33,7 @@ class DeviceWorker(threading.Thread):
         self.post = post
         self.state = LoadState(loaded)
         self._inbox: queue.Queue[RunningJob | None] = queue.Queue()
-        # At most this many frames wait for the encoder: bounds memory if the device outpaces the CPU.
-        self._encode_slots = threading.BoundedSemaphore(2 * encoder.threads)
+        self._encoding = EncodeStage(encoder, post)
 
     @property
     def loaded(self) -> bool:
@@ -63,25 +62,47 @@ class DeviceWorker(threading.Thread):
     def _run_job(self, item: RunningJob) -> None:
         for event in execute(self.backend, item, self.state, self.device, report=self.post):
             if isinstance(event, RawFrame):
-                self._encode(event)
+                self._encoding.submit(event)
             else:
                 self.post(event)
 
-    def _encode(self, frame: RawFrame) -> None:
-        self._encode_slots.acquire()
+
+class EncodeStage:
+    """Frames to PNG beside the device (a device thread here, a Ray replica there): the device goes
+    on with the next frame while the encoder pool works, and each frame is posted when its bytes
+    are ready. At most 2 x encoder threads frames wait, which bounds memory if the device
+    outpaces the CPU."""
+
+    def __init__(self, encoder: FrameEncoder, post: Callable[[object], None]) -> None:
+        self.encoder = encoder
+        self.post = post
+        self._waiting = 2 * encoder.threads
+        self._slots = threading.BoundedSemaphore(self._waiting)
+
+    def submit(self, frame: RawFrame) -> None:
+        self._slots.acquire()
         future = self.encoder.submit(frame.rgb)
 
         def encoded(fut) -> None:
-            self._encode_slots.release()
-            if fut.cancelled():      # the pool is shutting down with the server
-                return
-            exc = fut.exception()
-            if exc is not None:
-                self.post(FinalPosted(frame.job_id, "error", {
-                    "code": "internal", "message": f"frame {frame.index} could not be encoded: {exc}",
-                    "field": None, "hint": None}, -1))
-            else:
-                self.post(FramePosted(frame.job_id, frame.index, frame.total, frame.width, frame.height,
-                                      fut.result()))
+            try:
+                if fut.cancelled():      # the pool is shutting down with the server
+                    return
+                exc = fut.exception()
+                if exc is not None:
+                    self.post(FinalPosted(frame.job_id, "error", {
+                        "code": "internal", "message": f"frame {frame.index} could not be encoded: {exc}",
+                        "field": None, "hint": None}, -1))
+                else:
+                    self.post(FramePosted(frame.job_id, frame.index, frame.total, frame.width, frame.height,
+                                          fut.result()))
+            finally:
+                self._slots.release()   # after the post: drain() then means "everything posted"
 
         future.add_done_callback(encoded)
+
+    def drain(self) -> None:
+        """Return once every submitted frame has been posted."""
+        for _ in range(self._waiting):
+            self._slots.acquire()
+        for _ in range(self._waiting):
+            self._slots.release()

@@ -4,7 +4,9 @@ The front hands a job over only while a replica slot is free (``has_room``), so 
 the front's fair queue, never in Serve's. Each running job has one thread here that iterates the
 replica's stream (``handle.options(stream=True)``) and posts its events as they come; a cancel
 from the front cancels the Serve request; a replica that dies mid-job ends that job with one
-``worker_lost`` error while the others carry on, and Serve starts a new replica.
+``worker_lost`` error while the others carry on, and Serve starts a new replica. A front
+connected through Ray Client (``ray://``), where streaming handles do not work, reads the streams
+through a relay actor in the cluster (``server.cluster.relay``).
 """
 from __future__ import annotations
 
@@ -23,6 +25,13 @@ APP_NAME = "trackgo"
 DEPLOYMENT_NAME = "TrackGoReplica"
 # How often the replica count in status_reply is refreshed (a Serve controller call).
 STATUS_REFRESH_S = 2.0
+# Ray Client: how long one call to the relay waits for the next batch when none is there.
+RELAY_WAIT_S = 1.0
+# Ray starts its worker processes at niceness 15 (its `worker_niceness`), as background batch
+# work: a replica is the server's job runner, and at 15 any busy process on its machine would
+# starve it (and the GPU it feeds). The raylet starts a worker whose environment says 0 at the
+# raylet's own priority.
+REPLICA_ENV = {"RAY_worker_niceness": "0"}
 
 
 @dataclass(frozen=True)
@@ -40,6 +49,7 @@ class ClusterSettings:
     local_object_store_mb: int = 0       # ... and its object store (0: Ray decides)
     backend_options: dict = field(default_factory=dict)
     png_compression: int = 1
+    encoder_threads: int = 0             # PNG encoder threads per replica (0: by the replica machine's CPUs)
 
     @property
     def slots(self) -> int:
@@ -47,9 +57,14 @@ class ClusterSettings:
         return self.max_replicas if self.max_replicas > 0 else self.replicas
 
 
+class ReplicaLost(RuntimeError):
+    """The relay saw the job's stream fail (its replica died)."""
+
+
 def worker_lost_body(exc: BaseException) -> dict:
     return {"code": "worker_lost", "field": None,
-            "message": f"the cluster replica running this job stopped mid-job ({type(exc).__name__})",
+            "message": f"the cluster replica running this job stopped mid-job "
+                       f"({exc if isinstance(exc, ReplicaLost) else type(exc).__name__})",
             "hint": "submit the job again; the cluster starts a new replica on its own"}
 
 
@@ -61,6 +76,7 @@ class RayRunner:
         self.settings = settings
         self._post: Callable[[object], None] = lambda item: None
         self._handle = None
+        self._relay = None                  # Ray Client only: server.cluster.relay.StreamRelay
         self._started_ray = False
         self._running: dict[str, RunningJob] = {}
         self._lock = threading.Lock()
@@ -93,15 +109,24 @@ class RayRunner:
             self._started_ray = True
         serve.start(proxy_location="Disabled")     # no HTTP: the ZeroMQ front is the only door
         options: dict = {"name": DEPLOYMENT_NAME, "max_ongoing_requests": 1,
-                         "ray_actor_options": {"num_gpus": s.gpus_per_replica, "num_cpus": s.cpus_per_replica}}
+                         "ray_actor_options": {"num_gpus": s.gpus_per_replica, "num_cpus": s.cpus_per_replica,
+                                               "runtime_env": {"env_vars": REPLICA_ENV}}}
         if s.max_replicas > 0:
             options["autoscaling_config"] = {"min_replicas": s.min_replicas, "max_replicas": s.max_replicas,
                                              "target_ongoing_requests": 1}
         else:
             options["num_replicas"] = s.replicas
         deployment = serve.deployment(TrackGoReplica).options(**options)
-        app = deployment.bind(self.backend_name, dict(s.backend_options), s.png_compression)
-        self._handle = serve.run(app, name=APP_NAME, route_prefix=None).options(stream=True)
+        app = deployment.bind(self.backend_name, dict(s.backend_options), s.png_compression, s.encoder_threads)
+        handle = serve.run(app, name=APP_NAME, route_prefix=None)
+        if ray.util.client.ray.is_connected():
+            # Ray Client refuses streaming handles: a relay in the cluster reads the streams.
+            from server.cluster.relay import StreamRelay
+            self._relay = ray.remote(StreamRelay).options(
+                num_cpus=0, runtime_env={"env_vars": REPLICA_ENV}).remote(APP_NAME)
+            self._handle = handle
+        else:
+            self._handle = handle.options(stream=True)
         log.info("cluster: %s replica(s) of %s deployed", s.slots, self.backend_name)
 
     def stop(self, timeout: float) -> None:
@@ -111,6 +136,10 @@ class RayRunner:
             item.ctx.cancel()
         self._cancels.shutdown(wait=False, cancel_futures=True)
         try:
+            if self._relay is not None:
+                import ray
+                ray.kill(self._relay)
+                self._relay = None
             if self._handle is not None:
                 from ray import serve
                 serve.delete(APP_NAME)
@@ -158,13 +187,22 @@ class RayRunner:
         final_seen = False
         ended = threading.Event()
         try:
-            response = self._handle.run.remote(item.job, job_id, item.ctx.seed,
-                                               time.monotonic() - item.accepted_at)
+            request = (item.job, job_id, item.ctx.seed, time.monotonic() - item.accepted_at)
+            if self._relay is None:
+                response = self._handle.run.remote(*request)
+                cancel, batches = response.cancel, iter(response)
+            else:
+                batches = self._relayed(request)
+                next(batches)                           # the relay has started the request
+                relay = self._relay
+                def cancel():
+                    relay.cancel.remote(job_id)
             # Off the I/O thread: cancel may wait for the request's replica assignment.
-            item.ctx.on_cancel(lambda: None if ended.is_set() else self._cancels.submit(response.cancel))
-            for event in response:
-                final_seen = final_seen or isinstance(event, FinalPosted)
-                self._post(event)
+            item.ctx.on_cancel(lambda: None if ended.is_set() else self._cancels.submit(cancel))
+            for batch in batches:           # one stream item: the events the replica had ready
+                for event in batch:
+                    final_seen = final_seen or isinstance(event, FinalPosted)
+                    self._post(event)
         except Exception as exc:
             if not item.ctx.cancelled():
                 log.error("cluster: job %s lost its replica: %r", job_id, exc)
@@ -175,6 +213,23 @@ class RayRunner:
         finally:
             ended.set()
             self._post(SlotFree(job_id))
+
+    def _relayed(self, request: tuple):
+        """Ray Client: the job's stream through the relay (first yields None once it has started)."""
+        import ray
+
+        from server.cluster.relay import END, LOST
+        relay = self._relay
+        ray.get(relay.start.remote(*request))
+        yield None
+        job_id = request[1]
+        while True:
+            for entry in ray.get(relay.take.remote(job_id, RELAY_WAIT_S)):
+                if isinstance(entry, tuple) and entry[0] == LOST:
+                    raise ReplicaLost(entry[1])
+                if entry == END:
+                    return
+                yield entry
 
     def _replica_count(self) -> int | None:
         """Running replicas, from Serve's status (refreshed at most every STATUS_REFRESH_S)."""
