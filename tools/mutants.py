@@ -41,7 +41,8 @@ class Module:
 MODULES = [
     Module("protocol_validation", ("shared_protocol/validation.py",), "shared_protocol",
            ("tests/protocol/test_validation.py", "tests/protocol/test_boundaries.py",
-            "tests/protocol/test_error_messages.py", "tests/protocol/test_point_tracks.py",
+            "tests/protocol/test_error_messages.py", "tests/protocol/test_validation_messages.py",
+            "tests/protocol/test_point_tracks.py",
             "tests/protocol/test_track_options.py", "tests/protocol/test_timing.py")),
     Module("protocol_codec", ("shared_protocol/codec.py", "shared_protocol/stream.py",
                               "shared_protocol/limits.py", "shared_protocol/addresses.py"), "shared_protocol",
