@@ -4,6 +4,7 @@ Each refusal names its code, its field and what was expected; every size or coun
 its bound and refuses one past it; the id of a refused request is kept for the reply.
 """
 
+import datetime
 import logging
 from array import array
 
@@ -39,15 +40,29 @@ def said(error: sp.ProtocolError) -> tuple:
 
 def test_encode_writes_the_header_keys_of_the_spec():
     msg = sp.Message("frame", id="m1", body={"index": 0}, payloads=[b"a", bytearray(b"b"), memoryview(b"c")],
-                     re="r1", job="j1", seq=5, v=(1, 1))
+                     re="r1", job="j1", seq=5, v=(1, 4))
     frames = sp.encode(msg)
     assert frames[1:] == [b"a", b"b", b"c"] and all(type(f) is bytes for f in frames)
     assert msgpack.unpackb(frames[0], raw=False) == {
-        "v": [1, 1], "type": "frame", "id": "m1", "body": {"index": 0}, "npayloads": 3,
+        "v": [1, 4], "type": "frame", "id": "m1", "body": {"index": 0}, "npayloads": 3,
         "re": "r1", "job": "j1", "seq": 5}
     # absent optional keys are left out, not sent as nil
     plain = msgpack.unpackb(sp.encode(sp.Message("status", id="s1"))[0], raw=False)
     assert set(plain) == {"v", "type", "id", "body", "npayloads"}
+
+
+def test_encode_sends_tuples_as_arrays_and_bytes_as_binary():
+    msg = sp.Message("ping", body={"t": 1.0, "pair": (1, 2), "visible": b"\x01\x00", "name": "n"})
+    back = sp.decode(sp.encode(msg))
+    assert back.body == {"t": 1.0, "pair": [1, 2], "visible": b"\x01\x00", "name": "n"}
+    assert type(back.body["visible"]) is bytes and type(back.body["name"]) is str
+
+
+def test_encode_refuses_dates_rather_than_sending_an_extension_type():
+    when = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+    with pytest.raises(sp.ProtocolError) as info:
+        sp.encode(sp.Message("ping", body={"t": when}))
+    assert info.value.field == "body"
 
 
 def test_encode_refusals_name_what_cannot_be_sent():
