@@ -235,3 +235,29 @@ def test_raw_buffers():
     assert expected_raw_size(4, 3, 2) == 24 and expected_raw_size(1, 1, 1) == 1
     assert raw_is_blank(b"") and raw_is_blank(bytes(3))
     assert not raw_is_blank(b"\x01\x00\x00") and not raw_is_blank(b"\x00\x00\xff")
+
+
+def flushed_idats(*parts: bytes) -> bytes:
+    """One IDAT chunk per part of one zlib stream, each part flushed so it inflates on its own."""
+    compressor = zlib.compressobj()
+    pieces = [compressor.compress(part) + compressor.flush(zlib.Z_FULL_FLUSH) for part in parts[:-1]]
+    pieces.append(compressor.compress(parts[-1]) + compressor.flush())
+    return b"".join(png_chunk(b"IDAT", piece) for piece in pieces)
+
+
+def test_pixel_data_past_the_declared_size_in_a_later_idat_is_refused():
+    whole = ROWS_4x4 * 4                                    # exactly what a 4x4 8-bit gray IHDR implies
+    assert blank(png(ihdr(), flushed_idats(whole[:7], whole[7:]), IEND))
+    assert blank_refusal(png(ihdr(), flushed_idats(whole, b"\x00"), IEND)) == \
+        "PNG pixel data holds 21 bytes, its IHDR implies 20"
+    # a later chunk is inflated only up to one byte past the declared size, whatever came before
+    assert blank_refusal(png(ihdr(), flushed_idats(whole[:10], bytes(5000)), IEND)) == \
+        "PNG pixel data holds 21 bytes, its IHDR implies 20"
+
+
+def test_encode_png_of_a_single_pixel():
+    for channels in (1, 3, 4):
+        data = encode_png(bytes(range(channels)), 1, 1, channels)
+        info = read_png_info(data)
+        assert (info.width, info.height, info.channels) == (1, 1, channels)
+        assert zlib.decompress(data[data.index(b"IDAT") + 4:data.index(b"IEND") - 8]) == b"\x00" + bytes(range(channels))
