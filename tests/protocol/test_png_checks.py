@@ -261,3 +261,8 @@ def test_encode_png_of_a_single_pixel():
         info = read_png_info(data)
         assert (info.width, info.height, info.channels) == (1, 1, channels)
         assert zlib.decompress(data[data.index(b"IDAT") + 4:data.index(b"IEND") - 8]) == b"\x00" + bytes(range(channels))
+
+
+def test_encode_png_ends_with_the_standard_empty_iend_chunk():
+    # other readers (OpenCV, Blender) need IEND to be empty; the trailer is the same in every PNG
+    assert encode_png(bytes(4), 2, 2, 1)[-12:] == b"\x00\x00\x00\x00IEND\xaeB`\x82"
