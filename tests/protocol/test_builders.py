@@ -71,6 +71,8 @@ def test_job_body_numbers_payloads_in_track_order():
                                  "progress": [0.0, 0.5], "rotate": True, "edge_softness": 1.5}
     job = sp.validate_job(body, payloads)
     assert job.tracks[2].points.visible == b"\x01\x00" and job.tracks[1].name == "poly"
+    all_visible = sp.job_body(reference, [sp.point_track(mask_b, [[(1, 1), (2, 2)]])], {"frames": 2})[0]
+    assert all_visible["tracks"][0]["points"] == {"payload": 2, "format": "f32", "count": 1, "frames": 2}
 
 
 def test_job_body_of_a_png_reference_has_no_channels_and_params_are_copied():
