@@ -15,6 +15,8 @@ for nothing), then each surviving mutant's diff with ``--show``. Not part of CI:
 from __future__ import annotations
 
 import argparse
+import ast
+import difflib
 import json
 import os
 import shutil
@@ -187,15 +189,39 @@ def measure(module: Module, budget_s: float, children: int, show: bool, resume: 
         print(f"# {module.name}: mutmut exited with {rc}; see {log}")
     if rc == "budget":
         print(f"# {module.name}: time budget of {budget_s:.0f} s spent; {unchecked} mutants not checked")
-    for name in result["no_tests"]:
-        print(f"# no test reaches: {name}")
-    for name in result["survived"]:
-        print(f"# survived: {name}")
-        if show:
-            diff = subprocess.run([sys.executable, "-c", "from mutmut.__main__ import cli; cli()", "show", name],
-                                  cwd=work, env=env, capture_output=True, text=True, timeout=120)
-            print(diff.stdout.rstrip())
+    sources: dict = {}
+    for kind, label in (("no_tests", "no test reaches"), ("survived", "survived")):
+        for name in result[kind]:
+            print(f"# {label}: {name}")
+            if show:
+                print(mutant_diff(work, name, sources))
     return result
+
+
+def mutant_diff(work: Path, name: str, sources: dict) -> str:
+    """The lines a mutant changes, read from mutmut's mutated copy of its file.
+
+    `mutmut show` re-parses the whole mutated file for every mutant (minutes per survivor on a
+    big module, under load); this parses each file once. `sources` caches {file: {function: text}}.
+    """
+    module_path, _, function = name.rpartition(".")
+    path = work / "mutants" / (module_path.replace(".", "/") + ".py")
+    if path not in sources:
+        try:
+            text = path.read_text(encoding="utf-8")
+            lines = text.splitlines()
+            sources[path] = {node.name: lines[node.lineno - 1:node.end_lineno] for node in ast.walk(ast.parse(text))
+                             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
+        except (OSError, SyntaxError) as exc:
+            sources[path] = {}
+            return f"#   (no diff: {exc})"
+    functions = sources[path]
+    original = functions.get(function.rsplit("__mutmut_", 1)[0] + "__mutmut_orig")
+    mutant = functions.get(function)
+    if original is None or mutant is None:
+        return f"#   (no diff: {function} not found in {path.relative_to(work)})"
+    changed = difflib.unified_diff(original[1:], mutant[1:], lineterm="", n=0)    # [1:]: the def line differs
+    return "\n".join(line for line in changed if line[:1] in "-+" and line[:3] not in ("---", "+++"))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -27,6 +27,7 @@ def test_wider_or_unknown_endpoints_are_not_local(address):
     "tcp://[::ffff:127.0.0.1]:5555",  # IPv4-mapped loopback
     "tcp://lo:5555", "tcp://lo0:5555",  # the loopback interface by name (Linux, macOS/BSD)
     "tcp://127.255.255.254:1",
+    "ipc:///tmp/odd://name",         # only the first "://" ends the scheme
 ])
 def test_other_spellings_of_this_machine_are_local(address):
     assert is_loopback(address)
@@ -39,6 +40,7 @@ def test_other_spellings_of_this_machine_are_local(address):
     "tcp://1.2.3.4.5:5555",                          # digits and dots inet_aton refuses
     "tcp://:5555",                                   # no host at all
     "tcp://lo1:5555", "tcp://localhost.example:5555",
+    "tcp://0x7f.1:5555", "tcp://0X7F.0.0.1:5555",  # hex spellings inet_aton reads: only digits and dots count
     "ipcx:///tmp/x", "inproc:/jobs",
 ])
 def test_near_misses_are_not_local(address):

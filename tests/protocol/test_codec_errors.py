@@ -147,6 +147,19 @@ def test_unreadable_headers_say_why(frame, message):
     assert said(refused([frame])) == ("bad_message", "header", message)
 
 
+def test_integer_keys_are_refused_with_msgpacks_reason():
+    frame = msgpack.packb({"v": [1, 0], 5: "x"}, strict_types=False)
+    with pytest.raises(ValueError) as reason:
+        msgpack.unpackb(frame, raw=False, strict_map_key=True)
+    assert said(refused([frame])) == ("bad_message", "header", f"header frame is not valid msgpack: {reason.value}")
+
+
+@pytest.mark.parametrize("data", [b"a", b"ab", b"abcd"])
+def test_extension_types_of_any_size_are_refused(data):
+    frame = pack(header(body={"t": 1.0, "x": msgpack.ExtType(5, data)}))
+    assert refused([frame]).code == "bad_message"
+
+
 def test_header_lengths_are_bounded_by_the_header_itself():
     # a string as long as the whole frame allows is read; nothing longer can be claimed
     text = "s" * 300
@@ -180,6 +193,13 @@ def test_bad_versions_say_what_was_expected(version, shown):
     error = refused([pack(header(v=version))])
     assert said(error) == ("bad_message", "header.v",
                            f"expected [major, minor] as two non-negative integers, got {shown}")
+
+
+def test_the_refusal_names_this_sides_version_whatever_it_is(monkeypatch):
+    monkeypatch.setattr(codec, "PROTOCOL_VERSION", (1, 7))
+    error = refused([pack(header(v=[4, 2]))])
+    assert error.message == "protocol major version 4 is not supported; this side speaks 1.7"
+    assert error.hint == "use protocol 1.x"
 
 
 def test_another_major_is_refused_with_both_versions_and_a_hint():
@@ -301,7 +321,8 @@ def test_a_bug_inside_decode_reaches_the_peer_as_internal_without_internals(monk
     assert said(error) == ("internal", None, "the receiver failed to decode this message (a bug on its side)")
     assert error.hint == "the receiver's log has details" and "secret" not in str(error)
     assert error.__cause__ is None and error.__suppress_context__
-    assert "decode failed unexpectedly" in caplog.text and "secret internals" in caplog.text
+    assert [r.getMessage() for r in caplog.records] == ["decode failed unexpectedly"]
+    assert "secret internals" in caplog.text                  # the traceback stays in the log
 
 
 # ---- bodies ---------------------------------------------------------------------------------------
@@ -343,6 +364,8 @@ def test_long_values_are_cut_in_messages():
     assert refused([pack(header(body={"t": text}))]).message.endswith("got a string '" + "w" * 59 + "...")
     fits = "w" * 58                               # its repr is exactly 60 characters
     assert refused([pack(header(body={"t": fits}))]).message.endswith(f"got a string '{fits}'")
+    one_more = "w" * 59                           # 61
+    assert refused([pack(header(body={"t": one_more}))]).message.endswith("got a string '" + "w" * 59 + "...")
 
 
 def test_nesting_limit_is_exact_and_names_the_path():
@@ -359,6 +382,8 @@ def test_nesting_limit_is_exact_and_names_the_path():
                            "maps and arrays nest more than 32 levels deep here; expected at most 32")
     mixed = {"a": [{"b": nested(codec.MAX_NESTING - 2)}]}
     assert refused([pack(header(body={"t": 1.0, "m": mixed}))]).field == "m.a[0].b" + "[0]" * (codec.MAX_NESTING - 4)
+    assert refused([pack(header(body={"t": 1.0, "Xtra": {"X": nested(codec.MAX_NESTING - 1)}}))]).field == \
+        "Xtra.X" + "[0]" * (codec.MAX_NESTING - 2)
     # scalars beside a deep branch do not count; siblings are all searched
     wide = {"t": 1.0, "flat": [1, 2, {"k": "v"}], "deep": {"in": nested(codec.MAX_NESTING)}}
     assert refused([pack(header(body=wide))]).field.startswith("deep.in[0]")

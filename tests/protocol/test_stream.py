@@ -74,9 +74,10 @@ def test_sequencer_error_names_the_job_and_the_late_message():
 ])
 def test_sequencer_ends_on_error_and_cancelled_too(final):
     sequencer = sp.StreamSequencer("j2")
+    assert (sequencer.job, sequencer.next_seq, sequencer.ended) == ("j2", 0, False)
     assert sequencer.stamp(sp.make_accepted("c", "j2", 0)).seq == 0 and not sequencer.ended
     last = sequencer.stamp(final("j2"))
-    assert (last.job, last.seq, sequencer.ended) == ("j2", 1, True)
+    assert (last.job, last.seq, sequencer.ended) == ("j2", 1, True) and type(sequencer.ended) is bool
     with pytest.raises(sp.ProtocolError):
         sequencer.stamp(sp.make_progress("j2", None, "queued", 0, 0))
 
