@@ -540,3 +540,59 @@ def test_a_bug_inside_validation_reaches_the_peer_as_internal(monkeypatch, caplo
     assert error.__cause__ is None and error.__suppress_context__
     assert [r.getMessage() for r in caplog.records] == ["job validation failed unexpectedly"]
     assert "secret internals" in caplog.text
+
+
+# ---- found by mutation testing: paths, the order of payloads, edges seen in order -------------------------
+
+def test_a_png_mask_of_another_size_than_declared_names_the_mask_payload():
+    small = rect_mask_png(W // 2, H, (1, 1, 5, 5))
+    body, payloads = sp.job_body(sp.png_image(solid_png(W, H)), [sp.track(sp.png_image(small), [[0, 0], [5, 5]])])
+    body["tracks"][0]["mask"]["width"] = W
+    assert said(refused(body, payloads)) == (
+        "invalid_field", "tracks[0].mask.payload", f"expected a PNG of the declared size {W}x{H}, got a {W // 2}x{H} PNG")
+
+
+@pytest.mark.parametrize("key, words", [("count", "an integer"), ("frames", "an integer"), ("payload", "an integer")])
+def test_a_missing_point_track_field_is_named_with_its_path(key, words):
+    body, payloads = points_job()
+    del body["tracks"][0]["points"][key]
+    assert said(refused(body, payloads)) == (
+        "invalid_field", f"tracks[0].points.{key}", f"missing field {key!r}: expected {words}")
+
+
+def test_a_single_point_is_a_point_track():
+    body, payloads = points_job([[(10.0 + f, 20.0) for f in range(FRAMES)]])
+    assert sp.validate_job(body, payloads).tracks[0].points.count == 1
+
+
+def test_payloads_may_come_in_any_order():
+    body, payloads = points_job()
+    positions, reference = payloads[1], payloads[0]
+    body["reference"]["payload"] = 1
+    body["tracks"][0]["points"]["payload"] = 0
+    job = sp.validate_job(body, [positions, reference])
+    assert (job.reference.payload, job.tracks[0].points.payload, job.tracks[0].points.data) == (1, 0, positions)
+
+
+def test_an_out_of_range_y_anywhere_is_found():
+    for point in range(3):
+        for frame in range(FRAMES):
+            positions = [[(10.0, 20.0)] * FRAMES for _ in range(3)]
+            positions[point][frame] = (10.0, H * 1.5 + 1)
+            error = refused(*points_job(positions))
+            assert error.message.startswith(f"point {point} at frame {frame} is (10.0, 73.0)")
+
+
+@pytest.mark.parametrize("edge", [(-W / 2, 20.0), (W * 1.5, 20.0), (10.0, -H / 2), (10.0, H * 1.5)],
+                         ids=["left", "right", "top", "bottom"])
+def test_a_position_on_the_margins_edge_is_passed_over_for_the_one_outside(edge):
+    positions = [[(10.0, 20.0)] * FRAMES for _ in range(3)]
+    positions[0][0] = edge
+    positions[2][1] = (W * 1.5 + 1, 20.0)
+    assert refused(*points_job(positions)).message.startswith("point 2 at frame 1 is (97.0, 20.0)")
+
+
+def test_the_seed_range_is_written_out_in_full():
+    body, payloads = job()
+    body["params"]["seed"] = -1
+    assert refused(body, payloads).message == "expected a value in [0, 9223372036854775807], got -1"
