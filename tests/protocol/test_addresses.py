@@ -41,6 +41,7 @@ def test_other_spellings_of_this_machine_are_local(address):
     "tcp://:5555",                                   # no host at all
     "tcp://lo1:5555", "tcp://localhost.example:5555",
     "tcp://0x7f.1:5555", "tcp://0X7F.0.0.1:5555",  # hex spellings inet_aton reads: only digits and dots count
+    "tcp://127.0X0.0.1:5555",
     "ipcx:///tmp/x", "inproc:/jobs",
 ])
 def test_near_misses_are_not_local(address):
