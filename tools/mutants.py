@@ -242,7 +242,9 @@ def mutant_diff(work: Path, name: str, sources: dict) -> str:
     mutant = functions.get(function)
     if original is None or mutant is None:
         return f"#   (no diff: {function} not found in {path.relative_to(work)})"
-    changed = difflib.unified_diff(original[1:], mutant[1:], lineterm="", n=0)    # [1:]: the def line differs
+    # the def lines differ in the name: compare them as if both had the original's name
+    original = [original[0].replace(function.rsplit("__mutmut_", 1)[0] + "__mutmut_orig", function), *original[1:]]
+    changed = difflib.unified_diff(original, mutant, lineterm="", n=0)
     return "\n".join(line for line in changed if line[:1] in "-+" and line[:3] not in ("---", "+++"))
 
 

@@ -14,6 +14,10 @@ from shared_protocol import messages as m
 from .conftest import solid_png
 
 
+def said(error) -> tuple:
+    return error.code, error.field, error.message
+
+
 def test_png_image_reads_its_size_and_channels():
     image = sp.png_image(bytearray(solid_png(7, 3, color_type=6)))
     assert (image.format, image.width, image.height, image.channels) == ("png", 7, 3, 4)
@@ -110,12 +114,11 @@ def test_point_track_refuses_ragged_or_misshapen_positions():
     np = pytest.importorskip("numpy")
     with pytest.raises(sp.ProtocolError) as info:
         sp.point_track("m", [[(0, 0), (1, 1)], [(2, 2)]])
-    assert (info.value.code, info.value.field, info.value.message) == (
-        "invalid_field", "points", "expected the same number of frames for every point")
+    assert said(info.value) == ("invalid_field", "points", "expected the same number of frames for every point")
     for shape in ((2, 3), (2, 3, 3), (1, 2, 3, 2)):
         with pytest.raises(sp.ProtocolError) as info:
             sp.point_track("m", np.zeros(shape))
-        assert (info.value.field, info.value.message) == ("points", f"expected N x L x 2 positions, got shape {shape}")
+        assert said(info.value) == ("invalid_field", "points", f"expected N x L x 2 positions, got shape {shape}")
     empty = sp.point_track("m", [])
     assert (empty.points.count, empty.points.frames, empty.points.data) == (0, 0, b"")
 
@@ -146,6 +149,8 @@ def test_ping_without_a_time_sends_the_clock(monkeypatch):
 def test_backend_info_lists_the_parameters_it_honours():
     assert sp.backend_info("preview", 1, "CPU", 0) == {
         "name": "preview", "ready": True, "description": "CPU", "default": False, "params": list(m.DEFAULT_PARAMS)}
+    assert sp.backend_info("preview", True) == {
+        "name": "preview", "ready": True, "description": "", "default": False, "params": list(m.DEFAULT_PARAMS)}
     info = sp.backend_info("trackgo", False, default=True, params=("frames", 7))
     assert (info["ready"], info["default"], info["description"], info["params"]) == (False, True, "", ["frames", "7"])
 
