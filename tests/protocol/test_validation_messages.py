@@ -596,3 +596,9 @@ def test_the_seed_range_is_written_out_in_full():
     body, payloads = job()
     body["params"]["seed"] = -1
     assert refused(body, payloads).message == "expected a value in [0, 9223372036854775807], got -1"
+
+
+def test_points_that_are_not_a_map_are_named_with_their_path():
+    body, payloads = points_job()
+    body["tracks"][0]["points"] = [1, 2]
+    assert said(refused(body, payloads)) == ("invalid_field", "tracks[0].points", "expected a map, got array [1, 2]")
