@@ -161,9 +161,13 @@ def reopen_survivors(work: Path) -> int:
 
 
 def measure(module: Module, budget_s: float, children: int, show: bool, resume: bool,
-            recheck: bool = False) -> dict[str, list[str]]:
+            recheck: bool = False, report: bool = False) -> dict[str, list[str]]:
     work = SCRATCH / module.name
-    if (resume or recheck) and (work / "mutants").is_dir():
+    if report:
+        if not (work / "mutants").is_dir():
+            raise SystemExit(f"mutants: no run of {module.name} in {work} to report")
+        batches = []
+    elif (resume or recheck) and (work / "mutants").is_dir():
         if recheck:
             print(f"# {module.name}: {reopen_survivors(work)} survivors of the last run reopened")
         refresh_tests(work)
@@ -260,6 +264,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--recheck", action="store_true",
                     help="like --resume, and check the last run's survivors again with today's tests "
                          "(its kills stand); a full score in minutes after adding tests")
+    ap.add_argument("--report", action="store_true",
+                    help="print the last run's figures (and diffs with --show) without running anything")
     ap.add_argument("--list", action="store_true", help="list the modules and their tests, then exit")
     args = ap.parse_args(argv)
     if args.list:
@@ -267,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{m.name}: {' '.join(m.mutate)}  <-  {' '.join(m.tests)}")
         return 0
     for module in select(args.paths):
-        measure(module, args.budget, args.children, args.show, args.resume, args.recheck)
+        measure(module, args.budget, args.children, args.show, args.resume, args.recheck, args.report)
     return 0
 
 
