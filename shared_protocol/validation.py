@@ -329,7 +329,9 @@ def _track(value, path: str, reference: ImageSpec, payloads: list, limits: Limit
 def _point_tracks(value: dict, path: str, reference: ImageSpec, payloads: list, limits: Limits,
                   frames: int) -> PointTracks:
     """`{payload, format: "f32", count: N, frames: L, visible: bin?}`: N x L x 2 float32 positions."""
-    fmt = value.get("format", "f32")
+    fmt = value.get("format")
+    if fmt is None:   # absent or nil: the default (protocol.md section 2)
+        fmt = POINT_TRACK_FORMATS[0]
     if fmt not in POINT_TRACK_FORMATS:
         raise _invalid(f"{path}.format", "'f32' (little-endian float32) or nil", fmt)
     count = _get(value, "count", path, int)

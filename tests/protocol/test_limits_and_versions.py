@@ -119,3 +119,29 @@ def test_compatibility_and_negotiation():
     assert sp.negotiated((1, 4), ours=(1, 2)) == (1, 2)
     assert sp.negotiated((1, 1), ours=(1, 2)) == (1, 1)
     assert sp.PROTOCOL_VERSION == (1, 1)
+
+
+def test_limits_from_body_keeps_only_positive_integers():
+    assert sp.Limits.from_body({"max_frames": 1}).max_frames == 1          # the smallest positive value
+    assert sp.Limits.from_body({"max_frames": 0}).max_frames == sp.Limits().max_frames
+    assert sp.Limits.from_body({"max_frames": 14.0}).max_frames == sp.Limits().max_frames
+    assert sp.Limits.from_body([("max_frames", 3)]) == sp.Limits()         # not a map: all defaults
+    every = {f: 7 for f in sp.Limits().to_body()}
+    assert sp.Limits.from_body(every).to_body() == every                   # every limit is read back
+
+
+def test_limits_defaults_are_the_documented_ones():
+    assert sp.Limits().to_body() == {
+        "max_frames": 64, "max_width": 2048, "max_height": 2048, "max_pixels": 1024 * 1024, "max_tracks": 6,
+        "max_message_bytes": 64 * 1024 * 1024, "max_queue": 32, "max_header_bytes": 1024 * 1024,
+        "max_payloads": 16, "max_reference_pixels": 4096 * 4096, "max_points": 4096, "max_polygons": 64,
+        "max_track_points": 1024}
+
+
+@pytest.mark.parametrize("interval, lost_after", [(0.1, 2.0), (0.5, 2.0), (2.0 / 3, 2.0), (1.0, 3.0), (2.5, 7.5)])
+def test_server_is_lost_after_three_intervals_and_never_under_two_seconds(interval, lost_after):
+    assert sp.server_lost_after(interval) == pytest.approx(lost_after)
+
+
+def test_server_lost_after_reads_numbers_given_as_text_or_integers():
+    assert sp.server_lost_after(4) == 12.0 and sp.server_lost_after("1.5") == 4.5

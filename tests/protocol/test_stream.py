@@ -58,3 +58,64 @@ def test_checker_rejects_messages_after_the_final_one():
         checker.check(late)
     checker.forget("j1")
     assert checker.check(sp.make_accepted("c2", "j1", 0)) is False
+
+
+def test_sequencer_error_names_the_job_and_the_late_message():
+    sequencer, _ = job_stream("j7")
+    assert sequencer.ended and sequencer.next_seq == 6
+    with pytest.raises(sp.ProtocolError) as info:
+        sequencer.stamp(sp.make_progress("j7", None, "encoding", 1, 1))
+    assert (info.value.code, info.value.message) == ("internal", "job j7: 'progress' after the stream's final message")
+
+
+@pytest.mark.parametrize("final", [
+    lambda job: sp.make_error(sp.ProtocolError("backend_error", "boom"), job=job),
+    lambda job: sp.make_cancelled(job, None, 0),
+])
+def test_sequencer_ends_on_error_and_cancelled_too(final):
+    sequencer = sp.StreamSequencer("j2")
+    assert (sequencer.job, sequencer.next_seq, sequencer.ended) == ("j2", 0, False)
+    assert sequencer.stamp(sp.make_accepted("c", "j2", 0)).seq == 0 and not sequencer.ended
+    last = sequencer.stamp(final("j2"))
+    assert (last.job, last.seq, sequencer.ended) == ("j2", 1, True) and type(sequencer.ended) is bool
+    with pytest.raises(sp.ProtocolError):
+        sequencer.stamp(sp.make_progress("j2", None, "queued", 0, 0))
+
+
+def test_checker_messages_say_what_was_expected_and_how_many_were_lost():
+    _, messages = job_stream("j3")
+    checker = sp.StreamChecker()
+    checker.check(messages[0])
+    with pytest.raises(sp.ProtocolError) as info:
+        checker.check(messages[4])
+    assert info.value.message == "job j3: expected seq 1, got 4 (3 message(s) lost)"
+    checker.check(messages[1])
+    with pytest.raises(sp.ProtocolError) as info:
+        checker.check(messages[1])
+    assert info.value.message == "job j3: expected seq 2, got 1 (duplicate or reordered)"
+    for msg in messages[2:]:
+        checker.check(msg)
+    with pytest.raises(sp.ProtocolError) as info:
+        checker.check(sp.make_frame("j3", 9, 0, 1, b"png", 8, 8))
+    assert (info.value.code, info.value.field, info.value.message) == (
+        "bad_message", "header.seq", "job j3: 'frame' (seq 9) arrived after the job's final message")
+
+
+def test_checker_returns_true_only_for_the_final_message_of_a_job():
+    _, messages = job_stream("j4", frames=2)
+    checker = sp.StreamChecker()
+    assert [checker.check(msg) for msg in messages] == [False] * (len(messages) - 1) + [True]
+    # a message with a job but no seq (an `error` answering a cancel) passes through, ending nothing
+    answer = sp.make_error(sp.ProtocolError("unknown_job", "no job"), re="c9", job="j5")
+    assert checker.check(answer) is False
+    assert checker.check(sp.make_accepted("c", "j5", 0)) is False      # j5's stream is still whole
+
+
+def test_forget_drops_a_jobs_position_so_its_stream_can_start_again():
+    _, messages = job_stream("j6")
+    checker = sp.StreamChecker()
+    checker.check(messages[0])
+    checker.check(messages[1])
+    checker.forget("j6")
+    assert checker.check(messages[0]) is False       # seq 0 is expected again
+    checker.forget("never-seen")                      # unknown jobs are fine
