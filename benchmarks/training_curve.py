@@ -374,6 +374,7 @@ def main(argv=None) -> dict:
     p.add_argument("--unet-steps", type=int, default=300)
     p.add_argument("--adapter-steps", type=int, default=120)
     p.add_argument("--every", type=int, default=30)
+    p.add_argument("--objmc-clips", type=int, default=8, help="held-out clips generated for ObjMC")
     p.add_argument("--batch", type=int, default=8, help="the adapter's global batch")
     p.add_argument("--lr", type=float, default=3e-3, help="the adapter's learning rate")
     p.add_argument("--svd-lr", type=float, default=1e-3, help="the fine-tuned SVD W_q/W_k's learning rate")
@@ -414,7 +415,7 @@ def main(argv=None) -> dict:
         results["without_attn"] = other.get()
     trainers["with_attn"] = trainer
     trained = trainers["with_attn"]
-    heldout = clips[-args.heldout:]
+    heldout = clips[-args.heldout:][:args.objmc_clips]
     for offset, clip in enumerate(heldout):
         clip["points"] = trained.dataset[len(trained.dataset) - args.heldout + offset].trajectories.numpy()
     from server.trackgo.pipeline import TrackGoPipeline
