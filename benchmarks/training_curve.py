@@ -121,6 +121,22 @@ def moving_pixels_share(clips) -> float:
 
 
 # ------------------------------------------------------------------------------ 1. weak video model
+def point_posterior(vae) -> bool:
+    """Make the VAE's posterior a point at its mode (log-variance -30, the clamp's floor).
+
+    The VAE here is fitted as a plain autoencoder on the mode, so its log-variance head keeps its
+    random initialisation: posterior std ~1, i.e. the trainer's ``latent_dist.sample()`` added
+    noise larger than the (unit-variance) scaled latents themselves to every target. SVD's own
+    VAE was trained as a VAE and its posterior is narrow. Returns whether anything changed."""
+    c = vae.config.latent_channels
+    with torch.no_grad():
+        if bool((vae.quant_conv.weight[c:] == 0).all() and (vae.quant_conv.bias[c:] == -30.0).all()):
+            return False
+        vae.quant_conv.weight[c:] = 0.0
+        vae.quant_conv.bias[c:] = -30.0
+    return True
+
+
 def fit_base(folder: Path, clips: list[dict], vae_steps: int, unet_steps: int, edm, log) -> Path:
     """The tiny SVD fitted to the clips (VAE, then UNet), saved as a diffusers folder; each stage
     is cached under ``folder`` (the VAE by the dataset key, the UNet by its step count)."""
@@ -134,6 +150,9 @@ def fit_base(folder: Path, clips: list[dict], vae_steps: int, unet_steps: int, e
     svd_dir = folder / f"svd-unet{unet_steps}"
     if (svd_dir / "model_index.json").is_file():
         log(f"base model: cached at {svd_dir}")
+        vae = AutoencoderKLTemporalDecoder.from_pretrained(svd_dir / "vae")
+        if point_posterior(vae):                    # a base cached before this fix: same mode, same UNet
+            vae.save_pretrained(svd_dir / "vae")
         return svd_dir
     pipe = build_tiny_svd(0)
     video = torch.stack([torch.from_numpy(c["frames"]).permute(0, 3, 1, 2).float() / 127.5 - 1 for c in clips])
@@ -158,6 +177,7 @@ def fit_base(folder: Path, clips: list[dict], vae_steps: int, unet_steps: int, e
         # latents have unit variance, the sigma_data = 1 of its EDM preconditioning; a VAE fitted
         # here has latents of another scale, so its factor is computed the same way.
         vae.register_to_config(scaling_factor=float(1.0 / latents.std()))
+        point_posterior(vae)
         log(f"vae latents std {latents.std().item():.3f}: scaling_factor {vae.config.scaling_factor:.4f}")
         vae.save_pretrained(vae_dir)
     vae = pipe.vae.eval().requires_grad_(False)
@@ -372,9 +392,9 @@ def main(argv=None) -> dict:
     p.add_argument("--heldout", type=int, default=8)
     p.add_argument("--vae-steps", type=int, default=100)
     p.add_argument("--unet-steps", type=int, default=300)
-    p.add_argument("--adapter-steps", type=int, default=120)
-    p.add_argument("--every", type=int, default=30)
-    p.add_argument("--objmc-clips", type=int, default=8, help="held-out clips generated for ObjMC")
+    p.add_argument("--adapter-steps", type=int, default=40)
+    p.add_argument("--every", type=int, default=20)
+    p.add_argument("--objmc-clips", type=int, default=4, help="held-out clips generated for ObjMC")
     p.add_argument("--batch", type=int, default=8, help="the adapter's global batch")
     p.add_argument("--lr", type=float, default=3e-3, help="the adapter's learning rate")
     p.add_argument("--svd-lr", type=float, default=1e-3, help="the fine-tuned SVD W_q/W_k's learning rate")
