@@ -9,7 +9,8 @@ classifier-free guidance (SVD's default 1.0 -> 3.0), a random TrackAdapter (with
 W_q/W_k copies the paper config trains). Random weights time the same arithmetic as trained ones.
 
 Measured, each printed as name=value and written as JSON to --out:
-* per generation variant (VARIANTS: plain SVD, TrackGo; a dual-clock variant is one more entry):
+* per generation variant (VARIANTS: plain SVD, TrackGo, dual-clock, TrackGo + dual-clock; the
+  dual-clock rows hold one box region moved right along an arrow, ``motion_from_arrows``):
   seconds per video and peak GPU memory, on the GPU and again with model CPU offload under a
   16 GB cap (``torch.cuda.set_per_process_memory_fraction``);
 * one bf16 training step with gradient checkpointing at batch 1 (seconds, peak memory), through
@@ -19,6 +20,7 @@ Measured, each printed as name=value and written as JSON to --out:
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import platform
 import sys
@@ -122,16 +124,43 @@ def run_plain(pipe, size: Size, points) -> None:
         pipe.attach_adapter(adapter)
 
 
-def run_trackgo(pipe, size: Size, points) -> None:
-    pipe.generate(reference_image(size), points, height=size.height, width=size.width,
+def run_trackgo(pipe, size: Size, points):
+    return pipe.generate(reference_image(size), points, height=size.height, width=size.width,
                   num_inference_steps=size.steps, decode_chunk_size=8, seed=0)
 
 
-# One entry per generation variant. Dual-clock (server/trackgo/pipeline.py, issue 11) and
-# TrackGo + dual-clock are added here as ("dual_clock", fn), ("trackgo_dual_clock", fn).
+@functools.lru_cache(maxsize=4)
+def box_motion(size: Size):
+    """(DualClock, Trajectories): a box in the middle-left dragged right along an arrow, on the
+    reference image, as the dualclock backend builds them for a job (docs/model.md)."""
+    from server.backends.dualclock import motion_from_arrows
+
+    h, w = size.height, size.width
+    mask = np.zeros((h, w), bool)
+    mask[h * 3 // 8:h * 5 // 8, w * 3 // 16:w * 6 // 16] = True
+    arrow = [(w * 9 / 32, h / 2), (w * 21 / 32, h / 2)]
+    return motion_from_arrows(np.asarray(reference_image(size)), [mask], [arrow], ["linear"], size.frames)
+
+
+def run_dual_clock(pipe, size: Size, points):
+    """SVD alone with the dual-clock hold (the adapter is swapped out when no trajectories are given)."""
+    motion, _ = box_motion(size)
+    return pipe.generate(reference_image(size), None, motion=motion, height=size.height, width=size.width,
+                  num_inference_steps=size.steps, decode_chunk_size=8, seed=0)
+
+
+def run_trackgo_dual_clock(pipe, size: Size, points):
+    """The adapter conditioned on the same arrow's tracks, plus the dual-clock hold."""
+    motion, tracks = box_motion(size)
+    return pipe.generate(reference_image(size), tracks, motion=motion, height=size.height, width=size.width,
+                  num_inference_steps=size.steps, decode_chunk_size=8, seed=0)
+
+
 VARIANTS: list[tuple[str, Callable]] = [
     ("plain_svd", run_plain),
     ("trackgo", run_trackgo),
+    ("dual_clock", run_dual_clock),
+    ("trackgo_dual_clock", run_trackgo_dual_clock),
 ]
 
 
@@ -141,21 +170,26 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def measure(fn: Callable[[], None], device: torch.device) -> dict:
-    """Seconds and peak GPU memory (GiB; None on CPU) of one call; an OOM is recorded, not raised."""
+def measure(fn: Callable[[], object], device: torch.device) -> dict:
+    """Seconds and peak GPU memory (GiB; None on CPU) of one call, and the UNet calls of a
+    generation that reports them (dual-clock skips the steps before its weak clock); an OOM is
+    recorded, not raised."""
     if device.type == "cuda":
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats(device)
     _sync(device)
     t0 = time.perf_counter()
     try:
-        fn()
+        result = fn()
     except torch.cuda.OutOfMemoryError as exc:
         return {"error": f"out of memory: {str(exc).splitlines()[0]}"}
     _sync(device)
     seconds = time.perf_counter() - t0
     peak = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None
-    return {"seconds": round(seconds, 3), "peak_gb": None if peak is None else round(peak, 2)}
+    out = {"seconds": round(seconds, 3), "peak_gb": None if peak is None else round(peak, 2)}
+    if getattr(result, "unet_calls", None) is not None:
+        out["unet_calls"] = result.unet_calls
+    return out
 
 
 def generation(pipe, size: Size, device: torch.device, points) -> dict:

@@ -1,26 +1,38 @@
 """Does training the TrackAdapter learn? A synthetic task where the first frame cannot tell the motion.
 
-Clips: a textured square on a textured background that moves left, right, up or down at random
-(64x64, 6 frames). From frame 0 alone the motion is a coin toss; the trajectories P tell it.
+Clips (64x64, 6 frames): two textured squares on a textured background, each moving left, right,
+up or down at random, 5 px per frame. From frame 0 alone the motion is one of 16 equally likely
+futures; the trajectories P tell it.
 
 1. A weak video model: the tiny SVD (server.trackgo.tiny) fitted to such clips, all weights (the
-   VAE as an autoencoder, then the UNet with SVD's EDM loss), a short CPU run, cached under the
-   temp dir (keyed by the settings), then frozen.
+   VAE as an autoencoder, then the UNet with SVD's EDM loss at the training config's sigma
+   distribution), cached under the temp dir (keyed by the settings), then frozen.
 2. The adapter trained on its trajectories with the project's trainer (``trackgo-train``'s
-   ``Trainer`` on a ``trackgo-prepare``-format dataset), with and without the attention loss.
-3. Printed (name=value): ``adapter_vs_base_mse`` = held-out L_mse with the trained adapter / the
-   frozen base (target <= 0.90); ``objmc_base_px`` and ``objmc_adapter_px``: generated clips, the
-   project's ObjMC (server.evaluation.objmc) against the true motion; and
-   ``steps_to_target_with_attn`` / ``steps_to_target_without_attn``: the first evaluation step
-   at which held-out L_mse <= 0.90 x base (None if not reached).
+   ``Trainer`` on a ``trackgo-prepare``-format dataset, ``data.cache_latents`` on), with and
+   without the attention loss.
+3. Held-out L_mse on clips the base and the adapter never saw, at fixed sigmas: the
+   (k + 1/2)/K quantiles of the training log-normal (``noise.p_mean``, ``noise.p_std``), so the
+   mean over them is the training distribution's expectation, stratified; fixed noise per sigma.
 
-    PYTHONPATH=. .venvs/server/bin/python benchmarks/training_curve.py [--quick]
+Printed (name=value): ``adapter_vs_base_mse`` = held-out L_mse with the trained adapter / the
+frozen base (target <= 0.90), the same per sigma; ``oracle_vs_base_mse``: the base with its own
+temporal attention maps replaced by the maps it computes on the nearly clean clip (sigma 0.1) -
+how much an attention-only control can tell this frozen base at all (a diagnostic, not a
+target); ``objmc_base_px`` / ``objmc_adapter_px`` (generated clips, the project's ObjMC against
+the true motion); ``steps_to_target_with_attn`` / ``_without_attn`` (first evaluation step at
+which the ratio is <= 0.90, None if never); ``moving_pixels_share`` (share of pixels of frames
+1..L-1 that differ from frame 0: what motion can change at all).
+
+    PYTHONPATH=. nice -n 15 .venvs/server/bin/python benchmarks/training_curve.py
 """
 from __future__ import annotations
 
 import argparse
 import hashlib
 import json
+import math
+import multiprocessing
+import os
 import sys
 import tempfile
 import time
@@ -30,10 +42,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 
-SIZE, FRAMES, SQUARE, SPEED = 64, 6, 16, 5
+SIZE, FRAMES, SHAPES, SHAPE, SPEED = 64, 6, 2, 20, 5
 TARGET = 0.90
 DIRECTIONS = np.array([[1, 0], [-1, 0], [0, 1], [0, -1]], np.float32)
+SIGMA_QUANTILES = 6
+ORACLE_SIGMA = 0.1
+HELDOUT_STEP = 10_000          # the trainer's noise for the held-out set (no training step reaches it)
+VERSION = 2                    # of the task and the base fit (part of the cache key)
 
 
 def texture(rng, h, w, scale):
@@ -43,29 +60,43 @@ def texture(rng, h, w, scale):
     return cv2.resize(noise, (w, h), interpolation=cv2.INTER_CUBIC)[:h, :w]
 
 
+def _start(rng, direction, half, travel):
+    return np.array([rng.integers(half, SIZE - half - travel + 1) if d > 0 else
+                     rng.integers(half + travel, SIZE - half + 1) if d < 0 else
+                     rng.integers(half, SIZE - half + 1) for d in direction], np.float32)
+
+
 def make_clip(rng):
-    """frames (L, H, W, 3) uint8, first-frame mask, tracked points (L, N, 2), displacement (L, 2)."""
+    """frames (L, H, W, 3) uint8, first-frame masks, tracks (L, N, 2), components (N,), displacements."""
     background = 0.25 + 0.5 * texture(rng, SIZE, SIZE, 8)
-    patch = np.clip(texture(rng, SQUARE, SQUARE, 4) * 1.4 - 0.2, 0, 1)
-    direction = DIRECTIONS[rng.integers(4)]
-    travel, half = SPEED * (FRAMES - 1), SQUARE // 2
-    start = np.array([rng.integers(half, SIZE - half - travel) if d > 0 else
-                      rng.integers(half + travel, SIZE - half) if d < 0 else
-                      rng.integers(half, SIZE - half) for d in direction], np.float32)
-    displacement = np.arange(FRAMES, dtype=np.float32)[:, None] * SPEED * direction
+    half, travel = SHAPE // 2, SPEED * (FRAMES - 1)
+    grid = np.stack(np.meshgrid([-6, 0, 6], [-6, 0, 6]), -1).reshape(-1, 2).astype(np.float32)
+    while True:
+        shapes = []
+        for _ in range(SHAPES):
+            direction = DIRECTIONS[rng.integers(4)]
+            patch = np.clip(texture(rng, SHAPE, SHAPE, 4) * 1.4 - 0.2, 0, 1)
+            shapes.append((patch, _start(rng, direction, half, travel),
+                           np.arange(FRAMES, dtype=np.float32)[:, None] * SPEED * direction))
+        squares = []
+        for _, start, _ in shapes:
+            square = np.zeros((SIZE, SIZE), bool)
+            x0, y0 = (start - half).astype(int)
+            square[y0:y0 + SHAPE, x0:x0 + SHAPE] = True
+            squares.append(square)
+        masks = [s & ~np.any(squares[k + 1:], axis=0) if k + 1 < SHAPES else s for k, s in enumerate(squares)]
+        if all(m.sum() >= SHAPE * SHAPE // 2 for m in masks):      # each shape mostly visible at frame 0
+            break
     frames = []
     for i in range(FRAMES):
         frame = background.copy()
-        x0, y0 = (start + displacement[i] - SQUARE // 2).astype(int)
-        frame[y0:y0 + SQUARE, x0:x0 + SQUARE] = patch
+        for patch, start, displacement in shapes:                  # later shapes in front
+            x0, y0 = (start + displacement[i] - half).astype(int)
+            frame[y0:y0 + SHAPE, x0:x0 + SHAPE] = patch
         frames.append((frame * 255).astype(np.uint8))
-    mask = np.zeros((SIZE, SIZE), bool)
-    x0, y0 = (start - SQUARE // 2).astype(int)
-    mask[y0:y0 + SQUARE, x0:x0 + SQUARE] = True
-    grid = np.stack(np.meshgrid([-5, 0, 5], [-5, 0, 5]), -1).reshape(-1, 2).astype(np.float32)
-    points = start + grid
-    positions = points[None] + displacement[:, None]
-    return np.stack(frames), mask, positions, displacement
+    positions = np.concatenate([(start + grid)[None] + d[:, None] for _, start, d in shapes], axis=1)
+    component = np.repeat(np.arange(SHAPES, dtype=np.int16), len(grid))
+    return np.stack(frames), masks, positions, component, [d for _, _, d in shapes]
 
 
 def write_dataset(root: Path, clips: int, seed: int) -> list[dict]:
@@ -75,128 +106,247 @@ def write_dataset(root: Path, clips: int, seed: int) -> list[dict]:
     rng = np.random.default_rng(seed)
     out = []
     for c in range(clips):
-        frames, mask, positions, displacement = make_clip(rng)
-        layout.write_clip(root, f"clip{c:03d}", frames, [mask], positions, np.ones(positions.shape[:2], bool),
-                          np.zeros(positions.shape[1], np.int16),
-                          {"frames": FRAMES, "width": SIZE, "height": SIZE})
-        out.append({"frames": frames, "mask": mask, "displacement": displacement})
+        frames, masks, positions, component, displacements = make_clip(rng)
+        layout.write_clip(root, f"clip{c:03d}", frames, masks, positions, np.ones(positions.shape[:2], bool),
+                          component, {"frames": FRAMES, "width": SIZE, "height": SIZE})
+        out.append({"frames": frames, "masks": masks, "displacements": displacements})
     settings = PrepareSettings(frames=FRAMES, width=SIZE, height=SIZE)
     layout.write_json_atomic(root / layout.MANIFEST, build_manifest(root, settings, {}))
     return out
 
 
+def moving_pixels_share(clips) -> float:
+    changed = [np.any(c["frames"][1:] != c["frames"][:1], axis=-1).mean() for c in clips]
+    return float(np.mean(changed))
+
+
 # ------------------------------------------------------------------------------ 1. weak video model
-def fit_base(folder: Path, clips: list[dict], vae_steps: int, unet_steps: int, log) -> Path:
-    """The tiny SVD fitted to the clips (VAE, then UNet), saved as a diffusers folder."""
+def point_posterior(vae) -> bool:
+    """Make the VAE's posterior a point at its mode (log-variance -30, the clamp's floor).
+
+    The VAE here is fitted as a plain autoencoder on the mode, so its log-variance head keeps its
+    random initialisation: posterior std ~1, i.e. the trainer's ``latent_dist.sample()`` added
+    noise larger than the (unit-variance) scaled latents themselves to every target. SVD's own
+    VAE was trained as a VAE and its posterior is narrow. Returns whether anything changed."""
+    c = vae.config.latent_channels
+    with torch.no_grad():
+        if bool((vae.quant_conv.weight[c:] == 0).all() and (vae.quant_conv.bias[c:] == -30.0).all()):
+            return False
+        vae.quant_conv.weight[c:] = 0.0
+        vae.quant_conv.bias[c:] = -30.0
+    return True
+
+
+def fit_base(folder: Path, clips: list[dict], vae_steps: int, unet_steps: int, edm, log) -> Path:
+    """The tiny SVD fitted to the clips (VAE, then UNet), saved as a diffusers folder; each stage
+    is cached under ``folder`` (the VAE by the dataset key, the UNet by its step count)."""
+    from diffusers import AutoencoderKLTemporalDecoder
+    from diffusers.pipelines.stable_video_diffusion.pipeline_stable_video_diffusion import (
+        _resize_with_antialiasing)
+
     from server.trackgo.tiny import build_tiny_svd
     from server.training.losses import denoising_loss
-    from server.training.noise import EDMSchedule
 
-    svd_dir = folder / "svd"
+    svd_dir = folder / f"svd-unet{unet_steps}"
     if (svd_dir / "model_index.json").is_file():
         log(f"base model: cached at {svd_dir}")
+        vae = AutoencoderKLTemporalDecoder.from_pretrained(svd_dir / "vae")
+        if point_posterior(vae):                    # a base cached before this fix: same mode, same UNet
+            vae.save_pretrained(svd_dir / "vae")
         return svd_dir
-    torch.manual_seed(0)
     pipe = build_tiny_svd(0)
     video = torch.stack([torch.from_numpy(c["frames"]).permute(0, 3, 1, 2).float() / 127.5 - 1 for c in clips])
     g = torch.Generator().manual_seed(0)
-    vae = pipe.vae.train()
-    opt = torch.optim.Adam(vae.parameters(), lr=2e-3)
-    for step in range(vae_steps):
-        batch = video[torch.randint(len(clips), (2,), generator=g)].flatten(0, 1)      # 2 clips' frames
-        recon = vae.decode(vae.encode(batch).latent_dist.mode(), num_frames=FRAMES).sample
-        loss = ((recon - batch) ** 2).mean()
-        loss.backward(), opt.step(), opt.zero_grad()
-        if step % 50 == 0 or step == vae_steps - 1:
-            log(f"vae step {step}: mse {loss.item():.4f}")
-    vae.eval().requires_grad_(False)
-    edm, unet, scale = EDMSchedule(), pipe.unet.train(), vae.config.scaling_factor
+    vae_dir = folder / "vae"
+    if (vae_dir / "config.json").is_file():
+        pipe.register_modules(vae=AutoencoderKLTemporalDecoder.from_pretrained(vae_dir))
+    else:
+        vae, cpu = pipe.vae.train(), time.process_time()
+        opt = torch.optim.Adam(vae.parameters(), lr=2e-3)
+        for step in range(vae_steps):
+            batch = video[torch.randint(len(clips), (1,), generator=g)].flatten(0, 1)      # one clip's frames
+            recon = vae.decode(vae.encode(batch).latent_dist.mode(), num_frames=FRAMES).sample
+            loss = ((recon - batch) ** 2).mean()
+            loss.backward(), opt.step(), opt.zero_grad()
+            if step % 25 == 0 or step == vae_steps - 1:
+                log(f"vae step {step}: mse {loss.item():.4f} ({time.process_time() - cpu:.0f} s cpu)")
+        vae.eval().requires_grad_(False)
+        with torch.no_grad():
+            latents = torch.stack([vae.encode(v).latent_dist.mode() for v in video])
+        # SVD's scaling factor (0.18215) is 1 / the std of *its* VAE's latents, so that the scaled
+        # latents have unit variance, the sigma_data = 1 of its EDM preconditioning; a VAE fitted
+        # here has latents of another scale, so its factor is computed the same way.
+        vae.register_to_config(scaling_factor=float(1.0 / latents.std()))
+        point_posterior(vae)
+        log(f"vae latents std {latents.std().item():.3f}: scaling_factor {vae.config.scaling_factor:.4f}")
+        vae.save_pretrained(vae_dir)
+    vae = pipe.vae.eval().requires_grad_(False)
     with torch.no_grad():
         latents = torch.stack([vae.encode(v).latent_dist.mode() for v in video])                # (N, L, 4, 8, 8)
-        from diffusers.pipelines.stable_video_diffusion.pipeline_stable_video_diffusion import (
-            _resize_with_antialiasing)
+    unet, scale = pipe.unet.train(), vae.config.scaling_factor
+    with torch.no_grad():
         embeds = pipe._encode_image((_resize_with_antialiasing(video[:, 0], (224, 224)) + 1) / 2, "cpu", 1, False)
     added = torch.tensor([[6.0, 127.0, 0.02]])
-    opt = torch.optim.Adam(unet.parameters(), lr=1e-3)
+    opt, cpu = torch.optim.Adam(unet.parameters(), lr=1e-3), time.process_time()
+    batch = 8
     for step in range(unet_steps):
-        idx = torch.randint(len(clips), (4,), generator=g)
+        idx = torch.randint(len(clips), (batch,), generator=g)
         x0 = latents[idx] * scale
-        sigma = edm.sample_sigmas(4, g)
+        sigma = edm.sample_sigmas(batch, g)                              # the adapter's sigma distribution
         s = sigma.reshape(-1, 1, 1, 1, 1)
         noisy = x0 + s * torch.randn(x0.shape, generator=g)
         cond = latents[idx][:, :1].expand_as(x0)                         # frame 0's latent, unscaled
         out = unet(torch.cat([edm.c_in(s) * noisy, cond], 2), edm.c_noise(sigma), embeds[idx],
-                   added.expand(4, 3)).sample
+                   added.expand(batch, 3)).sample
         loss = denoising_loss(edm.denoise(out, noisy, sigma), x0, edm.loss_weight(sigma))
         loss.backward(), opt.step(), opt.zero_grad()
         if step % 50 == 0 or step == unet_steps - 1:
-            log(f"unet step {step}: loss {loss.item():.4f}")
+            log(f"unet step {step}: loss {loss.item():.4f} ({time.process_time() - cpu:.0f} s cpu)")
     unet.eval().requires_grad_(False)
     pipe.save_pretrained(svd_dir)
     return svd_dir
 
 
-# ------------------------------------------------------------------------------ 2. adapter training
-def held_out_mse(trainer, heldout, with_adapter: bool) -> float:
-    """Mean L_mse over fixed held-out (clip, sigma, noise) triples."""
-    from server.training.dataset import collate
+# ------------------------------------------------------------------------------ 2. held-out L_mse
+def heldout_sigmas(p_mean: float, p_std: float, k: int = SIGMA_QUANTILES) -> list[float]:
+    """The (i + 1/2)/k quantiles of the training log-normal."""
+    from statistics import NormalDist
 
-    adapter, unet = trainer.adapter, trainer.pipe.unet
-    total = 0.0
-    if not with_adapter:
-        adapter.remove(unet)
-    try:
+    return [math.exp(p_mean + p_std * NormalDist().inv_cdf((i + 0.5) / k)) for i in range(k)]
+
+
+class OracleAttention:
+    """The base's own temporal self-attention (to_q, to_k, to_v, to_out), recording its maps
+    softmax(QK^T/sqrt(d)) in one pass and using the recorded maps instead in the next."""
+
+    def __init__(self, store: dict, name: str) -> None:
+        self.store, self.name, self.replay = store, name, False
+
+    def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, temb=None, **kw):
+        rows, frames, channels = hidden_states.shape
+        split = lambda x: x.view(rows, frames, attn.heads, -1).transpose(1, 2)   # noqa: E731
+        q, k, v = split(attn.to_q(hidden_states)), split(attn.to_k(hidden_states)), split(attn.to_v(hidden_states))
+        if self.replay:
+            maps = self.store[self.name]
+        else:
+            maps = (q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])).softmax(-1)
+            self.store[self.name] = maps
+        out = attn.to_out[1](attn.to_out[0]((maps @ v).transpose(1, 2).reshape(rows, frames, channels)))
+        if attn.residual_connection:
+            out = out + hidden_states
+        return out / attn.rescale_output_factor
+
+
+class HeldOut:
+    """Fixed held-out inputs (conditioning, latents, noise per sigma) and L_mse per sigma."""
+
+    def __init__(self, trainer, indices: list[int], sigmas: list[float]) -> None:
+        from server.training.dataset import collate
+
+        self.trainer, self.sigmas = trainer, sigmas
+        self.batch = collate([trainer.dataset[i] for i in indices])
+        saved, trainer.step = trainer.step, HELDOUT_STEP
         with torch.no_grad():
-            for index, step in heldout:
-                batch = collate([trainer.dataset[index]])
-                saved, trainer.step = trainer.step, step
-                inputs = trainer.step_inputs(batch, [0])
-                trainer.step = saved
-                if with_adapter:
-                    total += trainer.losses(inputs, batch)["l_mse"].item()
-                else:
-                    edm = trainer.edm
-                    out = unet(inputs["unet_input"], edm.c_noise(inputs["sigma"]), inputs["image_embeds"],
-                               inputs["added_time_ids"]).sample
-                    from server.training.losses import denoising_loss
-                    total += denoising_loss(edm.denoise(out, inputs["noisy"], inputs["sigma"]), inputs["target"],
-                                            edm.loss_weight(inputs["sigma"])).item()
-    finally:
-        if not with_adapter:
-            adapter.install(unet)
-    return total / len(heldout)
+            self.inputs = trainer.step_inputs(self.batch, list(range(len(indices))))
+        trainer.step = saved
+        shape = self.inputs["target"].shape
+        self.noise = [torch.randn(shape, generator=torch.Generator().manual_seed(1000 + k)) for k in range(len(sigmas))]
+
+    def _at(self, sigma: float, k: int) -> dict:
+        t, x0 = self.trainer, self.inputs["target"]
+        s = torch.full((x0.shape[0],), sigma)
+        noisy = x0 + sigma * self.noise[k]
+        image_latents = self.inputs["unet_input"][:, :, x0.shape[2]:]
+        return dict(self.inputs, sigma=s, noisy=noisy,
+                    unet_input=torch.cat([t.edm.c_in(s).reshape(-1, 1, 1, 1, 1) * noisy, image_latents], 2))
+
+    def _loss(self, inputs, out) -> float:
+        from server.training.losses import denoising_loss
+
+        edm = self.trainer.edm
+        return denoising_loss(edm.denoise(out, inputs["noisy"], inputs["sigma"]), inputs["target"],
+                              edm.loss_weight(inputs["sigma"])).item()
+
+    def _unet(self, inputs):
+        t = self.trainer
+        return t.pipe.unet(inputs["unet_input"], t.edm.c_noise(inputs["sigma"]), inputs["image_embeds"],
+                           inputs["added_time_ids"]).sample
+
+    @torch.no_grad()
+    def adapter(self) -> list[float]:
+        out = []
+        for k, sigma in enumerate(self.sigmas):
+            inputs = self._at(sigma, k)
+            out.append(self.trainer.losses(inputs, self.batch)["l_mse"].item())
+        return out
+
+    @torch.no_grad()
+    def base(self, oracle: bool = False) -> list[float]:
+        from server.trackgo.adapter import temporal_attention_layers
+
+        t, unet = self.trainer, self.trainer.pipe.unet
+        t.adapter.remove(unet)
+        layers = temporal_attention_layers(unet)
+        saved = {name: attn.processor for name, attn, _ in layers}
+        store: dict = {}
+        oracles = {name: OracleAttention(store, name) for name, _, _ in layers}
+        try:
+            if oracle:
+                for name, attn, _ in layers:
+                    attn.set_processor(oracles[name])
+            out = []
+            for k, sigma in enumerate(self.sigmas):
+                if oracle:                              # maps of the nearly clean clip, same noise
+                    for o in oracles.values():
+                        o.replay = False
+                    self._unet(self._at(ORACLE_SIGMA, k))
+                    for o in oracles.values():
+                        o.replay = True
+                inputs = self._at(sigma, k)
+                out.append(self._loss(inputs, self._unet(inputs)))
+            return out
+        finally:
+            for name, attn, _ in layers:
+                attn.set_processor(saved[name])
+            t.adapter.install(unet)
 
 
-def train_adapter(svd_dir, data_dir, out_dir, lam, steps, every, heldout, log, lr=1e-3, svd_lr=3e-4):
+# ------------------------------------------------------------------------------ 3. adapter training
+def make_trainer(svd_dir, data_dir, out_dir, lam, steps, heldout: int, lr, svd_lr, batch):
     from accelerate.state import AcceleratorState, GradientState, PartialState
 
     from server.training import config as cfgmod
     from server.training import train
+    from server.training.dataset import StepOrder
 
     AcceleratorState._reset_state(True), GradientState._reset_state(), PartialState._reset_state()
     cfg = cfgmod.load(cfgmod.CONFIG_DIR / "tiny.toml", [
-        f"model.svd={svd_dir}", f"data.dataset={data_dir}", f"train.steps={steps}", "train.batch_size=4",
-        f"train.lambda_attn={lam}", f"train.learning_rate={lr}", f"train.svd_query_key_learning_rate={svd_lr}",
-        f"train.checkpoint_every={steps}", "train.log_every=1000", "noise.p_mean=-0.4", "noise.p_std=1.0"])
+        f"model.svd={svd_dir}", f"data.dataset={data_dir}", "data.cache_latents=true", f"train.steps={steps}",
+        f"train.batch_size={batch}", f"train.lambda_attn={lam}", f"train.learning_rate={lr}",
+        f"train.svd_query_key_learning_rate={svd_lr}", f"train.checkpoint_every={steps}", "train.log_every=1000"])
     trainer = train.Trainer(cfg, out_dir, log=lambda s: None)
-    trainer.dataset.records = trainer.dataset.records[:-len(heldout)] or trainer.dataset.records
-    from server.training.dataset import StepOrder
-    trainer.order = StepOrder(len(trainer.dataset), cfg.train.batch_size, cfg.train.seed)
-    heldout_items = [(len(trainer.dataset.records) + i, 10_000 + i) for i in range(len(heldout))]
-    trainer.dataset.records = trainer.dataset.records + heldout
-    base = held_out_mse(trainer, heldout_items, with_adapter=False)
-    curve = [(0, held_out_mse(trainer, heldout_items, with_adapter=True))]
+    # the held-out clips are the dataset's last ones; training draws from the others only
+    trainer.order = StepOrder(len(trainer.dataset) - heldout, cfg.train.batch_size, cfg.train.seed)
+    return trainer
+
+
+def train_adapter(trainer, held: HeldOut, base: list[float], every: int, log, name: str):
+    steps = trainer.config.train.steps
+    ratio = lambda losses: float(np.mean(losses) / np.mean(base))   # noqa: E731
+    curve = [(0, held.adapter())]
+    log(f"{name} step 0: held-out ratio {ratio(curve[0][1]):.4f}")
     batches = trainer.batches(0)
     while trainer.step < steps:
-        trainer.train_step(batches)
+        terms = trainer.train_step(batches)
         if trainer.step % every == 0 or trainer.step == steps:
-            curve.append((trainer.step, held_out_mse(trainer, heldout_items, with_adapter=True)))
-            log(f"lambda={lam} step {trainer.step}: held-out L_mse {curve[-1][1]:.4f} (base {base:.4f})")
-    reached = next((s for s, v in curve if v <= TARGET * base), None)
-    return trainer, base, curve, reached
+            curve.append((trainer.step, held.adapter()))
+            log(f"{name} step {trainer.step}: loss {terms['loss']:.4f}, held-out ratio {ratio(curve[-1][1]):.4f} "
+                f"(per sigma {', '.join(f'{a / b:.3f}' for a, b in zip(curve[-1][1], base))})")
+    reached = next((s for s, losses in curve if ratio(losses) <= TARGET), None)
+    return curve, reached
 
 
-# ------------------------------------------------------------------------------ 3. ObjMC
+# ------------------------------------------------------------------------------ 4. ObjMC
 def objmc_of(pipe, clips, adapter=None, steps=8) -> float:
     from PIL import Image
 
@@ -213,50 +363,81 @@ def objmc_of(pipe, clips, adapter=None, steps=8) -> float:
                           decode_chunk_size=FRAMES, output_type="np",
                           generator=torch.Generator().manual_seed(0)).frames[0]
             frames = (frames * 255).round().clip(0, 255).astype(np.uint8)
-        results.append(objmc_for_video(list(frames), [clip["mask"]], displacements=[clip["displacement"]]))
+        results.append(objmc_for_video(list(frames), clip["masks"], displacements=clip["displacements"]))
     return objmc_over_videos(results)
 
 
+def phase_trainer(lam: float, name: str, phase: dict):
+    args = phase["args"]
+    trainer = make_trainer(phase["svd_dir"], phase["data_dir"], phase["folder"] / f"run-{name}-{time.time_ns()}",
+                           lam, args.adapter_steps, args.heldout, args.lr, args.svd_lr, args.batch)
+    held = HeldOut(trainer, list(range(len(trainer.dataset) - args.heldout, len(trainer.dataset))),
+                   phase["sigmas"])
+    return trainer, held
+
+
+def run_without_attn(phase: dict, base: list[float], verbose: bool) -> dict:
+    torch.set_num_threads(1)
+    log = (lambda s: print(s, file=sys.stderr, flush=True)) if verbose else (lambda s: None)
+    trainer, held = phase_trainer(0.0, "without_attn", phase)
+    curve, reached = train_adapter(trainer, held, base, phase["args"].every, log, "without_attn")
+    return {"curve": curve, "steps_to_target": reached, "cpu_seconds": time.process_time()}
+
+
 def main(argv=None) -> dict:
+    from server.training.noise import EDMSchedule
+
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--clips", type=int, default=48)
     p.add_argument("--heldout", type=int, default=8)
-    p.add_argument("--vae-steps", type=int, default=300)
+    p.add_argument("--vae-steps", type=int, default=100)
     p.add_argument("--unet-steps", type=int, default=300)
-    p.add_argument("--adapter-steps", type=int, default=120)
+    p.add_argument("--adapter-steps", type=int, default=40)
     p.add_argument("--every", type=int, default=20)
-    p.add_argument("--lr", type=float, default=1e-3, help="the adapter's learning rate")
-    p.add_argument("--svd-lr", type=float, default=3e-4, help="the fine-tuned SVD W_q/W_k's learning rate")
+    p.add_argument("--objmc-clips", type=int, default=4, help="held-out clips generated for ObjMC")
+    p.add_argument("--batch", type=int, default=8, help="the adapter's global batch")
+    p.add_argument("--lr", type=float, default=3e-3, help="the adapter's learning rate")
+    p.add_argument("--svd-lr", type=float, default=1e-3, help="the fine-tuned SVD W_q/W_k's learning rate")
     p.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "trackgo-training-curve")
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     log = (lambda s: None) if args.quiet else (lambda s: print(s, file=sys.stderr, flush=True))
-    key = hashlib.sha1(json.dumps([args.clips, args.vae_steps, args.unet_steps, SIZE, FRAMES, SPEED, 1]).encode())
+    started, cpu_started, load_start = time.perf_counter(), time.process_time(), os.getloadavg()[0]
+    from server.training import config as cfgmod
+
+    noise = cfgmod.load(cfgmod.CONFIG_DIR / "tiny.toml").noise              # the training sigma distribution
+    edm = EDMSchedule(noise.p_mean, noise.p_std)
+    key = hashlib.sha1(json.dumps([args.clips, args.heldout, args.vae_steps, SIZE, FRAMES,
+                                   SHAPES, SHAPE, SPEED, noise.p_mean, noise.p_std, VERSION]).encode())
     folder = args.cache / key.hexdigest()[:12]
-    started = time.perf_counter()
     data_dir = folder / "data"
     if not (data_dir / "manifest.json").is_file():
         clips = write_dataset(data_dir, args.clips, seed=0)
         np.save(folder / "clips.npy", np.array(clips, dtype=object), allow_pickle=True)
     clips = list(np.load(folder / "clips.npy", allow_pickle=True))
-    svd_dir = fit_base(folder, clips[:-args.heldout], args.vae_steps, args.unet_steps, log)
+    svd_dir = fit_base(folder, clips[:-args.heldout], args.vae_steps, args.unet_steps, edm, log)
     log(f"base ready after {time.perf_counter() - started:.0f} s")
-    results = {}
-    trainers = {}
-    for lam, name in ((0.1, "with_attn"), (0.0, "without_attn")):
-        from server.training.dataset import TrackDataset
-
-        records = TrackDataset(data_dir, FRAMES, SIZE, SIZE).records[-args.heldout:]
-        trainer, base, curve, reached = train_adapter(svd_dir, data_dir, folder / f"run-{name}-{time.time_ns()}",
-                                                      lam, args.adapter_steps, args.every, records, log,
-                                                      args.lr, args.svd_lr)
-        trainers[name] = trainer
-        results[name] = {"base": base, "curve": curve, "steps_to_target": reached}
+    sigmas = heldout_sigmas(noise.p_mean, noise.p_std)
+    results, trainers = {}, {}
+    base = oracle = None
+    phase = dict(svd_dir=svd_dir, data_dir=data_dir, folder=folder, args=args, sigmas=sigmas)
+    trainer, held = phase_trainer(0.1, "with_attn", phase)
+    base, oracle = held.base(), held.base(oracle=True)
+    log(f"held-out base L_mse per sigma {[round(b, 4) for b in base]}; "
+        f"oracle ratio {np.mean(oracle) / np.mean(base):.4f}")
+    # the run without L_attn in a second process (forked: same base, same held-out set), so the
+    # two runs take one wall-clock span on a machine with two cores
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        other = pool.apply_async(run_without_attn, (phase, base, log is not None and not args.quiet))
+        curve, reached = train_adapter(trainer, held, base, args.every, log, "with_attn")
+        results["with_attn"] = {"curve": curve, "steps_to_target": reached}
+        results["without_attn"] = other.get()
+    trainers["with_attn"] = trainer
     trained = trainers["with_attn"]
-    heldout = clips[-args.heldout:]
-    for clip, index in zip(heldout, range(len(trained.dataset.records) - args.heldout, len(trained.dataset.records))):
-        clip["points"] = trained.dataset[index].trajectories.numpy()
+    heldout = clips[-args.heldout:][:args.objmc_clips]
+    for offset, clip in enumerate(heldout):
+        clip["points"] = trained.dataset[len(trained.dataset) - args.heldout + offset].trajectories.numpy()
     from server.trackgo.pipeline import TrackGoPipeline
 
     pipe = TrackGoPipeline.from_pretrained(svd_dir, local_files_only=True)
@@ -266,18 +447,31 @@ def main(argv=None) -> dict:
     adapter.remove(trained.pipe.unet)
     pipe.attach_adapter(adapter)
     objmc_adapter = objmc_of(pipe, heldout, adapter)
-    final = results["with_attn"]["curve"][-1][1]
+    final = {name: results[name]["curve"][-1][1] for name in results}
+    mean_base = float(np.mean(base))
     report = {
-        "adapter_vs_base_mse": round(final / results["with_attn"]["base"], 4),
+        "adapter_vs_base_mse": round(float(np.mean(final["with_attn"])) / mean_base, 4),
         "objmc_base_px": round(objmc_base, 3),
         "objmc_adapter_px": round(objmc_adapter, 3),
         "steps_to_target_with_attn": results["with_attn"]["steps_to_target"],
         "steps_to_target_without_attn": results["without_attn"]["steps_to_target"],
-        "adapter_vs_base_mse_without_attn": round(results["without_attn"]["curve"][-1][1]
-                                                  / results["without_attn"]["base"], 4),
+        "adapter_vs_base_mse_without_attn": round(float(np.mean(final["without_attn"])) / mean_base, 4),
+        "oracle_vs_base_mse": round(float(np.mean(oracle)) / mean_base, 4),
+        "heldout_sigmas": ",".join(f"{s:.3g}" for s in sigmas),
+        "base_mse_per_sigma": ",".join(f"{b:.4f}" for b in base),
+        "adapter_vs_base_per_sigma": ",".join(f"{a / b:.3f}" for a, b in zip(final["with_attn"], base)),
+        "adapter_vs_base_per_sigma_without_attn": ",".join(f"{a / b:.3f}" for a, b in zip(final["without_attn"], base)),
+        "oracle_vs_base_per_sigma": ",".join(f"{a / b:.3f}" for a, b in zip(oracle, base)),
+        "curve_with_attn": ",".join(f"{s}:{np.mean(v) / mean_base:.4f}" for s, v in results["with_attn"]["curve"]),
+        "curve_without_attn": ",".join(f"{s}:{np.mean(v) / mean_base:.4f}"
+                                       for s, v in results["without_attn"]["curve"]),
+        "moving_pixels_share": round(moving_pixels_share(clips), 3),
         "adapter_steps": args.adapter_steps,
+        "batch": args.batch,
         "learning_rates": f"{args.lr:g}/{args.svd_lr:g}",
+        "cpu_seconds": round(time.process_time() - cpu_started + results["without_attn"]["cpu_seconds"], 1),
         "seconds": round(time.perf_counter() - started, 1),
+        "load_avg_1min": f"{load_start:.1f}->{os.getloadavg()[0]:.1f}",
     }
     for k, v in report.items():
         print(f"{k}={v}")

@@ -51,6 +51,7 @@ class Sample:
     frames: torch.Tensor        # (L, 3, H, W) float32 in [-1, 1]
     trajectories: torch.Tensor  # (L, H, W, 3) uint8, P
     masks: torch.Tensor         # (L, H, W) float32, M_i
+    clip_id: str = ""           # the prepared clip it came from (key of the trainer's latent cache)
 
 
 class TrackDataset(torch.utils.data.Dataset):
@@ -88,6 +89,7 @@ class TrackDataset(torch.utils.data.Dataset):
             frames=torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 127.5 - 1.0,
             trajectories=torch.from_numpy(np.ascontiguousarray(p)),
             masks=torch.from_numpy(masks),
+            clip_id=record.clip_id,
         )
 
 
@@ -96,6 +98,7 @@ def collate(samples: list[Sample]) -> dict[str, torch.Tensor]:
         "frames": torch.stack([s.frames for s in samples]),
         "trajectories": torch.stack([s.trajectories for s in samples]),
         "masks": torch.stack([s.masks for s in samples]),
+        "clip_ids": [s.clip_id for s in samples],
     }
 
 

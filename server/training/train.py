@@ -99,6 +99,7 @@ class Trainer:
         self.dataset = TrackDataset(config.data.dataset, config.data.frames,
                                     config.data.width, config.data.height)
         self.order = StepOrder(len(self.dataset), t.batch_size, t.seed)
+        self.latent_cache: dict[str, torch.Tensor] = {}
         self._load_models()
         self.step = 0
 
@@ -174,9 +175,9 @@ class Trainer:
         frames = batch["frames"]                                   # (b, L, 3, H, W) in [-1, 1]
         b, length = frames.shape[:2]
         scaling = pipe.vae.config.scaling_factor
-        latents = torch.stack([
-            pipe.vae.encode(frames[i].to(dev, dt)).latent_dist.sample(gens[i]) * scaling
-            for i in range(b)]).float()                            # (b, L, 4, h, w)
+        ids = batch.get("clip_ids") or [""] * b
+        latents = torch.stack([self._posterior(frames[i], ids[i]).sample(gens[i]) * scaling
+                               for i in range(b)]).float()         # (b, L, 4, h, w)
         first = frames[:, 0]
         clip_in = (_resize_with_antialiasing(first, (224, 224)) + 1.0) / 2.0
         image_embeds = pipe._encode_image(clip_in, dev, 1, False)
@@ -186,6 +187,18 @@ class Trainer:
         added = pipe._get_add_time_ids(cond.fps - 1, cond.motion_bucket_id, cond.noise_aug_strength,
                                        image_embeds.dtype, b, 1, False).to(dev)
         return latents, image_embeds, image_latents, added
+
+    def _posterior(self, frames: torch.Tensor, clip_id: str):
+        """The VAE posterior of one clip's frames; kept per clip id with ``data.cache_latents``."""
+        from diffusers.models.autoencoders.vae import DiagonalGaussianDistribution
+
+        cache = self.latent_cache if self.config.data.cache_latents and clip_id else None
+        if cache is not None and clip_id in cache:
+            return DiagonalGaussianDistribution(cache[clip_id])
+        posterior = self.pipe.vae.encode(frames.to(self.accelerator.device, self.weight_dtype)).latent_dist
+        if cache is not None:
+            cache[clip_id] = posterior.parameters
+        return posterior
 
     def _micro_step(self, batch: dict, positions: list[int]) -> dict[str, torch.Tensor]:
         """Losses of one micro-batch; ``positions`` are its samples' places in the global batch."""

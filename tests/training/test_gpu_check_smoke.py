@@ -21,7 +21,7 @@ def test_gpu_check_smoke_writes_every_figure(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(out.read_text())
     assert report["config"] == "tiny (smoke)"
-    assert set(report["generation"]) == {"plain_svd", "trackgo"}
+    assert set(report["generation"]) == {"plain_svd", "trackgo", "dual_clock", "trackgo_dual_clock"}
     for figures in report["generation"].values():
         assert figures["seconds"] > 0 and "error" not in figures
     assert report["generation_offload_16gb"] == {"skipped": "needs CUDA"}
@@ -29,6 +29,10 @@ def test_gpu_check_smoke_writes_every_figure(tmp_path):
     assert report["mask_fp16_vs_fp32"]["identical_fraction"] == 1.0 and report["mask_fp16_vs_fp32"]["entries"] > 0
     printed = dict(line.split("=", 1) for line in result.stdout.splitlines() if "=" in line)
     assert float(printed["generation.trackgo.seconds"]) == report["generation"]["trackgo"]["seconds"]
+    assert float(printed["generation.trackgo_dual_clock.seconds"]) > 0
+    # the dual-clock rows really ran the hold: denoising starts at the weak clock, fewer UNet calls
+    calls = {name: figures["unet_calls"] for name, figures in report["generation"].items() if "unet_calls" in figures}
+    assert calls["dual_clock"] < calls["trackgo"] and calls["trackgo_dual_clock"] == calls["dual_clock"], calls
 
 
 def test_gpu_check_without_a_gpu_and_without_smoke_says_so(tmp_path):

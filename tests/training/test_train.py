@@ -256,3 +256,22 @@ def test_accelerate_launch_cpu_two_processes_fails_loudly(tmp_path):
                             env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode != 0
     assert "asked for 2 processes but started one" in result.stderr
+
+
+def test_cached_latents_give_the_same_inputs_without_encoding_again(tiny_config, tmp_path, monkeypatch):
+    """data.cache_latents: the first step encodes, later steps draw from the kept posterior with
+    the same generator, so a step's inputs are bit-identical to an uncached run's."""
+    plain = make_trainer(tiny_config, tmp_path / "plain")
+    batch = collate([plain.dataset[0]])
+    expected = [plain.step_inputs(batch, [0]) for plain.step in (0, 1)]
+    cached = make_trainer(cfgmod.with_overrides(tiny_config, data={"cache_latents": True}), tmp_path / "cached")
+    calls = []
+    encode = cached.pipe.vae.encode
+    monkeypatch.setattr(cached.pipe.vae, "encode", lambda x: calls.append(len(x)) or encode(x))
+    got = [cached.step_inputs(batch, [0]) for cached.step in (0, 1)]
+    frames = batch["frames"].shape[1]
+    assert calls.count(frames) == 1, calls            # the clip's frames once; frame 0 every step
+    for want, have in zip(expected, got):
+        for key in ("target", "noisy", "unet_input"):
+            assert torch.equal(want[key], have[key]), key
+    assert not torch.equal(got[0]["target"], got[1]["target"])   # a new draw each step, not a frozen latent
