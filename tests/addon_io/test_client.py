@@ -54,9 +54,11 @@ class Peer:
         self.identity = frames[0]
         return sp.decode(frames[1:])
 
-    def pending(self) -> bool:
-        """Whether something is waiting (a message the client sent is delivered well within this)."""
-        return bool(self.sock.poll(200))
+    def nothing_from(self, client) -> bool:
+        """True when the client had sent nothing: a marker it sends now is the next to arrive
+        (one DEALER's messages arrive in order)."""
+        assert client.send(sp.make_status())
+        return self.recv().type == sp.messages.STATUS
 
     def send(self, msg: sp.Message) -> None:
         self.sock.send_multipart([self.identity, *sp.encode(msg)])
@@ -367,16 +369,16 @@ def test_connecting_again_replaces_the_socket(peer, ctx):
 def test_pings_go_out_every_heartbeat_interval(peer, ctx):
     clock = Clock()
     client = connected(peer, ctx, clock=clock, heartbeat=2.0)
-    assert client.poll() == [] and not peer.pending()       # nothing due yet
+    assert client.poll() == [] and peer.nothing_from(client)       # nothing due yet
     clock.t += 1.99
-    assert client.poll() == [] and not peer.pending()
+    assert client.poll() == [] and peer.nothing_from(client)
     clock.t += 0.01
     assert client.poll() == []
     ping = peer.recv()
     assert ping.type == sp.messages.PING
     clock.t += 1.0                       # the next ping is due a whole interval after the last
     client.poll()
-    assert not peer.pending()
+    assert peer.nothing_from(client)
     peer.send(sp.make_pong(ping))        # heard: the server is alive
     pump(client, lambda ev: client._last_heard == clock.t)
     clock.t += 1.0
@@ -388,7 +390,7 @@ def test_a_ping_from_the_server_is_answered_with_its_clock(peer, ctx):
     client = connected(peer, ctx)
     ping = sp.make_ping(12.5)
     peer.send(ping)
-    assert pump(client, lambda ev: peer.pending()) == []
+    assert pump(client, lambda ev: peer.sock.poll(20)) == []
     pong = peer.recv()
     assert pong.type == sp.messages.PONG and pong.re == ping.id and pong.body["t"] == 12.5
 
@@ -441,7 +443,7 @@ def test_a_failed_or_closed_client_sends_no_heartbeat(peer, ctx):
     client = connected(peer, ctx, clock=clock)
     client.state = "idle"                # a state the heartbeat leaves alone
     clock.t += 100
-    assert client.poll() == [] and client.state == "idle" and not peer.pending()
+    assert client.poll() == [] and client.state == "idle" and peer.nothing_from(client)
 
 
 # ---- jobs ------------------------------------------------------------------------------------------
@@ -650,7 +652,13 @@ def test_curve_with_a_wrong_server_key_never_connects(ctx):
         keys = CurveKeys(other_public.decode(), client_public.decode(), client_secret.decode())
         client = Client(peer.address, context=ctx, clock=Clock(), curve=keys)
         client.connect()
-        assert not peer.sock.poll(500)
+        from zmq.utils.monitor import recv_monitor_message
+        monitor = client.socket.get_monitor_socket(zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+        assert monitor.poll(WAIT_MS), "no failed handshake seen"   # it retries, so one is seen
+        assert recv_monitor_message(monitor)["event"] == zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
+        assert peer.sock.poll(0) == 0
+        client.socket.disable_monitor()
+        monitor.close(0)
         client.close()
     finally:
         peer.close()
