@@ -9,6 +9,7 @@ on a socket is bounded by a generous timeout, never a threshold.
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 import zmq
@@ -127,13 +128,15 @@ def test_connect_says_hello_and_the_welcome_makes_it_ready(peer, ctx):
     clock = Clock()
     client = Client(peer.address, context=ctx, clock=clock)
     assert client.state == "idle" and not client.ready and client.socket is None
+    assert client.welcome == {} and client.heartbeat_s == 1.0 and client.limits == sp.Limits()
+    assert client.instance is None and client.open_jobs == set()
     client.connect()
     assert client.state == "connecting" and not client.ready
     hello = peer.recv()
-    assert hello.type == sp.messages.HELLO
+    assert hello.type == sp.messages.HELLO and client._hello_id == hello.id
     assert hello.body == {"client": "trackgo-blender", "protocol": list(sp.PROTOCOL_VERSION)}
     # a stable routing id naming this process: a dropped connection comes back as the same client
-    assert peer.identity.startswith(f"trackgo-{os.getpid()}-".encode())
+    assert re.fullmatch(rf"trackgo-{os.getpid()}-[0-9a-f]+-[0-9a-f]+", peer.identity.decode())
     assert client.poll() == []          # nothing arrived yet: no event, still connecting
     limits = sp.Limits(max_frames=12, max_message_bytes=5 * sp.limits.MIB)
     peer.send(welcome(hello.id, heartbeat=0.25, limits=limits, server="TrackGo test"))
@@ -356,6 +359,26 @@ def test_closing_ends_the_connection(peer, ctx):
     assert idle.state == "idle"
 
 
+def test_closing_while_connecting(peer, ctx):
+    client = Client(peer.address, context=ctx, clock=Clock())
+    client.connect()
+    client.close()
+    assert client.state == "closed" and client.socket is None
+
+
+def test_send_never_blocks_when_the_server_takes_nothing(ctx):
+    with __import__("socket").socket() as probe:     # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        address = f"tcp://127.0.0.1:{probe.getsockname()[1]}"
+    client = Client(address, context=ctx, clock=Clock())
+    client.connect()
+    sent = 0
+    while client.send(sp.make_ping()) and sent < 100_000:   # the queue fills (its high-water mark)
+        sent += 1
+    assert 0 < sent < 100_000
+    client.close()
+
+
 def test_connecting_again_replaces_the_socket(peer, ctx):
     client = connected(peer, ctx)
     first = client.socket
@@ -554,12 +577,15 @@ def test_pongs_and_status_replies_make_no_event(peer, ctx):
     assert [e.kind for e in pump(client, has("progress"))] == ["progress"]
 
 
-def test_a_malformed_message_is_dropped_and_the_stream_goes_on(peer, ctx):
-    client = connected(peer, ctx)
-    peer.send_raw([b"\x93not msgpack at all"])
-    peer.send(sp.make_progress("j", 1, "denoising", 1, 2))
-    assert [e.kind for e in pump(client, has("progress"))] == ["progress"]
-    assert client.state == "ready"
+def test_a_malformed_message_is_dropped_and_the_stream_goes_on(ctx):
+    client, peer = inproc_client(ctx, Clock())
+    try:
+        peer.send_raw([b"\x93not msgpack at all"])
+        peer.send(sp.make_progress("j", 1, "denoising", 1, 2))
+        assert [e.kind for e in client.poll()] == ["progress"]     # in the same poll
+        assert client.state == "ready"
+    finally:
+        peer.close()
 
 
 # ---- the server restarted ------------------------------------------------------------------------
@@ -702,6 +728,7 @@ def test_normalize_address_adds_the_scheme_and_refuses_the_unclear():
     assert normalize_address("127.0.0.1:5555") == "tcp://127.0.0.1:5555"
     assert normalize_address("  localhost:7 ") == "tcp://localhost:7"
     assert normalize_address("tcp://[::1]:5555") == "tcp://[::1]:5555"
+    assert normalize_address("[::1]:5555") == "tcp://[::1]:5555"      # the port is after the last colon
     assert normalize_address("ipc:///tmp/x") == "ipc:///tmp/x"
     for empty in ("", "   ", None):
         with pytest.raises(ValueError, match="^server address: expected something like tcp://127.0.0.1:5555, got nothing$"):
@@ -716,6 +743,8 @@ def test_describe_error_names_the_track_and_adds_the_hint():
     assert describe_error({"code": "bad", "message": "too big", "field": "tracks[1].mask", "hint": "crop it"},
                           ["Ball", "Cup"]) == "track 'Cup' (tracks[1].mask): too big — crop it"
     assert describe_error({"message": "m", "field": "tracks[5].mask"}, ["Ball"]) == "tracks[5].mask: m"
+    assert describe_error({"message": "m", "field": "tracks[1].points[3]"}, ["Ball", "Cup"]) == \
+        "track 'Cup' (tracks[1].points[3]): m"
     assert describe_error({"message": "m", "field": "tracks[x].mask"}, ["Ball"]) == "tracks[x].mask: m"
     assert describe_error({"message": "m", "field": "tracks[0].mask"}) == "tracks[0].mask: m"
     assert describe_error({"message": "m", "field": "params.frames"}, ["Ball"]) == "params.frames: m"
@@ -724,7 +753,7 @@ def test_describe_error_names_the_track_and_adds_the_hint():
     assert describe_error({"message": "m", "hint": ""}) == "m"
 
 
-def test_curve_keys_from_z85_values_and_key_files(tmp_path):
+def test_curve_keys_from_z85_values_and_key_files(tmp_path, monkeypatch):
     assert curve_keys("") is None
     spub, _ = zmq.curve_keypair()
     cpub, csec = zmq.curve_keypair()
@@ -748,8 +777,14 @@ def test_curve_keys_from_z85_values_and_key_files(tmp_path):
     with pytest.raises(ValueError, match=r"^server public key: expected a 40-character Z85 key or a key file, "
                                          r"got 'short'…$"):
         curve_keys("short", "", csec.decode())
-    with pytest.raises(ValueError, match=r"^client public key: expected a 40-character Z85 key"):
+    with pytest.raises(ValueError, match=r"^client public key: expected a 40-character Z85 key or a key file, "
+                                         r"got 'xxxxxxxxxxxx'…$"):
         curve_keys(spub.decode(), "x" * 39, csec.decode())
+    with pytest.raises(ValueError, match=r"^client secret key: expected a 40-character Z85 key"):
+        curve_keys(spub.decode(), "", csec.decode() + "x")
+    # a key file given from the home folder (~)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert curve_keys("~/server.key", "", "~/client.key_secret") == keys
     broken = tmp_path / "broken.key"
     broken.write_text("this is not a certificate")
     with pytest.raises(ValueError, match=r"^server public key: cannot read key file .*broken\.key"):

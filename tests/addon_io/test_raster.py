@@ -199,3 +199,5 @@ def test_map_layer_moves_points_and_scales_feathers():
     assert sp.points[1] == SplinePoint((11.0, 13.0), (11.0, 13.0), (11.0, 13.0), 0.0)
     assert (moved.invert, moved.alpha, moved.falloff, moved.name, moved.extra) == (True, 0.7, "SHARP", "Ball", {"k": 1})
     assert moved.extra is not layer.extra
+    closed = raster.map_layer(Layer((box(0.0, 0.0, 1.0, 1.0),)), lambda pts: np.asarray(pts, float), 1.0)
+    assert closed.splines[0].cyclic is True
