@@ -755,10 +755,14 @@ def test_describe_error_names_the_track_and_adds_the_hint():
 
 def test_curve_keys_from_z85_values_and_key_files(tmp_path, monkeypatch):
     assert curve_keys("") is None
+    with pytest.raises(ValueError, match=r"^client secret key: expected a Z85 key or the client's \.key_secret file"):
+        curve_keys(zmq.curve_keypair()[0].decode())          # a server key alone is not enough
     spub, _ = zmq.curve_keypair()
     cpub, csec = zmq.curve_keypair()
     keys = curve_keys(spub.decode(), cpub.decode(), csec.decode())
     assert keys == CurveKeys(spub.decode(), cpub.decode(), csec.decode())
+    assert curve_keys(spub.decode(), client_secret=csec.decode()) == CurveKeys(spub.decode(), csec.decode(),
+                                                                              csec.decode())
     # only the secret: the public half is taken from the same value
     assert curve_keys(spub.decode(), "", " " + csec.decode() + " ") == CurveKeys(spub.decode(), csec.decode(),
                                                                                  csec.decode())

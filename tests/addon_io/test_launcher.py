@@ -80,9 +80,10 @@ def test_a_free_port_is_kept_and_a_taken_one_replaced():
         address, changed = free_local_port(f"tcp://127.0.0.1:{port}")
         assert changed and address.startswith("tcp://127.0.0.1:") and address != f"tcp://127.0.0.1:{port}"
         new_port = int(address.rsplit(":", 1)[1])
+        assert new_port > 1024                       # one the system handed out, not a guess
         with socket.socket() as s:
             s.bind(("127.0.0.1", new_port))          # really free
-        for wildcard in ("*", "0.0.0.0"):
+        for wildcard in ("*", "0.0.0.0", ""):
             address, changed = free_local_port(f"tcp://{wildcard}:{port}")
             assert changed and address.startswith("tcp://127.0.0.1:")
     with socket.socket() as probe:
