@@ -153,3 +153,5 @@ def test_a_protocol_error_names_the_track_by_its_name():
         io_job.check(body, payloads)
     assert io_job.check(dict(body, tracks=body["tracks"][:1]), payloads[:2]) is not None
     assert io_job.describe({"message": "m", "field": "tracks[0].x"}, [7]) == "track '7' (tracks[0].x): m"
+    with pytest.raises(JobInputError, match=r"tracks"):
+        io_job.check({"reference": body["reference"], "params": {}}, payloads[:1])   # no tracks at all

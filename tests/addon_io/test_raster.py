@@ -153,6 +153,15 @@ def test_steps_set_how_finely_curves_are_followed():
     layer = Layer((circle,))
     assert raster.rasterize_layer(layer, 40, 40, steps=1).sum() == coarse.sum()
     assert raster.rasterize_layer(layer, 40, 40).sum() == fine.sum()
+    # the layer's default is the spline's 32 steps (33 would draw another polygon)
+    big = Spline(tuple(SplinePoint((110 + dx * 100, 110 + dy * 100),
+                                   (110 + dx * 100 + dy * 55.22847498, 110 + dy * 100 - dx * 55.22847498),
+                                   (110 + dx * 100 - dy * 55.22847498, 110 + dy * 100 + dx * 55.22847498), 6.0)
+                       for dx, dy in ((1, 0), (0, 1), (-1, 0), (0, -1))))
+    at32 = raster.rasterize_spline(big, 220, 220, steps=32)
+    assert not np.array_equal(at32, raster.rasterize_spline(big, 220, 220, steps=33))
+    assert np.array_equal(raster.rasterize_layer(Layer((big,)), 220, 220), at32)
+    assert np.array_equal(raster.rasterize_spline(big, 220, 220), at32)
 
 
 def test_a_layer_combines_its_splines_with_max_then_inverts_then_scales():
@@ -167,6 +176,10 @@ def test_a_layer_combines_its_splines_with_max_then_inverts_then_scales():
     assert over.max() == 1.0
     feathered = raster.rasterize_layer(Layer((box(2.0, 2.0, 6.0, 6.0, feather=2.0),), falloff="LINEAR"), 8, 8)
     assert np.isclose(feathered[3, 6], 0.75)
+    sharp = raster.rasterize_layer(Layer((box(2.0, 2.0, 6.0, 6.0, feather=2.0),), falloff="SHARP"), 8, 8)
+    assert np.isclose(sharp[3, 6], 0.75 ** 2)                     # the layer's falloff reaches its splines
+    assert both.dtype == np.float32 and sharp.dtype == np.float32
+    assert not raster.rasterize_layer(Layer((a,), alpha=-1.0), 8, 8).any()   # never below 0
     assert raster.rasterize_layer(Layer(()), 3, 2).shape == (2, 3)
 
 
