@@ -127,6 +127,19 @@ def test_point_tracks_carry_their_points_and_visibility():
     assert "visible" not in body["tracks"][0]["points"]
 
 
+def test_a_point_track_does_not_end_the_list_of_tracks():
+    pts = np.zeros((1, 8, 2))
+    body, payloads = build_job(ref(), [TrackInput("Obj", square(), None, points=pts),
+                                       TrackInput("Ball", square(), [[5, 5], [20, 5]])], {"frames": 8})
+    assert [t["name"] for t in body["tracks"]] == ["Obj", "Ball"] and "arrow" in body["tracks"][1]
+
+
+def test_float32_arrows_are_rounded_as_the_numbers_they_stand_for():
+    arrow = np.array([[5.1234, 5.0], [20.5678, 7.25]], np.float32)
+    body, _ = build_job(ref(), [TrackInput("A", square(), arrow)], {})
+    assert body["tracks"][0]["arrow"]["points"] == [[5.123, 5.0], [20.568, 7.25]]
+
+
 def test_only_known_parameters_travel_as_plain_python_values():
     assert params_body({"frames": np.int64(8), "seed": None, "max_guidance_scale": np.float32(2.5), "nonsense": 1,
                         "fps": 7}) == {"frames": 8, "max_guidance_scale": 2.5, "fps": 7}

@@ -44,6 +44,9 @@ def test_without_denoising_frames_fill_from_the_end_of_preparing():
     q = JobProgress()
     q.frames(0, 0)                         # no frames announced: no division by zero
     assert q.value == pytest.approx(PREPARING_END) and q.text == "Frames 0/0"
+    one = JobProgress()
+    one.frames(1, 1)
+    assert one.value == 1.0
     r = JobProgress()
     r.stage("preparing", 3, 0)             # an unknown total counts as nothing done
     assert r.value == 0.0

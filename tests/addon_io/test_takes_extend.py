@@ -159,6 +159,7 @@ def test_remaining_arrow_starts_where_the_track_stopped():
 
 def test_scale_points_maps_pixel_centres():
     assert np.allclose(extend.scale_points([[0, 0], [9, 4]], (10, 5), (20, 20)), [[0.5, 1.5], [18.5, 17.5]])
+    assert np.allclose(extend.scale_points([[0, 0], [9, 4]], (10, 5), (30, 20)), [[1.0, 1.5], [28.0, 17.5]])
     assert np.allclose(extend.scale_points([[-0.5, -0.5]], (10, 5), (20, 20)), [[-0.5, -0.5]])
 
 
