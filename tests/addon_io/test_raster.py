@@ -156,7 +156,7 @@ def test_steps_set_how_finely_curves_are_followed():
     # the layer's default is the spline's 32 steps (33 would draw another polygon)
     big = Spline(tuple(SplinePoint((110 + dx * 100, 110 + dy * 100),
                                    (110 + dx * 100 + dy * 55.22847498, 110 + dy * 100 - dx * 55.22847498),
-                                   (110 + dx * 100 - dy * 55.22847498, 110 + dy * 100 + dx * 55.22847498), 6.0)
+                                   (110 + dx * 100 - dy * 55.22847498, 110 + dy * 100 + dx * 55.22847498))
                        for dx, dy in ((1, 0), (0, 1), (-1, 0), (0, -1))))
     at32 = raster.rasterize_spline(big, 220, 220, steps=32)
     assert not np.array_equal(at32, raster.rasterize_spline(big, 220, 220, steps=33))
