@@ -157,6 +157,24 @@ def test_ticks_sit_on_the_arrow_at_each_frames_mean_displacement():
     assert np.allclose(sorted(b for _, b in small), sorted([(0.3 - dx / 2, 0.8 + dy / 2), (0.3 - dx / 2, 0.8 - dy / 2)]))
 
 
+def test_arrowhead_barbs_turn_thirty_degrees_each_way_from_an_oblique_move():
+    # the last move is (3, 4) px: u = (0.6, 0.8); barb k = tip - 12 * R(±30°) u, the + one first
+    plan = {"width": 100, "height": 100, "tracks": [{"positions": [[[20.0, 10.0]], [[23.0, 14.0]]]}]}
+    ((ticks, head),) = timing.tick_geometry(plan)
+    assert np.allclose(ticks, [(0.2, 0.9), (0.23, 0.86)])
+    c, s = math.cos(math.pi / 6), math.sin(math.pi / 6)
+    ux, uy = 0.6, 0.8
+    for (tip, barb), sign in zip(head, (1.0, -1.0)):
+        bx = 23.0 - 12 * (ux * c - sign * uy * s)
+        by = 14.0 - 12 * (uy * c + sign * ux * s)
+        assert np.allclose(tip, (0.23, 0.86)) and np.allclose(barb, (bx / 100, 1 - by / 100))
+
+
+def test_a_plan_without_a_size_is_read_as_one_pixel():
+    ((ticks, head),) = timing.tick_geometry({"tracks": [{"positions": [[[0.25, 0.75]]]}]})
+    assert np.allclose(ticks, [(0.25, 0.25)]) and head == []
+
+
 def test_ticks_without_an_arrow_follow_the_mean_point_and_a_still_track_has_no_head():
     plan = {"width": 10, "height": 10, "tracks": [
         {"positions": [[[1.0, 1.0], [3.0, 3.0]], [[1.0, 5.0], [3.0, 7.0]], [[1.0, 5.0], [3.0, 7.0]]]},

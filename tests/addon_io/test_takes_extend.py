@@ -125,6 +125,14 @@ def test_bytes_that_do_not_match_their_hash_or_size_are_refused():
     assert from_text(good) == record()
 
 
+def test_stray_characters_in_the_stored_bytes_are_damage_not_noise():
+    data = json.loads(to_text(record()))
+    b64 = data["payloads"][1]["zlib_b64"]
+    data["payloads"][1]["zlib_b64"] = b64[:8] + "!" + b64[8:]      # would be skipped by a lax decoder
+    with pytest.raises(TakeError, match=r"^take\.payloads\[1\]: the stored bytes are damaged \("):
+        from_text(json.dumps(data))
+
+
 def test_missing_optional_parts_read_as_empty():
     data = json.loads(to_text(record()))
     for key in ("reference_source", "sources", "tracks_meta", "server", "frame_start"):
