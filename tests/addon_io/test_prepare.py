@@ -154,6 +154,40 @@ def test_point_tracks_are_resampled_into_the_output_frame():
     assert job.track_names == ["Obj"]
 
 
+def test_point_track_masks_are_resampled_nearest_not_smeared():
+    # a 2 px band starting on an odd column, halved: nearest keeps one column (source 101),
+    # an area or bilinear filter would leave two half-covered ones
+    mask = np.zeros((128, 256), np.uint8)
+    mask[:, 101:103] = 255
+    tr = TrackInput("Obj", mask, None, points=np.zeros((1, 8, 2)))
+    job = P.prepare(source([tr], size=(128, 64), width=256, height=128))
+    m = np.frombuffer(job.payloads[1], np.uint8).reshape(64, 128)
+    assert np.flatnonzero(m.any(axis=0)).tolist() == [50]
+
+
+def test_precheck_sizes_the_job_like_the_real_one_and_uses_the_limits():
+    ok = [P.TrackSource("Box", square_layer(8, 8, 24, 24), np.array([[16.0, 16.0], [40.0, 16.0]]))]
+    exact = 128 * 64 * 3 + 128 * 64 + P.HEADER_ALLOWANCE          # reference RGB, one mask, header
+    P.precheck(source(ok, pixels=False), sp.Limits(max_message_bytes=exact))
+    with pytest.raises(JobInputError, match=r"^job: "):
+        P.precheck(source(ok, pixels=False), sp.Limits(max_message_bytes=exact - 1))
+    small = sp.Limits(max_width=256, max_height=128, max_pixels=256 * 128)
+    assert P.precheck(source(ok, size=None, pixels=False), small) == F.framing(128, 64, 256, 128, "crop")
+    # the chosen size is what the limits judge (not the protocol's default size)
+    tight = sp.Limits(max_width=128, max_height=64, max_pixels=128 * 64)
+    assert P.precheck(source(ok, pixels=False), tight).out_w == 128
+
+
+def test_precheck_leaves_empty_masks_to_the_worker_but_checks_edge_softness():
+    pts = np.zeros((1, 8, 2))
+    tr = TrackInput("Obj", np.zeros((64, 128), np.uint8), None, points=pts)   # empty: not known yet
+    assert P.precheck(source([tr], pixels=False)).out_w == 128
+    soft = [P.TrackSource("Box", square_layer(8, 8, 24, 24), np.array([[16.0, 16.0], [40.0, 16.0]]),
+                          edge_softness=-1.0)]
+    with pytest.raises(JobInputError, match=r"edge_softness"):
+        P.precheck(source(soft, pixels=False))
+
+
 def test_without_a_chosen_size_the_output_follows_the_references_aspect():
     tracks = [P.TrackSource("Box", square_layer(8, 8, 24, 24), np.array([[16.0, 16.0], [40.0, 16.0]]))]
     job = P.prepare(source(tracks, size=None, params={"frames": 8}))

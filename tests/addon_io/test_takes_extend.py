@@ -163,6 +163,9 @@ def test_remaining_arrow_starts_where_the_track_stopped():
     assert np.allclose(extend.remaining_arrow(L_ARROW, 0.25), [[10, 0], [10, 30]])     # on a corner: once
     assert np.allclose(extend.remaining_arrow(L_ARROW, 0.0), [[0, 0], [10, 0], [10, 30]])
     assert np.allclose(extend.remaining_arrow(L_ARROW, 1.0), [[10, 30]])
+    assert np.allclose(extend.remaining_arrow(L_ARROW, -0.5), [[0, 0], [10, 0], [10, 30]])   # clamped: once
+    # stopped half a pixel before the corner: the corner is still ahead
+    assert np.allclose(extend.remaining_arrow(L_ARROW, 9.5 / 40), [[9.5, 0], [10, 0], [10, 30]])
 
 
 def test_scale_points_maps_pixel_centres():
