@@ -224,49 +224,37 @@ def test_a_restart_forgets_the_last_runs_lines(tmp_path):
         srv.stop()
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
-def test_closing_its_stdin_tells_the_server_to_go(tmp_path):
-    cwd = fake_server(tmp_path, (
-        "import signal\n"
-        "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
-        f"print('{READY}x', flush=True)\n"
-        "sys.stdin.read()\n"))                   # exits (code 0) only when its stdin closes
+def exit_code_after_stop(tmp_path, body: str, **stop_args) -> int:
+    """Start a ready stand-in running ``body`` after its ready line, stop it, return its exit code."""
+    cwd = fake_server(tmp_path, "import signal, threading\n" f"print('{READY}x', flush=True)\n" + body)
     srv = LocalServer(sys.executable, "tcp://127.0.0.1:9", cwd=cwd)
     srv.start()
     proc = srv.proc
     assert srv.wait_ready(30).state == "ready"
-    srv.stop(grace=30)
-    assert proc.returncode == 0
+    srv.stop(**stop_args)
+    return proc.returncode
+
+
+IGNORE_TERM = "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_closing_its_stdin_tells_the_server_to_go(tmp_path):
+    # exits (code 0) only when its stdin closes
+    assert exit_code_after_stop(tmp_path, IGNORE_TERM + "sys.stdin.read()\n", grace=30) == 0
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_a_server_that_ignores_terminate_is_killed_after_the_grace(tmp_path):
-    cwd = fake_server(tmp_path, (
-        "import signal, threading\n"
-        "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
-        f"print('{READY}x', flush=True)\n"
-        "sys.stdin.read()\n"
-        "threading.Event().wait()\n"))          # stdin closed: still alive, only a kill ends it
-    srv = LocalServer(sys.executable, "tcp://127.0.0.1:9", cwd=cwd)
-    srv.start()
-    proc = srv.proc
-    assert srv.wait_ready(30).state == "ready"
-    srv.stop(grace=0.5)
-    assert proc.returncode == -signal.SIGKILL
+    # stdin closed: still alive, only a kill ends it
+    body = IGNORE_TERM + "sys.stdin.read()\nthreading.Event().wait()\n"
+    assert exit_code_after_stop(tmp_path, body, grace=0.5) == -signal.SIGKILL
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_a_server_that_keeps_running_is_terminated(tmp_path):
-    cwd = fake_server(tmp_path, (
-        "import threading\n"
-        f"print('{READY}x', flush=True)\n"
-        "threading.Event().wait()\n"))          # ignores its stdin closing
-    srv = LocalServer(sys.executable, "tcp://127.0.0.1:9", cwd=cwd)
-    srv.start()
-    proc = srv.proc
-    assert srv.wait_ready(30).state == "ready"
-    srv.stop()
-    assert proc.returncode == -signal.SIGTERM
+    # ignores its stdin closing
+    assert exit_code_after_stop(tmp_path, "threading.Event().wait()\n") == -signal.SIGTERM
 
 
 def test_lines_keep_only_the_last_two_hundred():
