@@ -21,6 +21,7 @@ def test_safe_names_keep_letters_digits_dot_dash_underscore():
     assert safe_name("été 2") == "t_2"
     assert safe_name("a  /\\ b") == "a_b"
     assert safe_name("x" * 100) == "x" * 64
+    assert safe_name("XboxX") == "XboxX"
     assert safe_name("!!!") == "shot" and safe_name(None) == "shot" and safe_name("", "job") == "job"
 
 
@@ -59,6 +60,10 @@ def test_check_png_refuses_what_is_not_one_whole_png():
     assert len(smallest) == 45 and check_png(smallest) == (4, 2)
     with pytest.raises(ValueError, match=sig):
         check_png(smallest[:8] + smallest[9:])                       # 44 bytes cannot be whole
+    short_ihdr = smallest[:28] + smallest[29:]                       # signature, IHDR, IEND: but 44 bytes
+    assert short_ihdr[:8] == frames.PNG_SIGNATURE and short_ihdr[12:16] == b"IHDR" and len(short_ihdr) == 44
+    with pytest.raises(ValueError, match=sig):
+        check_png(short_ihdr)
     end = r"^frame data: expected a complete PNG file: it does not end with IEND \(truncated\)$"
     with pytest.raises(ValueError, match=end):
         check_png(png[:-1])

@@ -37,6 +37,19 @@ def test_output_size_respects_the_servers_limits_and_step():
     assert F.output_size(4, 1, sp.Limits(max_width=256, max_height=2048, max_pixels=256 * 64)) == (256, 64)
 
 
+def test_each_limit_binds_on_its_own():
+    portrait = F.output_size(10, 1000, sp.Limits(max_width=2048, max_height=256, max_pixels=2048 * 2048))
+    assert portrait[1] <= 256 and portrait == (64, 256)
+    # limits that are not multiples of the step: never one step over them
+    assert F.output_size(1000, 10, sp.Limits(max_width=127, max_height=2048, max_pixels=2048 * 2048))[0] == 64
+    assert F.output_size(10, 1000, sp.Limits(max_width=2048, max_height=127, max_pixels=2048 * 2048))[1] == 64
+    # 16:9 at SVD's area would fit exactly; one pixel less allowed and it may not be chosen
+    w, h = F.output_size(3840, 2160, sp.Limits(max_pixels=1024 * 576 - 1))
+    assert w * h <= 1024 * 576 - 1 and (w, h) != (1024, 576)
+    assert F.output_size(1, 1, None) == (768, 768)
+    assert F.output_size(1, 10) == F.output_size(10, 100)               # a 1-pixel-wide reference is fine
+
+
 @pytest.mark.parametrize("w,h", [(0, 10), (10, 0), (-1, 5)])
 def test_output_size_refuses_an_empty_reference(w, h):
     with pytest.raises(ValueError, match=rf"^reference size: expected positive width and height, got {w}x{h}$"):
@@ -78,6 +91,7 @@ def test_box_reduce_averages_whole_blocks():
     out = F._box_reduce(img, 2, 2)
     assert out.dtype == np.float32 and out.tolist() == [[3.5, 5.5, 7.5], [15.5, 17.5, 19.5]]
     assert F._box_reduce(img, 3, 1).tolist() == [[1, 4], [7, 10], [13, 16], [19, 22]]
+    assert F._box_reduce(img, 2, 1).tolist()[0] == [0.5, 2.5, 4.5]
     assert F._box_reduce(img, 1, 2).tolist() == [[3, 4, 5, 6, 7, 8], [15, 16, 17, 18, 19, 20]]
     assert F._box_reduce(img, 4, 3).tolist() == [[7.5]]               # the partial blocks are dropped
     assert F._box_reduce(img, 1, 1) is img
@@ -114,6 +128,8 @@ def test_shrinking_averages_the_area_first():
     # a factor that is not whole: blocks of int(1 / s) pixels (2 here, at s = 0.4)
     out = F.resample(img, F.framing(8, 4, 3, 2, "stretch"))
     assert out.shape == (2, 3) and (np.abs(out.astype(int) - 128) <= 1).all()
+    wide = F.resample(img, F.framing(8, 4, 4, 4, "stretch"))     # halved across only
+    assert (wide == 128).all()
     tall = np.zeros((8, 4), np.uint8)
     tall[::2] = 255
     assert (F.resample(tall, F.framing(4, 8, 2, 4, "stretch")) == 128).all()
