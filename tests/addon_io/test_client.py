@@ -214,8 +214,11 @@ def test_a_message_in_another_major_version_fails_the_connection_at_once(peer, c
     peer.send(welcome(hello.id))                # what follows is not read: the poll returns
     events = pump(client, has("connect_failed"))
     assert [e.kind for e in events] == ["connect_failed"]
-    assert events[0].message.startswith(f"wrong protocol version: the server at {peer.address} speaks "
-                                        "another major version (")
+    with pytest.raises(sp.ProtocolError) as refused:      # what the protocol says about this header
+        sp.decode([msgpack.packb(header, use_bin_type=True), *frames[1:]])
+    assert events[0].message == (f"wrong protocol version: the server at {peer.address} speaks another major "
+                                 f"version ({refused.value.message}); update the add-on or the server")
+    assert refused.value.message and "None" not in refused.value.message
     assert client.state == "failed" and client.socket is None
 
 
