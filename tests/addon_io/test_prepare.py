@@ -165,6 +165,26 @@ def test_point_track_masks_are_resampled_nearest_not_smeared():
     assert np.flatnonzero(m.any(axis=0)).tolist() == [50]
 
 
+def test_painted_masks_are_resampled_nearest_too():
+    cov = np.zeros((128, 256, 4), np.float32)
+    cov[:, 101:103] = 1.0
+    pm = P.PaintedMask(cov[::-1].ravel(), 256, 128)
+    job = P.prepare(source([P.TrackSource("P", pm, np.array([[100.0, 16.0], [150.0, 16.0]]))],
+                           size=(128, 64), width=256, height=128))
+    m = np.frombuffer(job.payloads[1], np.uint8).reshape(64, 128)
+    assert np.flatnonzero(m.any(axis=0)).tolist() == [50]
+
+
+def test_float_references_are_encoded_and_every_track_after_a_point_track_is_kept():
+    tracks = [TrackInput("Obj", np.full((64, 128), 255, np.uint8), None, points=np.zeros((1, 8, 2))),
+              P.TrackSource("Box", square_layer(8, 8, 24, 24), np.array([[16.0, 16.0], [40.0, 16.0]]))]
+    rgb = np.full((64, 128, 3), 0.5)
+    src = P.JobSource(blender_pixels(rgb), 128, 64, True, tracks, {"frames": 8}, size=(128, 64))
+    job = P.prepare(src)
+    assert job.track_names == ["Obj", "Box"] and len(job.body["tracks"]) == 2
+    assert set(np.frombuffer(job.payloads[0], np.uint8).tolist()) == {188}     # 0.5 linear → sRGB 188
+
+
 def test_precheck_sizes_the_job_like_the_real_one_and_uses_the_limits():
     ok = [P.TrackSource("Box", square_layer(8, 8, 24, 24), np.array([[16.0, 16.0], [40.0, 16.0]]))]
     exact = 128 * 64 * 3 + 128 * 64 + P.HEADER_ALLOWANCE          # reference RGB, one mask, header
