@@ -135,6 +135,19 @@ def test_shrinking_averages_the_area_first():
     assert (F.resample(tall, F.framing(4, 8, 2, 4, "stretch")) == 128).all()
 
 
+def test_shrinking_by_four_averages_all_four_on_each_axis():
+    # one bright line in four: the area average is 255 / 4; a bilinear sample would fall between
+    # two dark lines and see 0
+    rows = np.zeros((16, 4), np.uint8)
+    rows[::4] = 255
+    assert (F.resample(rows, F.framing(4, 16, 4, 4, "stretch")) == 64).all()
+    cols = np.ascontiguousarray(rows.T)
+    assert (F.resample(cols, F.framing(16, 4, 4, 4, "stretch")) == 64).all()
+    both = np.zeros((16, 16), np.uint8)
+    both[::4, ::4] = 255
+    assert (F.resample(both, F.framing(16, 16, 4, 4, "stretch")) == 16).all()
+
+
 def test_crop_takes_the_middle_and_pad_fills_outside():
     img = np.arange(8, dtype=np.float32).reshape(2, 4)
     crop = F.resample(img, F.framing(4, 2, 2, 2, "crop"))
