@@ -230,9 +230,14 @@ def exit_code_after_stop(tmp_path, body: str, **stop_args) -> int:
     srv = LocalServer(sys.executable, "tcp://127.0.0.1:9", cwd=cwd)
     srv.start()
     proc = srv.proc
-    assert srv.wait_ready(30).state == "ready"
-    srv.stop(**stop_args)
-    return proc.returncode
+    try:
+        assert srv.wait_ready(30).state == "ready"
+        srv.stop(**stop_args)
+        return proc.returncode
+    finally:
+        if proc.poll() is None:      # a broken stop() must not leave the stand-in behind
+            proc.kill()
+            proc.wait()
 
 
 IGNORE_TERM = "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
