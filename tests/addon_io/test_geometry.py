@@ -22,6 +22,14 @@ def test_mask_space_is_aspect_correct_and_centred(w, h):
     assert np.allclose(coords.mask_to_pixels(coords.pixels_to_mask(pts, w, h), w, h), pts)
 
 
+def test_integer_points_convert_as_floats_and_extra_coordinates_are_dropped():
+    assert coords.pixels_to_normalized([[50, 25]], 200, 100).tolist() == [[0.25, 0.75]]
+    assert coords.normalized_to_pixels(np.array([[0, 1]]), 3, 3).dtype == np.float64
+    assert coords.pixels_to_mask([[1, 1]], 4, 4).tolist() == [[0.25, 0.75]]
+    out = coords.mask_to_pixels([[0.5, 0.5, 7.0]], 200, 100)        # a 3D point: x, y only
+    assert out.tolist() == [[100.0, 50.0]]
+
+
 def test_normalized_space_is_y_up_over_the_whole_image():
     assert np.allclose(coords.normalized_to_pixels([[0, 0], [1, 1], [0.25, 0.75]], 200, 100),
                        [[0, 100], [200, 0], [50, 25]])
