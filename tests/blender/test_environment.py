@@ -4,23 +4,16 @@ and ``tests/blender`` running in every line, this is what proves the protocol an
 on numpy 1.26 and numpy 2 alike."""
 from __future__ import annotations
 
-import importlib.util
 import sys
-from pathlib import Path
 
 import bpy
 import numpy
 
 from blender_addon import build
-
-ROOT = Path(__file__).resolve().parents[2]
-
+from tests.dev import load_dev
 
 def _dev():
-    spec = importlib.util.spec_from_file_location("trackgo_dev", ROOT / "dev.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_dev("trackgo_dev")
 
 
 def test_this_environment_has_the_python_and_numpy_of_its_blender_line():

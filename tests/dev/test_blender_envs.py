@@ -2,19 +2,17 @@
 pytest-randomly, so the Blender lines run in random order (seed in the header) as the server does."""
 from __future__ import annotations
 
-import importlib.util
 import re
 import tomllib
 from pathlib import Path
+
+from tests.dev import load_dev
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _dev():
-    spec = importlib.util.spec_from_file_location("trackgo_dev_envs", ROOT / "dev.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_dev("trackgo_dev_envs")
 
 
 def _name(spec: str) -> str:

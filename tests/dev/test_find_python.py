@@ -2,21 +2,17 @@
 install when it is missing."""
 from __future__ import annotations
 
-import importlib.util
 import os
 import stat
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-
+from tests.dev import load_dev
 
 @pytest.fixture
 def dev(monkeypatch, tmp_path):
-    spec = importlib.util.spec_from_file_location("trackgo_dev_under_test", ROOT / "dev.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_dev("trackgo_dev_under_test")
     # A machine with nothing but what each test puts there.
     monkeypatch.setenv("PATH", str(tmp_path / "bin"))
     monkeypatch.setenv("PYENV_ROOT", str(tmp_path / "pyenv"))
@@ -76,9 +72,7 @@ def test_missing_python_names_what_to_install(dev):
 
 
 def test_every_supported_line_maps_to_its_python():
-    spec = importlib.util.spec_from_file_location("trackgo_dev_lines", ROOT / "dev.py")
-    dev = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(dev)
+    dev = load_dev("trackgo_dev_lines")
     assert {line: dev.BLENDER_PYTHON[line] for line in dev.BLENDER_LINES} == {
         "4.2": "3.11", "4.5": "3.11", "5.0": "3.11", "5.1": "3.13", "5.2": "3.13", "5.3": "3.13"}
     assert dev.CURRENT_LTS == "5.2"
