@@ -32,6 +32,10 @@ RELAY_WAIT_S = 1.0
 # starve it (and the GPU it feeds). The raylet starts a worker whose environment says 0 at the
 # raylet's own priority.
 REPLICA_ENV = {"RAY_worker_niceness": "0"}
+# Ray Client's head starts one server process per connecting client; on a busy head that start can
+# fail once ("Initialization failure from server", a SpecificServer that died while starting),
+# while the next connection works. The front tries this many times before it gives up.
+RAY_CLIENT_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -105,7 +109,7 @@ class RayRunner:
                 if s.local_object_store_mb:
                     kwargs["object_store_memory"] = s.local_object_store_mb * 1024 * 1024
             # "ray": the cluster this machine joined with `ray start` (RAY_ADDRESS), else a new local one
-            ray.init(**kwargs)
+            self._init_ray(ray, kwargs)
             self._started_ray = True
         serve.start(proxy_location="Disabled")     # no HTTP: the ZeroMQ front is the only door
         options: dict = {"name": DEPLOYMENT_NAME, "max_ongoing_requests": 1,
@@ -128,6 +132,22 @@ class RayRunner:
         else:
             self._handle = handle.options(stream=True)
         log.info("cluster: %s replica(s) of %s deployed", s.slots, self.backend_name)
+
+    @staticmethod
+    def _init_ray(ray, kwargs: dict) -> None:
+        """``ray.init``; on a ``ray://`` address, up to RAY_CLIENT_ATTEMPTS tries when the head
+        refuses the connection while starting its server for this client (logged each time)."""
+        attempts = RAY_CLIENT_ATTEMPTS if str(kwargs.get("address", "")).startswith("ray://") else 1
+        for attempt in range(1, attempts + 1):
+            try:
+                ray.init(**kwargs)
+                return
+            except ConnectionAbortedError as exc:
+                if attempt == attempts:
+                    raise
+                log.warning("cluster: %s refused the connection (attempt %d of %d), trying again: %s",
+                            kwargs["address"], attempt, attempts, str(exc).splitlines()[0])
+                time.sleep(2.0 * attempt)
 
     def stop(self, timeout: float) -> None:
         with self._lock:
