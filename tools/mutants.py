@@ -86,7 +86,8 @@ MODULES = [
     # 14 files above so each run fits a time budget. ``io/decode.py`` starts a Blender process and
     # is tested through ``bpy`` only (tests/blender/test_reference_file.py), so mutmut cannot run it.
     Module("addon_io_scene", ("blender_addon/io/projection.py", "blender_addon/io/plan_drawing.py"),
-           "blender_addon", ("tests/addon_io/test_projection.py", "tests/addon_io/test_plan_drawing.py")),
+           "blender_addon", ("tests/addon_io/test_projection.py", "tests/addon_io/test_projection_exact.py",
+                             "tests/addon_io/test_plan_drawing.py")),
 ]
 
 KILLED = {1, 3, 36, 24, -24, 152, 255, 37}     # mutmut's exit codes for killed / timed out
