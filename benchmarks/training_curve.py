@@ -4,9 +4,10 @@ Clips (64x64, 6 frames): two textured squares on a textured background, each mov
 up or down at random, 5 px per frame. From frame 0 alone the motion is one of 16 equally likely
 futures; the trajectories P tell it.
 
-1. A weak video model: the tiny SVD (server.trackgo.tiny) fitted to such clips, all weights (the
-   VAE as an autoencoder, then the UNet with SVD's EDM loss at the training config's sigma
-   distribution), cached under the temp dir (keyed by the settings), then frozen.
+1. A weak video model: the tiny SVD (server.trackgo.tiny) fitted to ``--base-clips`` fresh clips
+   of its own seed (never the adapter's or the held-out ones), all weights (the VAE as an
+   autoencoder, then the UNet with SVD's EDM loss at the training config's sigma distribution),
+   cached under the temp dir (keyed by the settings, every 500 UNet steps), then frozen.
 2. The adapter trained on its trajectories with the project's trainer (``trackgo-train``'s
    ``Trainer`` on a ``trackgo-prepare``-format dataset, ``data.cache_latents`` on), with and
    without the attention loss.
