@@ -1,9 +1,14 @@
 """The launcher's start-up reading (``blender_addon.io.launcher``) at its edges: an error line
 that quotes the server's own prefix, output made only of warnings, and ``wait_ready`` looking
-again soon after a first "starting" (a scripted status, so no process and no timing)."""
+again soon after a first "starting" (a scripted status, so no process and no timing); stderr
+read with stdout, a failed start, the bounded wait for the last lines, quitting without stop."""
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
+
+import pytest
 
 from blender_addon.io.launcher import LaunchStatus, LocalServer, failure_cause
 
@@ -37,3 +42,84 @@ def test_wait_ready_looks_at_once():
     srv = LocalServer(sys.executable, "tcp://127.0.0.1:9")
     srv.status = lambda: LaunchStatus("failed", "local server exited with code 2: bad flag")
     assert srv.wait_ready(0.5).message == "local server exited with code 2: bad flag"
+
+
+# ---- with stand-in servers (a ``server`` package run as ``python -m server``) --------------------
+
+WAIT_S = 60.0   # bound on waits for a stand-in that ends much sooner
+
+
+def fake_server(tmp_path, body: str) -> str:
+    pkg = tmp_path / "server"
+    pkg.mkdir(exist_ok=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "__main__.py").write_text("import os, sys\n" + body)
+    return str(tmp_path)
+
+
+def test_what_the_server_writes_to_stderr_is_read_too(tmp_path):
+    # argparse's "trackgo-server: error:" lines go to stderr
+    cwd = fake_server(tmp_path, "sys.stderr.write('trackgo-server: error: --bind: bad\\n')\nsys.exit(2)\n")
+    srv = LocalServer(sys.executable, "tcp://127.0.0.1:9", cwd=cwd)
+    srv.start()
+    try:
+        assert srv.wait_ready(WAIT_S).message == "local server exited with code 2: --bind: bad"
+    finally:
+        srv.stop()
+
+
+def test_a_start_that_failed_leaves_no_process(tmp_path):
+    srv = LocalServer(str(tmp_path / "no-python"), "tcp://127.0.0.1:9")
+    with pytest.raises(RuntimeError):
+        srv.start()
+    assert srv.proc is None
+    assert srv.status() == LaunchStatus("stopped", "local server not started")
+    srv.stop()
+
+
+class _Reader:
+    """Stands in for the reader thread: its join delivers the line the process said last."""
+
+    def __init__(self, srv):
+        self.srv, self.timeouts = srv, []
+
+    def join(self, timeout=None):
+        self.timeouts.append(timeout)
+        self.srv.lines.append("trackgo-server: error: said last")
+
+
+def test_an_exit_waits_a_bounded_time_for_the_last_lines(tmp_path):
+    cwd = fake_server(tmp_path, "sys.exit(4)\n")
+    srv = LocalServer(sys.executable, "tcp://127.0.0.1:9", cwd=cwd)
+    srv.start()
+    try:
+        srv.proc.wait(WAIT_S)
+        srv._reader.join(WAIT_S)
+        reader = srv._reader = _Reader(srv)
+        assert srv.status().message == "local server exited with code 4: said last"
+        assert len(reader.timeouts) == 1 and reader.timeouts[0] is not None and reader.timeouts[0] > 0
+    finally:
+        srv.stop()
+
+
+SCRIPT = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from blender_addon.io.launcher import LocalServer
+srv = LocalServer(sys.executable, "tcp://127.0.0.1:9", cwd=sys.argv[2])
+srv.start()
+print(srv.wait_ready(60).state, flush=True)
+# ends without srv.stop(), as Blender quitting does
+"""
+
+
+def test_quitting_without_stop_does_not_wait_for_the_server(tmp_path):
+    """The line reader is a daemon thread: a Blender that quits without stopping the server is not
+    held by it (the server then sees its stdin close and goes)."""
+    import blender_addon
+
+    cwd = fake_server(tmp_path, f"print({LocalServer.READY_PREFIX!r} + 'x', flush=True)\nsys.stdin.read()\n")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(blender_addon.__file__)))
+    done = subprocess.run([sys.executable, "-c", SCRIPT, root, cwd], capture_output=True, text=True,
+                          timeout=WAIT_S)
+    assert (done.returncode, done.stdout) == (0, "ready\n"), done.stderr
