@@ -120,6 +120,14 @@ def test_quitting_without_stop_does_not_wait_for_the_server(tmp_path):
 
     cwd = fake_server(tmp_path, f"print({LocalServer.READY_PREFIX!r} + 'x', flush=True)\nsys.stdin.read()\n")
     root = os.path.dirname(os.path.dirname(os.path.abspath(blender_addon.__file__)))
+    # here first (so a mutation-test run, which only records calls made in-process, knows that
+    # this test starts a server): the stand-in is ready, and stop() ends it
+    here = LocalServer(sys.executable, "tcp://127.0.0.1:9", cwd=cwd)
+    here.start()
+    try:
+        assert here.wait_ready(WAIT_S).state == "ready" and here._reader.daemon
+    finally:
+        here.stop()
     done = subprocess.run([sys.executable, "-c", SCRIPT, root, cwd], capture_output=True, text=True,
                           timeout=WAIT_S)
     assert (done.returncode, done.stdout) == (0, "ready\n"), done.stderr
