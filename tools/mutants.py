@@ -75,7 +75,7 @@ MODULES = [
            ("tests/model/test_adapter_equations.py", "tests/model/test_processor_mutants.py")),
     Module("training_losses", ("server/training/losses.py",), "server", ("tests/training/test_losses.py",)),
     # blender_addon/io/ file by file (new io modules join when they have Blender-free tests);
-    # projection.py (scene geometry) is tested only through bpy in tests/blender and is left out
+    # projection.py and plan_drawing.py are measured in addon_io_scene, decode.py in addon_io_decode
     Module("addon_io", tuple(f"blender_addon/io/{f}.py" for f in
                              ("client", "job", "launcher", "frames", "raster", "coords", "pairing", "framing",
                               "prepare", "progress", "review", "timing", "extend", "takes")),
