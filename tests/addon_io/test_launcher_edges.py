@@ -11,6 +11,7 @@ import sys
 import pytest
 
 from blender_addon.io.launcher import LaunchStatus, LocalServer, failure_cause
+from tests.addon_io.test_launcher import fake_server
 
 
 def test_the_error_line_is_cut_after_the_first_prefix_only():
@@ -47,14 +48,6 @@ def test_wait_ready_looks_at_once():
 # ---- with stand-in servers (a ``server`` package run as ``python -m server``) --------------------
 
 WAIT_S = 60.0   # bound on waits for a stand-in that ends much sooner
-
-
-def fake_server(tmp_path, body: str) -> str:
-    pkg = tmp_path / "server"
-    pkg.mkdir(exist_ok=True)
-    (pkg / "__init__.py").write_text("")
-    (pkg / "__main__.py").write_text("import os, sys\n" + body)
-    return str(tmp_path)
 
 
 def test_what_the_server_writes_to_stderr_is_read_too(tmp_path):

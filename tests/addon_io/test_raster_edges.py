@@ -9,15 +9,8 @@ import warnings
 import numpy as np
 
 from blender_addon.io import raster
-from blender_addon.io.raster import Spline, SplinePoint
-
-
-def corner(x, y, feather=0.0):
-    return SplinePoint((x, y), (x, y), (x, y), feather)
-
-
-def box(x0, y0, x1, y1, feather=0.0):
-    return Spline(tuple(corner(x, y, feather) for x, y in [(x0, y0), (x1, y0), (x1, y1), (x0, y1)]))
+from blender_addon.io.raster import Spline
+from tests.addon_io.test_raster import box, corner
 
 
 def smooth_band(width, height, x0, y0, x1, y1, feather):
