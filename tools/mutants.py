@@ -75,7 +75,7 @@ MODULES = [
            ("tests/model/test_adapter_equations.py", "tests/model/test_processor_mutants.py")),
     Module("training_losses", ("server/training/losses.py",), "server", ("tests/training/test_losses.py",)),
     # blender_addon/io/ file by file (new io modules join when they have Blender-free tests);
-    # projection.py (scene geometry) is tested only through bpy in tests/blender and is left out
+    # projection.py and plan_drawing.py are measured in addon_io_scene, decode.py in addon_io_decode
     Module("addon_io", tuple(f"blender_addon/io/{f}.py" for f in
                              ("client", "job", "launcher", "frames", "raster", "coords", "pairing", "framing",
                               "prepare", "progress", "review", "timing", "extend", "takes")),
@@ -83,11 +83,13 @@ MODULES = [
            ("tests/addon_io", "--deselect",
             "tests/addon_io/test_frames_launcher.py::test_launcher_starts_and_stops_the_real_server")),
     # The add-on's scene-projection and overlay-drawing code (issue 14), measured apart from the
-    # 14 files above so each run fits a time budget. ``io/decode.py`` starts a Blender process and
-    # is tested through ``bpy`` only (tests/blender/test_reference_file.py), so mutmut cannot run it.
+    # 14 files above so each run fits a time budget.
     Module("addon_io_scene", ("blender_addon/io/projection.py", "blender_addon/io/plan_drawing.py"),
            "blender_addon", ("tests/addon_io/test_projection.py", "tests/addon_io/test_projection_exact.py",
                              "tests/addon_io/test_plan_drawing.py")),
+    # The separate-process reference reader, against its one test file (stand-in children, no
+    # Blender): a module of its own so it is measured in a minute, not in a re-run of the 14 files.
+    Module("addon_io_decode", ("blender_addon/io/decode.py",), "blender_addon", ("tests/addon_io/test_decode.py",)),
 ]
 
 KILLED = {1, 3, 36, 24, -24, 152, 255, 37}     # mutmut's exit codes for killed / timed out
