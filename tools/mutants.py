@@ -66,6 +66,7 @@ MODULES = [
     Module("service", ("server/service.py",), "server",
            ("tests/server/test_service_plans.py", "tests/server/test_service_sessions.py",
             "tests/server/test_service_jobs.py", "tests/server/test_service_startup.py", "tests/server/test_service_mutants.py",
+            "tests/server/test_service_survivors.py",
             "tests/server/test_server_job.py", "tests/server/test_server_reliability.py",
             "tests/server/test_server_concurrency.py", "tests/server/test_protocol_defects.py",
             "tests/server/test_instance_id.py::test_welcome_and_pong_carry_this_process_instance",
