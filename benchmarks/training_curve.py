@@ -155,11 +155,11 @@ def _encode_all(vae, video: torch.Tensor, chunk: int = 64) -> torch.Tensor:
                           for i in range(0, len(video), chunk)])
 
 
-def _latest_checkpoint(folder: Path, below: int) -> tuple[int, Path | None]:
-    """The cached base fit with the most UNet steps up to ``below`` (its optimiser state saved)."""
+def _latest_checkpoint(folder: Path, up_to: int) -> tuple[int, Path | None]:
+    """The cached base fit with the most UNet steps up to ``up_to`` (its optimiser state saved)."""
     found = [(int(d.name[len("svd-unet"):]), d) for d in folder.glob("svd-unet*")
              if d.name[len("svd-unet"):].isdigit() and (d / "fit_state.pt").is_file()]
-    found = [(k, d) for k, d in found if k <= below]
+    found = [(k, d) for k, d in found if k <= up_to]
     return max(found, default=(0, None), key=lambda kd: kd[0])
 
 
@@ -188,7 +188,9 @@ def fit_base(folder: Path, video: torch.Tensor, vae_steps: int, unet_steps: int,
              save_every: int = 500) -> Path:
     """The tiny SVD fitted to ``video`` (VAE, then UNet), saved as a diffusers folder. Cached under
     ``folder``: the VAE once, the UNet every ``save_every`` steps with its optimiser and random
-    state, so a longer fit continues the longest cached one exactly where it stopped."""
+    state, so a longer fit continues the longest cached one exactly where it stopped. (The UNet's
+    random draws follow the VAE fit's on one generator, as in the recorded runs: a UNet fitted
+    after a cached VAE differs from one fitted in the same invocation as its VAE.)"""
     from diffusers import AutoencoderKLTemporalDecoder
     from diffusers.pipelines.stable_video_diffusion.pipeline_stable_video_diffusion import (
         _resize_with_antialiasing)
