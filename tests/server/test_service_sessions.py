@@ -55,6 +55,18 @@ def wait_for(client, predicate, timeout: float = 30.0) -> None:
         client.recv(0.2)
 
 
+def one_running_one_queued(server, client, seeds: tuple[int, int]):
+    """Two 4-frame jobs of ``client`` on a held backend: the first has sent one frame and holds
+    the device, the second waits behind it. Returns their streams (running, queued)."""
+    running = client.submit(make_job(frames=4, seed=seeds[0]))
+    client.wait_accepted(running)
+    held(server).allow(1)
+    wait_for(client, lambda: len(running.frames) == 1)
+    queued = client.submit(make_job(frames=4, seed=seeds[1]))
+    client.wait_accepted(queued)
+    return running, queued
+
+
 def test_welcome_describes_this_server_and_answers_the_hello(server_factory, client_factory):
     server = server_factory(heartbeat_interval=0.25, max_message_bytes=5_000_000)
     client = client_factory(server.endpoint)
@@ -150,13 +162,8 @@ def test_a_silent_client_is_told_how_long_it_was_silent_when_it_returns(server_f
     caplog.set_level(logging.INFO, logger="trackgo")
     server = server_factory(backend_options={"hold": "1"}, heartbeat_interval=0.1, heartbeat_liveness=10)
     sleeper = client_factory(server.endpoint, answer_pings=False)
-    stream = sleeper.submit(make_job(frames=4, seed=13))
-    sleeper.wait_accepted(stream)
-    held(server).allow(1)
     # Receives (and ignores) pings until its job's first frame, then says nothing more.
-    wait_for(sleeper, lambda: len(stream.frames) == 1)
-    queued = sleeper.submit(make_job(frames=4, seed=14))
-    sleeper.wait_accepted(queued)
+    stream, queued = one_running_one_queued(server, sleeper, (13, 14))
     other = client_factory(server.endpoint)
     # the device is freed for another client's job once the sleeper is dropped
     nxt = other.submit(make_job(frames=2, seed=15))
@@ -261,12 +268,7 @@ def test_stopping_the_server_ends_every_live_job_once_and_frees_the_port(server_
     address = free_address()
     server = server_factory(bind=address, backend_options={"hold": "1"})
     client = client_factory(server.endpoint)
-    running = client.submit(make_job(frames=4, seed=1))
-    client.wait_accepted(running)
-    held(server).allow(1)
-    wait_for(client, lambda: len(running.frames) == 1)
-    queued = client.submit(make_job(frames=4, seed=2))
-    client.wait_accepted(queued)
+    running, queued = one_running_one_queued(server, client, (1, 2))
     server.stop()
     assert not crashes                                     # the loop's thread ended cleanly
     # a runner or plan thread reporting late, after the wake-up pipe closed, writes nowhere
