@@ -11,6 +11,9 @@ futures; the trajectories P tell it.
 2. The adapter trained on its trajectories with the project's trainer (``trackgo-train``'s
    ``Trainer`` on a ``trackgo-prepare``-format dataset, ``data.cache_latents`` on), with and
    without the attention loss.
+   With ``--tuned-unet-control`` also two twins that train the whole UNet along with the adapter
+   (a diagnostic, not the paper config): one on the clips' P, one on black P. Their ratio says
+   whether A' carries the motion at all once the model may learn to read it.
 3. Held-out L_mse on clips the base and the adapter never saw, at fixed sigmas: the
    (k + 1/2)/K quantiles of the training log-normal (``noise.p_mean``, ``noise.p_std``), so the
    mean over them is the training distribution's expectation, stratified; fixed noise per sigma.
@@ -22,7 +25,9 @@ how much an attention-only control can tell this frozen base at all (a diagnosti
 target); ``objmc_base_px`` / ``objmc_adapter_px`` (generated clips, the project's ObjMC against
 the true motion); ``steps_to_target_with_attn`` / ``_without_attn`` (first evaluation step at
 which the ratio is <= 0.90, None if never); ``moving_pixels_share`` (share of pixels of frames
-1..L-1 that differ from frame 0: what motion can change at all).
+1..L-1 that differ from frame 0: what motion can change at all); with the control
+``tuned_unet_vs_base_mse``, ``tuned_unet_blank_vs_base_mse`` and ``tuned_unet_trajectories_vs_blank``
+(the two twins' held-out L_mse divided: what the trajectories alone are worth).
 
     PYTHONPATH=. nice -n 15 .venvs/server/bin/python benchmarks/training_curve.py
 """
@@ -140,18 +145,24 @@ def point_posterior(vae) -> bool:
 
 
 def base_video(count: int, seed: int) -> torch.Tensor:
-    """``count`` fresh clips for fitting the base, (N, L, 3, H, W) in [-1, 1]. Drawn from their own
-    seed, never the dataset's: the base sees neither the adapter's clips nor the held-out ones.
+    """``count`` fresh clips for fitting the base, (N, L, 3, H, W) uint8 (``model_range`` turns a
+    slice into the models' [-1, 1]; 2000 clips are 147 MB so, 590 MB as float32). Drawn from their
+    own seed, never the dataset's: the base sees neither the adapter's clips nor the held-out ones.
     Fitted on the dataset's 40 clips instead, the base memorised their textures: held-out L_mse
     went *up* from 300 to 500 UNet steps (0.604 -> 0.684) while the training loss fell."""
     rng = np.random.default_rng(seed)
     frames = np.stack([make_clip(rng)[0] for _ in range(count)])
-    return torch.from_numpy(frames).permute(0, 1, 4, 2, 3).float() / 127.5 - 1
+    return torch.from_numpy(frames).permute(0, 1, 4, 2, 3).contiguous()
+
+
+def model_range(video: torch.Tensor) -> torch.Tensor:
+    """uint8 frames -> float32 in [-1, 1], as the VAE and the image encoder take them."""
+    return video.float() / 127.5 - 1
 
 
 def _encode_all(vae, video: torch.Tensor, chunk: int = 64) -> torch.Tensor:
     with torch.no_grad():
-        return torch.cat([torch.stack([vae.encode(v).latent_dist.mode() for v in video[i:i + chunk]])
+        return torch.cat([torch.stack([vae.encode(v).latent_dist.mode() for v in model_range(video[i:i + chunk])])
                           for i in range(0, len(video), chunk)])
 
 
@@ -168,7 +179,7 @@ def fit_vae(pipe, video: torch.Tensor, vae_steps: int, g: torch.Generator, log) 
     vae, cpu = pipe.vae.train(), time.process_time()
     opt = torch.optim.Adam(vae.parameters(), lr=2e-3)
     for step in range(vae_steps):
-        batch = video[torch.randint(len(video), (1,), generator=g)].flatten(0, 1)
+        batch = model_range(video[torch.randint(len(video), (1,), generator=g)].flatten(0, 1))
         recon = vae.decode(vae.encode(batch).latent_dist.mode(), num_frames=FRAMES).sample
         loss = ((recon - batch) ** 2).mean()
         loss.backward(), opt.step(), opt.zero_grad()
@@ -214,8 +225,9 @@ def fit_base(folder: Path, video: torch.Tensor, vae_steps: int, unet_steps: int,
     cpu = time.process_time()
     latents = _encode_all(vae, video)                                  # (N, L, 4, 8, 8), the mode
     with torch.no_grad():
-        embeds = torch.cat([pipe._encode_image((_resize_with_antialiasing(video[i:i + 256, 0], (224, 224)) + 1) / 2,
-                                               "cpu", 1, False) for i in range(0, len(video), 256)])
+        firsts = (_resize_with_antialiasing(model_range(video[i:i + 256, 0]), (224, 224))
+                  for i in range(0, len(video), 256))                  # 256 at a time: 154 MB each
+        embeds = torch.cat([pipe._encode_image((first + 1) / 2, "cpu", 1, False) for first in firsts])
     log(f"base clips encoded: {len(video)} ({time.process_time() - cpu:.0f} s cpu)")
     unet, scale = pipe.unet.train(), vae.config.scaling_factor
     added = torch.tensor([[6.0, 127.0, 0.02]])
@@ -401,6 +413,52 @@ def train_adapter(trainer, held: HeldOut, base: list[float], every: int, log, na
     return curve, reached
 
 
+# ------------------------------------------------------------------------------ 3b. control: the UNet trained too
+def tune_whole_unet(trainer, lr: float) -> None:
+    """Train every weight of the UNet along with the adapter, at ``lr`` (a diagnostic; the
+    ``paper`` config keeps SVD frozen but for the W_q / W_k copies). Answers whether the
+    trajectories carry motion through A' at all when the model may learn to read it; compared
+    with the frozen base it also credits the base's own further fitting, hence the blank-P twin."""
+    unet = trainer.pipe.unet
+    unet.requires_grad_(True)
+    trainer.optimizer.optimizer.add_param_group({"params": list(unet.parameters()), "lr": lr, "name": "unet"})
+
+
+def blank_trajectories(trainer) -> None:
+    """Every P the trainer sees - in its steps and in the held-out L_mse - replaced by black P
+    (f = 0, so A' is uniform and A_M empty): the same training with nothing to say about motion."""
+    losses = trainer.losses
+    trainer.losses = lambda inputs, batch: losses(inputs, {**batch, "trajectories":
+                                                             torch.zeros_like(batch["trajectories"])})
+
+
+def run_tuned_unet(phase: dict, base: list[float], blank: bool, verbose: bool) -> dict:
+    torch.set_num_threads(1)
+    args, name = phase["args"], "tuned_unet_blank" if blank else "tuned_unet"
+    log = (lambda s: print(s, file=sys.stderr, flush=True)) if verbose else (lambda s: None)
+    trainer, held = phase_trainer(0.0, name, phase, steps=args.tuned_unet_steps)
+    tune_whole_unet(trainer, args.unet_lr)
+    if blank:
+        blank_trajectories(trainer)
+    curve, _ = train_adapter(trainer, held, base, args.every, log, name)
+    return {"curve": curve, "cpu_seconds": time.process_time()}
+
+
+def tuned_unet_report(runs: dict, base: list[float]) -> dict:
+    """Final ratios to the frozen base, and trajectories / blank P at every evaluation."""
+    mean_base = float(np.mean(base))
+    real, blank = runs["tuned_unet"]["curve"], runs["tuned_unet_blank"]["curve"]
+    return {
+        "tuned_unet_vs_base_mse": round(float(np.mean(real[-1][1])) / mean_base, 4),
+        "tuned_unet_blank_vs_base_mse": round(float(np.mean(blank[-1][1])) / mean_base, 4),
+        "tuned_unet_trajectories_vs_blank": round(float(np.mean(real[-1][1]) / np.mean(blank[-1][1])), 4),
+        "tuned_unet_vs_base_per_sigma": ",".join(f"{a / b:.3f}" for a, b in zip(real[-1][1], base)),
+        "tuned_unet_blank_vs_base_per_sigma": ",".join(f"{a / b:.3f}" for a, b in zip(blank[-1][1], base)),
+        "tuned_unet_trajectories_vs_blank_curve": ",".join(
+            f"{s}:{np.mean(r) / np.mean(b):.4f}" for (s, r), (_, b) in zip(real, blank)),
+    }
+
+
 # ------------------------------------------------------------------------------ 4. ObjMC
 def objmc_of(pipe, clips, adapter=None, steps=8) -> float:
     from PIL import Image
@@ -422,10 +480,10 @@ def objmc_of(pipe, clips, adapter=None, steps=8) -> float:
     return objmc_over_videos(results)
 
 
-def phase_trainer(lam: float, name: str, phase: dict):
+def phase_trainer(lam: float, name: str, phase: dict, steps: int | None = None):
     args = phase["args"]
     trainer = make_trainer(phase["svd_dir"], phase["data_dir"], phase["folder"] / f"run-{name}-{time.time_ns()}",
-                           lam, args.adapter_steps, args.heldout, args.lr, args.svd_lr, args.batch)
+                           lam, steps or args.adapter_steps, args.heldout, args.lr, args.svd_lr, args.batch)
     held = HeldOut(trainer, list(range(len(trainer.dataset) - args.heldout, len(trainer.dataset))),
                    phase["sigmas"])
     return trainer, held
@@ -458,6 +516,10 @@ def main(argv=None) -> dict:
     p.add_argument("--batch", type=int, default=8, help="the adapter's global batch")
     p.add_argument("--lr", type=float, default=3e-3, help="the adapter's learning rate")
     p.add_argument("--svd-lr", type=float, default=1e-3, help="the fine-tuned SVD W_q/W_k's learning rate")
+    p.add_argument("--tuned-unet-control", action="store_true",
+                   help="also train adapter + the whole UNet, with the clips' P and with black P (diagnostic)")
+    p.add_argument("--tuned-unet-steps", type=int, default=150)
+    p.add_argument("--unet-lr", type=float, default=3e-4, help="the whole UNet's learning rate in that control")
     p.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "trackgo-training-curve")
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
@@ -500,6 +562,12 @@ def main(argv=None) -> dict:
         results["with_attn"] = {"curve": curve, "steps_to_target": reached}
         results["without_attn"] = other.get()
     trainers["with_attn"] = trainer
+    tuned = {}
+    if args.tuned_unet_control:                  # both twins at once, one core each (forked after the runs above)
+        with multiprocessing.get_context("fork").Pool(2) as pool:
+            jobs = {name: pool.apply_async(run_tuned_unet, (phase, base, name.endswith("blank"), not args.quiet))
+                    for name in ("tuned_unet", "tuned_unet_blank")}
+            tuned = {name: job.get() for name, job in jobs.items()}
     trained = trainers["with_attn"]
     heldout = clips[-args.heldout:][:args.objmc_clips]
     for offset, clip in enumerate(heldout):
@@ -539,6 +607,9 @@ def main(argv=None) -> dict:
         "seconds": round(time.perf_counter() - started, 1),
         "load_avg_1min": f"{load_start:.1f}->{os.getloadavg()[0]:.1f}",
     }
+    if tuned:
+        report.update(tuned_unet_report(tuned, base))
+        report["cpu_seconds"] = round(report["cpu_seconds"] + sum(r["cpu_seconds"] for r in tuned.values()), 1)
     for k, v in report.items():
         print(f"{k}={v}")
     return report

@@ -6,6 +6,7 @@ frame in *source* pixels, so a test can check the builder's tracks against it.
 """
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -141,3 +142,13 @@ def tiny_config(tiny_model, tiny_dataset):
     return cfgmod.load(cfgmod.CONFIG_DIR / "tiny.toml", [
         f"model.svd={tiny_model / 'svd'}", f"model.adapter={tiny_model / 'adapter'}",
         f"data.dataset={tiny_dataset}"])
+
+
+@pytest.fixture(scope="session")
+def training_curve():
+    """benchmarks/training_curve.py as a module (benchmarks/ is not a package)."""
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "training_curve.py"
+    spec = importlib.util.spec_from_file_location("training_curve", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

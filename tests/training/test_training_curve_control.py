@@ -1,0 +1,67 @@
+"""benchmarks/training_curve.py's tuned-UNet control: the whole UNet really trains along with the
+adapter, and its blank twin really sees black trajectories (f = 0) in training and in the
+held-out L_mse, so "trajectories vs blank" compares two runs that differ only in P."""
+from __future__ import annotations
+
+import argparse
+
+import torch
+
+
+def phase(tc, tmp_path, tiny_model) -> dict:
+    from server.trackgo.tiny import SVD_SUBFOLDER
+
+    svd_dir = tiny_model / SVD_SUBFOLDER
+    tc.write_dataset(tmp_path / "data", 3, seed=0)
+    args = argparse.Namespace(adapter_steps=1, tuned_unet_steps=1, heldout=1, lr=1e-3, svd_lr=1e-3,
+                              unet_lr=1e-3, batch=1, every=1)
+    return dict(svd_dir=svd_dir, data_dir=tmp_path / "data", folder=tmp_path, args=args,
+                sigmas=[0.5, 5.0])
+
+
+def encoder_inputs(trainer) -> list[torch.Tensor]:
+    seen = []
+    trainer.adapter.encoder.register_forward_hook(lambda module, args, out: seen.append(args[0].detach().clone()))
+    return seen
+
+
+def test_the_tuned_unet_trains_and_the_blank_twin_sees_black_trajectories(tmp_path, tiny_model, training_curve):
+    tc = training_curve
+    ph = phase(tc, tmp_path, tiny_model)
+    for blank in (False, True):
+        trainer, held = tc.phase_trainer(0.0, f"t{blank}", ph, steps=2)
+        unet = trainer.pipe.unet
+        before = {k: v.clone() for k, v in unet.state_dict().items()}
+        tc.tune_whole_unet(trainer, 1e-3)
+        if blank:
+            tc.blank_trajectories(trainer)
+        seen = encoder_inputs(trainer)
+        trainer.train_step()
+        held.adapter()
+        changed = [k for k, v in unet.state_dict().items() if not torch.equal(v, before[k])]
+        assert len(changed) > len(before) // 2, "the UNet did not train"
+        assert seen and all(bool((x == 0).all()) == blank for x in seen)
+
+
+def test_the_plain_runs_keep_the_unet_frozen(tmp_path, tiny_model, training_curve):
+    tc = training_curve
+    trainer, _ = tc.phase_trainer(0.0, "plain", phase(tc, tmp_path, tiny_model), steps=2)
+    unet = trainer.pipe.unet
+    before = {k: v.clone() for k, v in unet.state_dict().items()}
+    seen = encoder_inputs(trainer)
+    trainer.train_step()
+    assert all(torch.equal(v, before[k]) for k, v in unet.state_dict().items())
+    assert seen and any(bool((x != 0).any()) for x in seen)
+
+
+def test_the_control_reports_trajectories_against_blank(tmp_path, tiny_model, training_curve):
+    tc = training_curve
+    ph = phase(tc, tmp_path, tiny_model)
+    base = [1.0, 2.0]
+    runs = {name: tc.run_tuned_unet(ph, base, name.endswith("blank"), False)
+            for name in ("tuned_unet", "tuned_unet_blank")}
+    report = tc.tuned_unet_report(runs, base)
+    real, blank = runs["tuned_unet"]["curve"][-1][1], runs["tuned_unet_blank"]["curve"][-1][1]
+    assert report["tuned_unet_trajectories_vs_blank"] == round(sum(real) / sum(blank), 4)
+    assert report["tuned_unet_vs_base_mse"] == round(sum(real) / 2 / 1.5, 4)
+    assert [s for s, _ in runs["tuned_unet"]["curve"]] == [0, 1]
