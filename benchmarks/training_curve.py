@@ -379,7 +379,7 @@ class HeldOut:
 
 
 # ------------------------------------------------------------------------------ 3. adapter training
-def make_trainer(svd_dir, data_dir, out_dir, lam, steps, heldout: int, lr, svd_lr, batch):
+def make_trainer(svd_dir, data_dir, out_dir, lam, steps, heldout: int, lr, svd_lr, batch, blank: bool = False):
     from accelerate.state import AcceleratorState, GradientState, PartialState
 
     from server.training import config as cfgmod
@@ -390,7 +390,8 @@ def make_trainer(svd_dir, data_dir, out_dir, lam, steps, heldout: int, lr, svd_l
     cfg = cfgmod.load(cfgmod.CONFIG_DIR / "tiny.toml", [
         f"model.svd={svd_dir}", f"data.dataset={data_dir}", "data.cache_latents=true", f"train.steps={steps}",
         f"train.batch_size={batch}", f"train.lambda_attn={lam}", f"train.learning_rate={lr}",
-        f"train.svd_query_key_learning_rate={svd_lr}", f"train.checkpoint_every={steps}", "train.log_every=1000"])
+        f"train.svd_query_key_learning_rate={svd_lr}", f"train.checkpoint_every={steps}", "train.log_every=1000",
+        f"train.blank_trajectories={str(blank).lower()}"])
     trainer = train.Trainer(cfg, out_dir, log=lambda s: None)
     # the held-out clips are the dataset's last ones; training draws from the others only
     trainer.order = StepOrder(len(trainer.dataset) - heldout, cfg.train.batch_size, cfg.train.seed)
@@ -424,22 +425,13 @@ def tune_whole_unet(trainer, lr: float) -> None:
     trainer.optimizer.optimizer.add_param_group({"params": list(unet.parameters()), "lr": lr, "name": "unet"})
 
 
-def blank_trajectories(trainer) -> None:
-    """Every P the trainer sees - in its steps and in the held-out L_mse - replaced by black P
-    (f = 0, so A' is uniform and A_M empty): the same training with nothing to say about motion."""
-    losses = trainer.losses
-    trainer.losses = lambda inputs, batch: losses(inputs, {**batch, "trajectories":
-                                                             torch.zeros_like(batch["trajectories"])})
-
-
 def run_tuned_unet(phase: dict, base: list[float], blank: bool, verbose: bool) -> dict:
     torch.set_num_threads(1)
     args, name = phase["args"], "tuned_unet_blank" if blank else "tuned_unet"
     log = (lambda s: print(s, file=sys.stderr, flush=True)) if verbose else (lambda s: None)
-    trainer, held = phase_trainer(0.0, name, phase, steps=args.tuned_unet_steps)
+    # blank: every P black in its steps and in its held-out L_mse (train.blank_trajectories)
+    trainer, held = phase_trainer(0.0, name, phase, steps=args.tuned_unet_steps, blank=blank)
     tune_whole_unet(trainer, args.unet_lr)
-    if blank:
-        blank_trajectories(trainer)
     curve, _ = train_adapter(trainer, held, base, args.every, log, name)
     return {"curve": curve, "cpu_seconds": time.process_time()}
 
@@ -480,10 +472,10 @@ def objmc_of(pipe, clips, adapter=None, steps=8) -> float:
     return objmc_over_videos(results)
 
 
-def phase_trainer(lam: float, name: str, phase: dict, steps: int | None = None):
+def phase_trainer(lam: float, name: str, phase: dict, steps: int | None = None, blank: bool = False):
     args = phase["args"]
     trainer = make_trainer(phase["svd_dir"], phase["data_dir"], phase["folder"] / f"run-{name}-{time.time_ns()}",
-                           lam, steps or args.adapter_steps, args.heldout, args.lr, args.svd_lr, args.batch)
+                           lam, steps or args.adapter_steps, args.heldout, args.lr, args.svd_lr, args.batch, blank)
     held = HeldOut(trainer, list(range(len(trainer.dataset) - args.heldout, len(trainer.dataset))),
                    phase["sigmas"])
     return trainer, held

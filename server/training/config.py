@@ -63,6 +63,7 @@ class TrainConfig:
     adam_epsilon: float = 1e-8
     max_grad_norm: float = 1.0
     lambda_attn: float = 0.1
+    blank_trajectories: bool = False   # the control twin: every P black (docs/training.md)
     mixed_precision: str = "bf16"      # no | fp16 | bf16
     gradient_checkpointing: bool = True
     seed: int = 42

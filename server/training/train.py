@@ -219,14 +219,19 @@ class Trainer:
                 "image_embeds": image_embeds, "added_time_ids": added}
 
     def losses(self, inputs: dict[str, torch.Tensor], batch: dict) -> dict[str, torch.Tensor]:
-        """L = L_mse + lambda * L_attn (Eqs. 7-9) for ``step_inputs`` and the batch's P and masks."""
+        """L = L_mse + lambda * L_attn (Eqs. 7-9) for ``step_inputs`` and the batch's P and masks.
+        With ``train.blank_trajectories`` every P is black (f = 0, A' uniform): the twin that says
+        what the same training is worth without the trajectories."""
         dev = self.accelerator.device
         sigma, noisy = inputs["sigma"], inputs["noisy"]
         lam = self.config.train.lambda_attn
+        trajectories = batch["trajectories"].to(dev)
+        if self.config.train.blank_trajectories:
+            trajectories = torch.zeros_like(trajectories)
         with self.accelerator.autocast():
             out, diagonals = self.module(inputs["unet_input"].to(self.weight_dtype), self.edm.c_noise(sigma),
                                          inputs["image_embeds"], inputs["added_time_ids"],
-                                         batch["trajectories"].to(dev), want_maps=lam > 0)
+                                         trajectories, want_maps=lam > 0)
         denoised = self.edm.denoise(out.float(), noisy, sigma)
         l_mse = denoising_loss(denoised, inputs["target"], self.edm.loss_weight(sigma))
         # lambda = 0 (the paper's "w/o Attn Loss" ablation) builds no maps at all.
@@ -295,9 +300,10 @@ class Trainer:
         return folder
 
     def order_settings(self) -> dict:
-        """What decides each step's samples and noise; a resume must keep all of it."""
+        """What decides each step's samples, noise and trajectories; a resume must keep all of it."""
         ids = ",".join(r.clip_id for r in self.dataset.records)
         return {"train.batch_size": self.config.train.batch_size, "train.seed": self.config.train.seed,
+                "train.blank_trajectories": self.config.train.blank_trajectories,
                 "data.dataset clips": len(self.dataset.records),
                 "data.dataset clip ids (crc32)": zlib.crc32(ids.encode())}
 

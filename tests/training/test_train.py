@@ -87,7 +87,8 @@ def test_resume_refuses_settings_that_change_the_data_order(tiny_config, tmp_pat
     cfg = cfgmod.with_overrides(tiny_config, train={"steps": 1, "checkpoint_every": 1})
     make_trainer(cfg, tmp_path / "run").fit()
     for change, named in (({"seed": 7}, "train.seed: 42 at the checkpoint, 7 now"),
-                          ({"batch_size": 2}, "train.batch_size: 1 at the checkpoint, 2 now")):
+                          ({"batch_size": 2}, "train.batch_size: 1 at the checkpoint, 2 now"),
+                          ({"blank_trajectories": True}, "train.blank_trajectories: False at the checkpoint, True now")):
         trainer = make_trainer(cfgmod.with_overrides(cfg, train=dict(change, steps=2)), tmp_path / "run")
         with pytest.raises(ValueError, match=named):
             trainer.resume("latest")
@@ -275,3 +276,19 @@ def test_cached_latents_give_the_same_inputs_without_encoding_again(tiny_config,
         for key in ("target", "noisy", "unet_input"):
             assert torch.equal(want[key], have[key]), key
     assert not torch.equal(got[0]["target"], got[1]["target"])   # a new draw each step, not a frozen latent
+
+
+def test_blank_trajectories_train_the_twin_on_black_p(tiny_config, tmp_path):
+    """train.blank_trajectories: every P the encoder sees in the trainer's steps is black, so the
+    twin learns what the same training is worth without trajectories; by default it sees the
+    clips' P. The loss differs accordingly."""
+    losses = {}
+    for blank in (False, True):
+        cfg = cfgmod.with_overrides(tiny_config, train={"blank_trajectories": blank})
+        trainer = make_trainer(cfg, tmp_path / str(blank))
+        seen = []
+        trainer.adapter.encoder.register_forward_hook(lambda m, args, out: seen.append(args[0].detach().clone()))
+        with torch.no_grad():
+            losses[blank] = trainer._micro_step(collate([trainer.dataset[0]]), [0])["l_mse"].item()
+        assert seen and all(bool((x == 0).all()) == blank for x in seen)
+    assert losses[False] != losses[True]
