@@ -55,7 +55,6 @@ TARGET = 0.90
 DIRECTIONS = np.array([[1, 0], [-1, 0], [0, 1], [0, -1]], np.float32)
 SIGMA_QUANTILES = 6
 ORACLE_SIGMA = 0.1
-HELDOUT_STEP = 10_000          # the trainer's noise for the held-out set (no training step reaches it)
 VERSION = 3                    # of the task and the base fit (part of the cache keys)
 BASE_SEED = 1                  # the base's own clips (the dataset's are drawn from seed 0)
 
@@ -275,13 +274,8 @@ def _save_fit(pipe, opt, g, svd_dir: Path) -> None:
 
 
 # ------------------------------------------------------------------------------ 2. held-out L_mse
-def heldout_sigmas(p_mean: float, p_std: float, k: int = SIGMA_QUANTILES) -> list[float]:
-    """The (i + 1/2)/k quantiles of the training log-normal."""
-    from statistics import NormalDist
-
-    return [math.exp(p_mean + p_std * NormalDist().inv_cdf((i + 0.5) / k)) for i in range(k)]
-
-
+# The held-out measurement is trackgo-heldout's (server.training.heldout); the oracle is this
+# benchmark's own diagnostic on top of it.
 class OracleAttention:
     """The base's own temporal self-attention (to_q, to_k, to_v, to_out), recording its maps
     softmax(QK^T/sqrt(d)) in one pass and using the recorded maps instead in the next."""
@@ -304,78 +298,42 @@ class OracleAttention:
         return out / attn.rescale_output_factor
 
 
-class HeldOut:
-    """Fixed held-out inputs (conditioning, latents, noise per sigma) and L_mse per sigma."""
+def _held_out_loss():
+    from server.training.heldout import HeldOutLoss
 
-    def __init__(self, trainer, indices: list[int], sigmas: list[float]) -> None:
-        from server.training.dataset import collate
+    class HeldOut(HeldOutLoss):
+        """trackgo-heldout's measurement, plus the oracle: the frozen base with its temporal maps
+        replaced by the ones it computes on the nearly clean clip (sigma 0.1, the same noise)."""
 
-        self.trainer, self.sigmas = trainer, sigmas
-        self.batch = collate([trainer.dataset[i] for i in indices])
-        saved, trainer.step = trainer.step, HELDOUT_STEP
-        with torch.no_grad():
-            self.inputs = trainer.step_inputs(self.batch, list(range(len(indices))))
-        trainer.step = saved
-        shape = self.inputs["target"].shape
-        self.noise = [torch.randn(shape, generator=torch.Generator().manual_seed(1000 + k)) for k in range(len(sigmas))]
+        @torch.no_grad()
+        def base(self, oracle: bool = False) -> list[float]:
+            if not oracle:
+                return super().base()
+            from server.trackgo.adapter import temporal_attention_layers
 
-    def _at(self, sigma: float, k: int) -> dict:
-        t, x0 = self.trainer, self.inputs["target"]
-        s = torch.full((x0.shape[0],), sigma)
-        noisy = x0 + sigma * self.noise[k]
-        image_latents = self.inputs["unet_input"][:, :, x0.shape[2]:]
-        return dict(self.inputs, sigma=s, noisy=noisy,
-                    unet_input=torch.cat([t.edm.c_in(s).reshape(-1, 1, 1, 1, 1) * noisy, image_latents], 2))
+            with self.frozen_svd() as unet:
+                layers = temporal_attention_layers(unet)
+                saved = {name: attn.processor for name, attn, _ in layers}
+                store: dict = {}
+                oracles = {name: OracleAttention(store, name) for name, _, _ in layers}
+                try:
+                    for name, attn, _ in layers:
+                        attn.set_processor(oracles[name])
+                    out = []
+                    for k, sigma in enumerate(self.sigmas):
+                        for o in oracles.values():
+                            o.replay = False
+                        self.unet(self.at(ORACLE_SIGMA, k))
+                        for o in oracles.values():
+                            o.replay = True
+                        inputs = self.at(sigma, k)
+                        out.append(self.loss(inputs, self.unet(inputs)))
+                    return out
+                finally:
+                    for name, attn, _ in layers:
+                        attn.set_processor(saved[name])
 
-    def _loss(self, inputs, out) -> float:
-        from server.training.losses import denoising_loss
-
-        edm = self.trainer.edm
-        return denoising_loss(edm.denoise(out, inputs["noisy"], inputs["sigma"]), inputs["target"],
-                              edm.loss_weight(inputs["sigma"])).item()
-
-    def _unet(self, inputs):
-        t = self.trainer
-        return t.pipe.unet(inputs["unet_input"], t.edm.c_noise(inputs["sigma"]), inputs["image_embeds"],
-                           inputs["added_time_ids"]).sample
-
-    @torch.no_grad()
-    def adapter(self) -> list[float]:
-        out = []
-        for k, sigma in enumerate(self.sigmas):
-            inputs = self._at(sigma, k)
-            out.append(self.trainer.losses(inputs, self.batch)["l_mse"].item())
-        return out
-
-    @torch.no_grad()
-    def base(self, oracle: bool = False) -> list[float]:
-        from server.trackgo.adapter import temporal_attention_layers
-
-        t, unet = self.trainer, self.trainer.pipe.unet
-        t.adapter.remove(unet)
-        layers = temporal_attention_layers(unet)
-        saved = {name: attn.processor for name, attn, _ in layers}
-        store: dict = {}
-        oracles = {name: OracleAttention(store, name) for name, _, _ in layers}
-        try:
-            if oracle:
-                for name, attn, _ in layers:
-                    attn.set_processor(oracles[name])
-            out = []
-            for k, sigma in enumerate(self.sigmas):
-                if oracle:                              # maps of the nearly clean clip, same noise
-                    for o in oracles.values():
-                        o.replay = False
-                    self._unet(self._at(ORACLE_SIGMA, k))
-                    for o in oracles.values():
-                        o.replay = True
-                inputs = self._at(sigma, k)
-                out.append(self._loss(inputs, self._unet(inputs)))
-            return out
-        finally:
-            for name, attn, _ in layers:
-                attn.set_processor(saved[name])
-            t.adapter.install(unet)
+    return HeldOut
 
 
 # ------------------------------------------------------------------------------ 3. adapter training
@@ -398,7 +356,7 @@ def make_trainer(svd_dir, data_dir, out_dir, lam, steps, heldout: int, lr, svd_l
     return trainer
 
 
-def train_adapter(trainer, held: HeldOut, base: list[float], every: int, log, name: str):
+def train_adapter(trainer, held, base: list[float], every: int, log, name: str):
     steps = trainer.config.train.steps
     ratio = lambda losses: float(np.mean(losses) / np.mean(base))   # noqa: E731
     curve = [(0, held.adapter())]
@@ -476,8 +434,8 @@ def phase_trainer(lam: float, name: str, phase: dict, steps: int | None = None, 
     args = phase["args"]
     trainer = make_trainer(phase["svd_dir"], phase["data_dir"], phase["folder"] / f"run-{name}-{time.time_ns()}",
                            lam, steps or args.adapter_steps, args.heldout, args.lr, args.svd_lr, args.batch, blank)
-    held = HeldOut(trainer, list(range(len(trainer.dataset) - args.heldout, len(trainer.dataset))),
-                   phase["sigmas"])
+    held = _held_out_loss()(trainer, list(range(len(trainer.dataset) - args.heldout, len(trainer.dataset))),
+                            phase["sigmas"])
     return trainer, held
 
 
@@ -494,6 +452,7 @@ def _key(values: list) -> str:
 
 
 def main(argv=None) -> dict:
+    from server.training.heldout import heldout_sigmas
     from server.training.noise import EDMSchedule
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -538,7 +497,7 @@ def main(argv=None) -> dict:
         video = None
     svd_dir = fit_base(base_folder, video, args.vae_steps, args.unet_steps, edm, log)
     log(f"base ready after {time.perf_counter() - started:.0f} s")
-    sigmas = heldout_sigmas(noise.p_mean, noise.p_std)
+    sigmas = heldout_sigmas(noise.p_mean, noise.p_std, SIGMA_QUANTILES)
     results, trainers = {}, {}
     base = oracle = None
     phase = dict(svd_dir=svd_dir, data_dir=data_dir, folder=folder, args=args, sigmas=sigmas)

@@ -171,3 +171,11 @@ def with_overrides(config: Config, **sections) -> Config:
     """Programmatic overrides, e.g. ``with_overrides(cfg, train={"steps": 5})``."""
     return from_dict({name: dict(asdict(getattr(config, name)), **sections.get(name, {}))
                       for name in ("model", "data", "conditioning", "noise", "train")})
+
+
+def add_config_arguments(parser, set_example: str) -> None:
+    """``--config`` and ``--set``, the same in every command that loads a training config."""
+    parser.add_argument("--config", type=Path, default=None,
+                        help=f"TOML config (default: {CONFIG_DIR / 'paper.toml'})")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help=f"override one setting, e.g. {set_example}")

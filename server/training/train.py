@@ -384,10 +384,7 @@ def latest_checkpoint(output: Path) -> Path | None:
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="trackgo-train", description=__doc__.split("\n")[0])
-    p.add_argument("--config", type=Path, default=None,
-                   help=f"TOML config (default: {cfgmod.CONFIG_DIR / 'paper.toml'})")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                   help="override one setting, e.g. --set train.steps=100 --set model.svd=/models/svd-xt")
+    cfgmod.add_config_arguments(p, "--set train.steps=100 --set model.svd=/models/svd-xt")
     p.add_argument("--output", type=Path, required=True, help="run folder (checkpoints, log, adapter)")
     p.add_argument("--resume", default=None, help="'latest' or a checkpoint folder")
     return p.parse_args(argv)
