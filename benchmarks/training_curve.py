@@ -50,6 +50,8 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
+from server.training.heldout import HeldOutLoss, heldout_sigmas  # noqa: E402
+
 SIZE, FRAMES, SHAPES, SHAPE, SPEED = 64, 6, 2, 20, 5
 TARGET = 0.90
 DIRECTIONS = np.array([[1, 0], [-1, 0], [0, 1], [0, -1]], np.float32)
@@ -298,42 +300,37 @@ class OracleAttention:
         return out / attn.rescale_output_factor
 
 
-def _held_out_loss():
-    from server.training.heldout import HeldOutLoss
+class HeldOut(HeldOutLoss):
+    """trackgo-heldout's measurement, plus the oracle: the frozen base with its temporal maps
+    replaced by the ones it computes on the nearly clean clip (sigma 0.1, the same noise)."""
 
-    class HeldOut(HeldOutLoss):
-        """trackgo-heldout's measurement, plus the oracle: the frozen base with its temporal maps
-        replaced by the ones it computes on the nearly clean clip (sigma 0.1, the same noise)."""
+    @torch.no_grad()
+    def base(self, oracle: bool = False) -> list[float]:
+        if not oracle:
+            return super().base()
+        from server.trackgo.adapter import temporal_attention_layers
 
-        @torch.no_grad()
-        def base(self, oracle: bool = False) -> list[float]:
-            if not oracle:
-                return super().base()
-            from server.trackgo.adapter import temporal_attention_layers
-
-            with self.frozen_svd() as unet:
-                layers = temporal_attention_layers(unet)
-                saved = {name: attn.processor for name, attn, _ in layers}
-                store: dict = {}
-                oracles = {name: OracleAttention(store, name) for name, _, _ in layers}
-                try:
-                    for name, attn, _ in layers:
-                        attn.set_processor(oracles[name])
-                    out = []
-                    for k, sigma in enumerate(self.sigmas):
-                        for o in oracles.values():
-                            o.replay = False
-                        self.unet(self.at(ORACLE_SIGMA, k))
-                        for o in oracles.values():
-                            o.replay = True
-                        inputs = self.at(sigma, k)
-                        out.append(self.loss(inputs, self.unet(inputs)))
-                    return out
-                finally:
-                    for name, attn, _ in layers:
-                        attn.set_processor(saved[name])
-
-    return HeldOut
+        with self.frozen_svd() as unet:
+            layers = temporal_attention_layers(unet)
+            saved = {name: attn.processor for name, attn, _ in layers}
+            store: dict = {}
+            oracles = {name: OracleAttention(store, name) for name, _, _ in layers}
+            try:
+                for name, attn, _ in layers:
+                    attn.set_processor(oracles[name])
+                out = []
+                for k, sigma in enumerate(self.sigmas):
+                    for o in oracles.values():
+                        o.replay = False
+                    self.unet(self.at(ORACLE_SIGMA, k))
+                    for o in oracles.values():
+                        o.replay = True
+                    inputs = self.at(sigma, k)
+                    out.append(self.loss(inputs, self.unet(inputs)))
+                return out
+            finally:
+                for name, attn, _ in layers:
+                    attn.set_processor(saved[name])
 
 
 # ------------------------------------------------------------------------------ 3. adapter training
@@ -434,8 +431,8 @@ def phase_trainer(lam: float, name: str, phase: dict, steps: int | None = None, 
     args = phase["args"]
     trainer = make_trainer(phase["svd_dir"], phase["data_dir"], phase["folder"] / f"run-{name}-{time.time_ns()}",
                            lam, steps or args.adapter_steps, args.heldout, args.lr, args.svd_lr, args.batch, blank)
-    held = _held_out_loss()(trainer, list(range(len(trainer.dataset) - args.heldout, len(trainer.dataset))),
-                            phase["sigmas"])
+    held = HeldOut(trainer, list(range(len(trainer.dataset) - args.heldout, len(trainer.dataset))),
+                   phase["sigmas"])
     return trainer, held
 
 
@@ -452,7 +449,6 @@ def _key(values: list) -> str:
 
 
 def main(argv=None) -> dict:
-    from server.training.heldout import heldout_sigmas
     from server.training.noise import EDMSchedule
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
