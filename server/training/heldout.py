@@ -8,8 +8,8 @@ and its mean over the training distribution hides the high noise levels where th
 matter. So the loss is measured on clips training never saw (``data.dataset``: a
 ``trackgo-prepare`` folder of held-out clips), at the (k + 1/2)/K quantiles of the training
 log-normal (``noise.p_mean``, ``noise.p_std``; their mean is the training expectation,
-stratified), with the same noise for every sigma and every adapter compared, once with the
-adapter and once with the frozen SVD (the adapter removed). Printed and written: L_mse per sigma
+stratified), with one fixed noise draw per sigma - the same for every adapter compared -, once
+with the adapter and once with the frozen SVD (the adapter removed). Printed and written: L_mse per sigma
 for both and ``adapter_vs_base_mse`` (their means divided). With
 ``--set train.blank_trajectories=true`` the adapter sees black P, as its black-P twin was
 trained: compare the two twins' ``adapter`` losses (docs/training.md).
@@ -131,6 +131,8 @@ def measure(config: cfgmod.Config, clips: int | None = None, sigmas: int = DEFAU
         raise cfgmod.ConfigError("model.adapter: expected the trained adapter's folder "
                                  "(--set model.adapter=RUN/adapter)")
     levels = heldout_sigmas(config.noise.p_mean, config.noise.p_std, sigmas)     # checked before any load
+    if chunk < 1:
+        raise ValueError(f"--batch: expected at least 1 clip per pass, got {chunk}")
     with tempfile.TemporaryDirectory(prefix="trackgo-heldout-") as scratch:
         trainer = Trainer(config, Path(scratch), log=log)
         available = len(trainer.dataset)
@@ -138,8 +140,6 @@ def measure(config: cfgmod.Config, clips: int | None = None, sigmas: int = DEFAU
         if not 1 <= count <= available:
             raise ValueError(f"--clips: expected 1 to {available} (the clips in {config.data.dataset}), got {count}")
         trainer.adapter.eval()
-        if chunk < 1:
-            raise ValueError(f"--batch: expected at least 1 clip per pass, got {chunk}")
         held = HeldOutLoss(trainer, list(range(available - count, available)), levels, chunk)
         base, adapter = held.base(), held.adapter()
     mean_base, mean_adapter = sum(base) / len(base), sum(adapter) / len(adapter)
