@@ -86,9 +86,12 @@ class HeldOutLoss:
                               edm.loss_weight(inputs["sigma"])).item()
 
     def unet(self, inputs: dict) -> torch.Tensor:
+        """The UNet as it is now (frozen SVD inside ``frozen_svd``), in the trainer's precision:
+        under the same autocast as the adapter's loss, so the two differ only by the adapter."""
         t = self.trainer
-        return t.pipe.unet(inputs["unet_input"].to(t.weight_dtype), t.edm.c_noise(inputs["sigma"]),
-                           inputs["image_embeds"], inputs["added_time_ids"]).sample
+        with t.accelerator.autocast():
+            return t.pipe.unet(inputs["unet_input"].to(t.weight_dtype), t.edm.c_noise(inputs["sigma"]),
+                               inputs["image_embeds"], inputs["added_time_ids"]).sample
 
     def _over_clips(self, loss_of) -> list[float]:
         """``loss_of(inputs, batch)`` per sigma, averaged over the chunks weighted by their clips."""
