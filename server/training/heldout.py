@@ -28,7 +28,6 @@ import torch
 
 from server.training import config as cfgmod
 from server.training.dataset import collate
-from server.training.losses import denoising_loss
 
 HELDOUT_STEP = 10_000          # whose noise draws the held-out inputs (seed, this step, position): any
                                # fixed number does, the held-out clips are never trained on
@@ -71,34 +70,18 @@ class HeldOutLoss:
 
     def at(self, sigma: float, k: int, part: int = 0) -> dict:
         """Chunk ``part``'s held-out inputs noised to ``sigma`` with the k-th fixed noise."""
-        t, inputs = self.trainer, self.parts[part][1]
+        inputs = self.parts[part][1]
         x0 = inputs["target"]
-        s = torch.full((x0.shape[0],), sigma)
-        noisy = x0 + sigma * self.noise[k][part].to(x0.device)
-        image_latents = inputs["unet_input"][:, :, x0.shape[2]:]
-        return dict(inputs, sigma=s.to(x0.device), noisy=noisy,
-                    unet_input=torch.cat([t.edm.c_in(s).reshape(-1, 1, 1, 1, 1).to(x0.device) * noisy,
-                                          image_latents], 2))
+        return self.trainer.noised(inputs, torch.full((x0.shape[0],), sigma, device=x0.device),
+                                   self.noise[k][part].to(x0.device))
 
-    def loss(self, inputs: dict, out: torch.Tensor) -> float:
-        edm = self.trainer.edm
-        return denoising_loss(edm.denoise(out.float(), inputs["noisy"], inputs["sigma"]), inputs["target"],
-                              edm.loss_weight(inputs["sigma"])).item()
-
-    def unet(self, inputs: dict) -> torch.Tensor:
-        """The UNet as it is now (frozen SVD inside ``frozen_svd``), in the trainer's precision:
-        under the same autocast as the adapter's loss, so the two differ only by the adapter."""
-        t = self.trainer
-        with t.accelerator.autocast():
-            return t.pipe.unet(inputs["unet_input"].to(t.weight_dtype), t.edm.c_noise(inputs["sigma"]),
-                               inputs["image_embeds"], inputs["added_time_ids"]).sample
-
-    def _over_clips(self, loss_of) -> list[float]:
-        """``loss_of(inputs, batch)`` per sigma, averaged over the chunks weighted by their clips."""
+    def _over_clips(self) -> list[float]:
+        """The trainer's L_mse per sigma with the UNet as it is now (with the adapter, or the frozen
+        SVD inside ``frozen_svd``), averaged over the chunks weighted by their clips."""
         out = []
         for k, sigma in enumerate(self.sigmas):
-            losses = [(loss_of(self.at(sigma, k, i), batch), len(batch["trajectories"]))
-                      for i, (batch, _) in enumerate(self.parts)]
+            losses = [(self.trainer.losses(self.at(sigma, k, i), batch, mse_only=True)["l_mse"].item(),
+                       len(batch["trajectories"])) for i, (batch, _) in enumerate(self.parts)]
             out.append(losses[0][0] if len(losses) == 1 else
                        sum(value * n for value, n in losses) / sum(n for _, n in losses))
         return out
@@ -106,7 +89,7 @@ class HeldOutLoss:
     @torch.no_grad()
     def adapter(self) -> list[float]:
         """L_mse per sigma with the adapter (and the trainer's P, black with blank_trajectories)."""
-        return self._over_clips(lambda inputs, batch: self.trainer.losses(inputs, batch)["l_mse"].item())
+        return self._over_clips()
 
     @contextmanager
     def frozen_svd(self):
@@ -122,7 +105,7 @@ class HeldOutLoss:
     def base(self) -> list[float]:
         """L_mse per sigma of the frozen SVD on the same inputs and noise."""
         with self.frozen_svd():
-            return self._over_clips(lambda inputs, batch: self.loss(inputs, self.unet(inputs)))
+            return self._over_clips()
 
 
 def measure(config: cfgmod.Config, clips: int | None = None, sigmas: int = DEFAULT_SIGMAS, chunk: int = 1,

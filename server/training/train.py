@@ -212,19 +212,27 @@ class Trainer:
         latents, image_embeds, image_latents, added = self._conditioning(batch, gens)
         sigma = torch.stack([self.edm.sample_sigmas(1, g)[0] for g in gens]).to(dev)
         eps = torch.stack([torch.randn(latents.shape[1:], generator=g) for g in gens]).to(dev)
-        s = sigma.reshape(-1, 1, 1, 1, 1)
-        noisy = latents + s * eps
-        unet_input = torch.cat([self.edm.c_in(s) * noisy, image_latents.float()], dim=2)
-        return {"target": latents, "sigma": sigma, "noisy": noisy, "unet_input": unet_input,
-                "image_embeds": image_embeds, "added_time_ids": added}
+        clean = {"target": latents, "image_latents": image_latents.float(), "image_embeds": image_embeds,
+                 "added_time_ids": added}
+        return self.noised(clean, sigma, eps)
 
-    def losses(self, inputs: dict[str, torch.Tensor], batch: dict) -> dict[str, torch.Tensor]:
+    def noised(self, inputs: dict[str, torch.Tensor], sigma: torch.Tensor, eps: torch.Tensor) -> dict:
+        """``inputs`` (from ``step_inputs``) with x0 noised to ``sigma`` (B,) by ``eps``: x_sigma =
+        x0 + sigma * eps and the UNet input [c_in(sigma) x_sigma, image latents]. Also how a
+        held-out set or a test puts fixed inputs at the sigma and noise it chooses."""
+        s = sigma.reshape(-1, 1, 1, 1, 1)
+        noisy = inputs["target"] + s * eps
+        unet_input = torch.cat([self.edm.c_in(s) * noisy, inputs["image_latents"]], dim=2)
+        return dict(inputs, sigma=sigma, noisy=noisy, unet_input=unet_input)
+
+    def losses(self, inputs: dict[str, torch.Tensor], batch: dict, mse_only: bool = False) -> dict[str, torch.Tensor]:
         """L = L_mse + lambda * L_attn (Eqs. 7-9) for ``step_inputs`` and the batch's P and masks.
         With ``train.blank_trajectories`` every P is black (f = 0, A' uniform): the twin that says
-        what the same training is worth without the trajectories."""
+        what the same training is worth without the trajectories. ``mse_only`` skips L_attn (no
+        maps built; also what works with the adapter removed, when there are no maps)."""
         dev = self.accelerator.device
         sigma, noisy = inputs["sigma"], inputs["noisy"]
-        lam = self.config.train.lambda_attn
+        lam = 0.0 if mse_only else self.config.train.lambda_attn
         trajectories = batch["trajectories"].to(dev)
         if self.config.train.blank_trajectories:
             trajectories = torch.zeros_like(trajectories)

@@ -152,3 +152,10 @@ def training_curve():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def encoder_inputs(trainer) -> list:
+    """Every P the trainer's trajectory encoder is given from now on (a list that fills up)."""
+    seen = []
+    trainer.adapter.encoder.register_forward_hook(lambda module, args, out: seen.append(args[0].detach().clone()))
+    return seen

@@ -9,15 +9,13 @@ import torch
 
 from server.training import config as cfgmod
 from server.training import heldout
+from server.trackgo.adapter import temporal_attention_layers
 from server.training.dataset import collate
+from server.training.losses import denoising_loss
 from server.training.train import Trainer
 
-
-def reset_accelerate():
-    from accelerate.state import AcceleratorState, GradientState, PartialState
-    AcceleratorState._reset_state(True)
-    GradientState._reset_state()
-    PartialState._reset_state()
+from .conftest import encoder_inputs
+from .test_train import reset_accelerate
 
 
 def argv(tiny_config, *extra) -> list[str]:
@@ -43,16 +41,24 @@ def test_base_is_plain_svd_and_the_adapter_is_back_afterwards(tiny_config, tmp_p
     base = held.base()
     assert held.adapter() == with_adapter                       # fixed inputs, adapter installed again
     assert all(abs(a - b) > 1e-6 for a, b in zip(with_adapter, base))
-    # the base by hand: the UNet with no TrackAdapter processor at all
-    unet = trainer.pipe.unet
+    # the base by hand: the UNet with no TrackAdapter processor at all, EDM's denoiser and weight
+    unet, edm = trainer.pipe.unet, trainer.edm
     trainer.adapter.remove(unet)
-    by_hand = [held.loss(held.at(s, k), held.unet(held.at(s, k))) for k, s in enumerate(held.sigmas)]
+    assert not any(type(a.processor).__name__ == "TrackAdapterProcessor" for _, a, _ in temporal_attention_layers(unet))
+    by_hand = []
+    with torch.no_grad():
+        for k, s in enumerate(held.sigmas):
+            inputs = held.at(s, k)
+            out = unet(inputs["unet_input"], edm.c_noise(inputs["sigma"]), inputs["image_embeds"],
+                       inputs["added_time_ids"]).sample
+            by_hand.append(denoising_loss(edm.denoise(out, inputs["noisy"], inputs["sigma"]), inputs["target"],
+                                          edm.loss_weight(inputs["sigma"])).item())
     trainer.adapter.install(unet)
-    assert by_hand == base
+    assert all(math.isclose(a, b, rel_tol=1e-6) for a, b in zip(by_hand, base)), (by_hand, base)
     # and the adapter's loss is the trainer's own loss on the same inputs
     inputs = held.at(8.0, 1)
     with torch.no_grad():
-        assert trainer.losses(inputs, held.parts[0][0])["l_mse"].item() == with_adapter[1]
+        assert math.isclose(trainer.losses(inputs, held.parts[0][0])["l_mse"].item(), with_adapter[1], rel_tol=1e-6)
 
 
 def test_the_noise_is_fixed_and_does_not_depend_on_the_adapter(tiny_config, tmp_path):
@@ -100,8 +106,7 @@ def test_blank_twin_is_measured_with_black_p(tiny_config, tmp_path):
     reset_accelerate()
     cfg = cfgmod.with_overrides(tiny_config, train={"blank_trajectories": True})
     trainer = Trainer(cfg, tmp_path, log=lambda s: None)
-    seen = []
-    trainer.adapter.encoder.register_forward_hook(lambda m, args, out: seen.append(args[0]))
+    seen = encoder_inputs(trainer)
     heldout.HeldOutLoss(trainer, [0], [1.0]).adapter()
     assert seen and all(bool((x == 0).all()) for x in seen)
     assert bool((collate([trainer.dataset[0]])["trajectories"] != 0).any())   # the clip's own P is not black

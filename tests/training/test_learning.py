@@ -25,12 +25,8 @@ LEARNING_RATE = 1e-2
 
 def fixed_inputs(trainer, batch, sigma=1.0):
     inputs = trainer.step_inputs(batch, [0])
-    s = torch.tensor([sigma])
     noise = torch.randn(inputs["target"].shape, generator=torch.Generator().manual_seed(0))
-    noisy = inputs["target"] + s.reshape(-1, 1, 1, 1, 1) * noise
-    c_in = trainer.edm.c_in(s.reshape(-1, 1, 1, 1, 1))
-    image_latents = inputs["unet_input"][:, :, noisy.shape[2]:]
-    inputs.update(sigma=s, noisy=noisy, unet_input=torch.cat([c_in * noisy, image_latents], dim=2))
+    inputs = trainer.noised(inputs, torch.tensor([sigma]), noise)
     # a target the adapter can reach: the same frozen UNet under another random adapter
     student = {k: v.clone() for k, v in trainer.adapter.state_dict().items()}
     with torch.random.fork_rng(devices=[]):
@@ -39,9 +35,10 @@ def fixed_inputs(trainer, batch, sigma=1.0):
                                          tune_base_query_key=True)
     trainer.adapter.load_state_dict(teacher.state_dict())
     with torch.no_grad():
+        s = inputs["sigma"]
         out, _ = trainer.module(inputs["unet_input"], trainer.edm.c_noise(s), inputs["image_embeds"],
                                 inputs["added_time_ids"], batch["trajectories"], want_maps=False)
-        inputs["target"] = trainer.edm.denoise(out, noisy, s)
+        inputs["target"] = trainer.edm.denoise(out, inputs["noisy"], s)
     trainer.adapter.load_state_dict(student)
     return inputs
 

@@ -15,6 +15,8 @@ from server.training import config as cfgmod
 from server.training import train
 from server.training.dataset import collate
 
+from .conftest import encoder_inputs
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -286,8 +288,7 @@ def test_blank_trajectories_train_the_twin_on_black_p(tiny_config, tmp_path):
     for blank in (False, True):
         cfg = cfgmod.with_overrides(tiny_config, train={"blank_trajectories": blank})
         trainer = make_trainer(cfg, tmp_path / str(blank))
-        seen = []
-        trainer.adapter.encoder.register_forward_hook(lambda m, args, out: seen.append(args[0].detach().clone()))
+        seen = encoder_inputs(trainer)
         with torch.no_grad():
             losses[blank] = trainer._micro_step(collate([trainer.dataset[0]]), [0])["l_mse"].item()
         assert seen and all(bool((x == 0).all()) == blank for x in seen)

@@ -7,6 +7,8 @@ import argparse
 
 import torch
 
+from .conftest import encoder_inputs
+
 
 def phase(tc, tmp_path, tiny_model) -> dict:
     from server.trackgo.tiny import SVD_SUBFOLDER
@@ -17,12 +19,6 @@ def phase(tc, tmp_path, tiny_model) -> dict:
                               unet_lr=1e-3, batch=1, every=1)
     return dict(svd_dir=svd_dir, data_dir=tmp_path / "data", folder=tmp_path, args=args,
                 sigmas=[0.5, 5.0])
-
-
-def encoder_inputs(trainer) -> list[torch.Tensor]:
-    seen = []
-    trainer.adapter.encoder.register_forward_hook(lambda module, args, out: seen.append(args[0].detach().clone()))
-    return seen
 
 
 def test_the_tuned_unet_trains_and_the_blank_twin_sees_black_trajectories(tmp_path, tiny_model, training_curve):
