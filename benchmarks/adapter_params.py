@@ -1,7 +1,8 @@
 """Print the parameters the TrackAdapter adds to the full SVD-XT UNet (paper Table 1: 29.36M).
 
 Built on the ``meta`` device (server/trackgo/parameters.py): runs in seconds, no weights.
-Prints ``name=value`` lines; the last is ``added_params_M=<number>``.
+Prints ``name=value`` lines: the added groups and ``added_params_M``, then the SVD weights the
+``paper`` training config fine-tunes (copies, not added ones).
 Run: PYTHONPATH=. .venvs/server/bin/python benchmarks/adapter_params.py
 """
 from __future__ import annotations
@@ -20,6 +21,8 @@ def main() -> None:
     print(f"added_params_M={counts['total'] / 1e6:.2f}")
     # trained by the paper config too, but SVD's own weights (copies), not added ones
     print(f"fine_tuned_svd_query_key_params={counts['svd_query_key']}")
+    print(f"fine_tuned_svd_temporal_params={counts['svd_temporal']}")
+    print(f"fine_tuned_svd_temporal_params_M={counts['svd_temporal'] / 1e6:.2f}")
 
 
 if __name__ == "__main__":

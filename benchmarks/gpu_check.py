@@ -14,7 +14,8 @@ Measured, each printed as name=value and written as JSON to --out:
   seconds per video and peak GPU memory, on the GPU and again with model CPU offload under a
   16 GB cap (``torch.cuda.set_per_process_memory_fraction``);
 * one bf16 training step with gradient checkpointing at batch 1 (seconds, peak memory), through
-  the trainer's own loss (``server.training.losses``) and module;
+  the trainer's own loss (``server.training.losses``) and module, training what the ``paper``
+  config trains (the adapter, the W_q/W_k copies and float32 copies of SVD's temporal layers);
 * A_M agreement between fp16 and fp32 over the 16 layers (fraction of identical entries).
 """
 from __future__ import annotations
@@ -231,8 +232,12 @@ def training_step(parts, adapter, size: Size, device: torch.device, points, smok
     unet.enable_gradient_checkpointing()
     unet.train()
     adapter.float().requires_grad_(True).train()
+    # as the paper config trains: float32 copies of SVD's temporal layers tuned too
+    adapter.remove(unet)
+    adapter.tune_temporal(unet, trainable=True).float()
+    adapter.install(unet)
     module = AdapterTrainingModule(adapter, unet, 0.2)
-    optimizer = torch.optim.AdamW(adapter.parameters(), lr=3e-5)
+    optimizer = torch.optim.AdamW([p for p in module.parameters() if p.requires_grad], lr=3e-5)
     edm = EDMSchedule()
     g = torch.Generator().manual_seed(0)
     frames = torch.rand(size.frames, 3, size.height, size.width, generator=g) * 2 - 1
@@ -261,6 +266,7 @@ def training_step(parts, adapter, size: Size, device: torch.device, points, smok
     result = measure(step, device)
     result["dtype"] = str(dtype).replace("torch.", "")
     result["gradient_checkpointing"] = True
+    result["trained_params_M"] = round(sum(p.numel() for p in module.parameters() if p.requires_grad) / 1e6, 2)
     unet.disable_gradient_checkpointing()
     unet.eval()
     return result

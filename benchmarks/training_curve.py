@@ -10,7 +10,9 @@ futures; the trajectories P tell it.
    cached under the temp dir (keyed by the settings, every 500 UNet steps), then frozen.
 2. The adapter trained on its trajectories with the project's trainer (``trackgo-train``'s
    ``Trainer`` on a ``trackgo-prepare``-format dataset, ``data.cache_latents`` on), with and
-   without the attention loss.
+   without the attention loss, and a twin of the first on black P (``train.blank_trajectories``).
+   As the ``paper`` config does, the trainer also tunes copies of the base's temporal layers
+   (``model.tune_svd_temporal``); ``--frozen-svd`` keeps them frozen (adapter + W_q/W_k copies).
    With ``--tuned-unet-control`` also two twins that train the whole UNet along with the adapter
    (a diagnostic, not the paper config): one on the clips' P, one on black P. Their ratio says
    whether A' carries the motion at all once the model may learn to read it.
@@ -19,7 +21,9 @@ futures; the trajectories P tell it.
    mean over them is the training distribution's expectation, stratified; fixed noise per sigma.
 
 Printed (name=value): ``adapter_vs_base_mse`` = held-out L_mse with the trained adapter / the
-frozen base (target <= 0.90), the same per sigma; ``oracle_vs_base_mse``: the base with its own
+frozen base (target <= 0.90), the same per sigma; ``trajectories_vs_blank_mse`` = the same run's
+held-out L_mse / its black-P twin's (what the trajectories alone are worth: with the temporal
+layers tuned, the base's own further fitting is in both); ``oracle_vs_base_mse``: the base with its own
 temporal attention maps replaced by the maps it computes on the nearly clean clip (sigma 0.1) -
 how much an attention-only control can tell this frozen base at all (a diagnostic, not a
 target); ``objmc_base_px`` / ``objmc_adapter_px`` (generated clips, the project's ObjMC against
@@ -57,7 +61,7 @@ TARGET = 0.90
 DIRECTIONS = np.array([[1, 0], [-1, 0], [0, 1], [0, -1]], np.float32)
 SIGMA_QUANTILES = 6
 ORACLE_SIGMA = 0.1
-VERSION = 3                    # of the task and the base fit (part of the cache keys)
+VERSION = 4                    # of the task and the base fit (part of the cache keys; 4: base clips as uint8)
 BASE_SEED = 1                  # the base's own clips (the dataset's are drawn from seed 0)
 
 
@@ -334,7 +338,8 @@ class HeldOut(HeldOutLoss):
 
 
 # ------------------------------------------------------------------------------ 3. adapter training
-def make_trainer(svd_dir, data_dir, out_dir, lam, steps, heldout: int, lr, svd_lr, batch, blank: bool = False):
+def make_trainer(svd_dir, data_dir, out_dir, lam, steps, heldout: int, lr, svd_lr, batch, blank: bool = False,
+                 temporal: bool = True, temporal_lr: float = 1e-3):
     from accelerate.state import AcceleratorState, GradientState, PartialState
 
     from server.training import config as cfgmod
@@ -346,7 +351,8 @@ def make_trainer(svd_dir, data_dir, out_dir, lam, steps, heldout: int, lr, svd_l
         f"model.svd={svd_dir}", f"data.dataset={data_dir}", "data.cache_latents=true", f"train.steps={steps}",
         f"train.batch_size={batch}", f"train.lambda_attn={lam}", f"train.learning_rate={lr}",
         f"train.svd_query_key_learning_rate={svd_lr}", f"train.checkpoint_every={steps}", "train.log_every=1000",
-        f"train.blank_trajectories={str(blank).lower()}"])
+        f"train.blank_trajectories={str(blank).lower()}", f"model.tune_svd_temporal={str(temporal).lower()}",
+        f"train.svd_temporal_learning_rate={temporal_lr}"])
     trainer = train.Trainer(cfg, out_dir, log=lambda s: None)
     # the held-out clips are the dataset's last ones; training draws from the others only
     trainer.order = StepOrder(len(trainer.dataset) - heldout, cfg.train.batch_size, cfg.train.seed)
@@ -375,6 +381,8 @@ def tune_whole_unet(trainer, lr: float) -> None:
     ``paper`` config keeps SVD frozen but for the W_q / W_k copies). Answers whether the
     trajectories carry motion through A' at all when the model may learn to read it; compared
     with the frozen base it also credits the base's own further fitting, hence the blank-P twin."""
+    if trainer.adapter.temporal is not None:
+        raise ValueError("tune_whole_unet: the trainer already tunes temporal copies (make it with temporal=False)")
     unet = trainer.pipe.unet
     unet.requires_grad_(True)
     trainer.optimizer.optimizer.add_param_group({"params": list(unet.parameters()), "lr": lr, "name": "unet"})
@@ -385,7 +393,7 @@ def run_tuned_unet(phase: dict, base: list[float], blank: bool, verbose: bool) -
     args, name = phase["args"], "tuned_unet_blank" if blank else "tuned_unet"
     log = (lambda s: print(s, file=sys.stderr, flush=True)) if verbose else (lambda s: None)
     # blank: every P black in its steps and in its held-out L_mse (train.blank_trajectories)
-    trainer, held = phase_trainer(0.0, name, phase, steps=args.tuned_unet_steps, blank=blank)
+    trainer, held = phase_trainer(0.0, name, phase, steps=args.tuned_unet_steps, blank=blank, temporal=False)
     tune_whole_unet(trainer, args.unet_lr)
     curve, _ = train_adapter(trainer, held, base, args.every, log, name)
     return {"curve": curve, "cpu_seconds": time.process_time()}
@@ -427,20 +435,26 @@ def objmc_of(pipe, clips, adapter=None, steps=8) -> float:
     return objmc_over_videos(results)
 
 
-def phase_trainer(lam: float, name: str, phase: dict, steps: int | None = None, blank: bool = False):
+def phase_trainer(lam: float, name: str, phase: dict, steps: int | None = None, blank: bool = False,
+                  temporal: bool | None = None):
     args = phase["args"]
+    temporal = not args.frozen_svd if temporal is None else temporal
     trainer = make_trainer(phase["svd_dir"], phase["data_dir"], phase["folder"] / f"run-{name}-{time.time_ns()}",
-                           lam, steps or args.adapter_steps, args.heldout, args.lr, args.svd_lr, args.batch, blank)
+                           lam, steps or args.adapter_steps, args.heldout, args.lr, args.svd_lr, args.batch, blank,
+                           temporal, args.svd_temporal_lr)
     held = HeldOut(trainer, list(range(len(trainer.dataset) - args.heldout, len(trainer.dataset))),
                    phase["sigmas"])
     return trainer, held
 
 
-def run_without_attn(phase: dict, base: list[float], verbose: bool) -> dict:
+def run_side(phase: dict, base: list[float], verbose: bool, name: str) -> dict:
+    """A run beside the main one (forked): ``without_attn`` (lambda = 0) or ``blank`` (the
+    main run's settings on black P: what the same training is worth without the trajectories)."""
     torch.set_num_threads(1)
     log = (lambda s: print(s, file=sys.stderr, flush=True)) if verbose else (lambda s: None)
-    trainer, held = phase_trainer(0.0, "without_attn", phase)
-    curve, reached = train_adapter(trainer, held, base, phase["args"].every, log, "without_attn")
+    lam = 0.0 if name == "without_attn" else 0.1
+    trainer, held = phase_trainer(lam, name, phase, blank=name == "blank")
+    curve, reached = train_adapter(trainer, held, base, phase["args"].every, log, name)
     return {"curve": curve, "steps_to_target": reached, "cpu_seconds": time.process_time()}
 
 
@@ -457,12 +471,15 @@ def main(argv=None) -> dict:
     p.add_argument("--heldout", type=int, default=16)
     p.add_argument("--vae-steps", type=int, default=100)
     p.add_argument("--unet-steps", type=int, default=1500)
-    p.add_argument("--adapter-steps", type=int, default=150)
+    p.add_argument("--adapter-steps", type=int, default=300)
     p.add_argument("--every", type=int, default=25)
     p.add_argument("--objmc-clips", type=int, default=4, help="held-out clips generated for ObjMC")
     p.add_argument("--batch", type=int, default=8, help="the adapter's global batch")
     p.add_argument("--lr", type=float, default=3e-3, help="the adapter's learning rate")
     p.add_argument("--svd-lr", type=float, default=1e-3, help="the fine-tuned SVD W_q/W_k's learning rate")
+    p.add_argument("--svd-temporal-lr", type=float, default=1e-3, help="the tuned SVD temporal layers' learning rate")
+    p.add_argument("--frozen-svd", action="store_true",
+                   help="keep SVD's temporal layers frozen (model.tune_svd_temporal=false): adapter + W_q/W_k only")
     p.add_argument("--tuned-unet-control", action="store_true",
                    help="also train adapter + the whole UNet, with the clips' P and with black P (diagnostic)")
     p.add_argument("--tuned-unet-steps", type=int, default=150)
@@ -501,13 +518,14 @@ def main(argv=None) -> dict:
     base, oracle = held.base(), held.base(oracle=True)
     log(f"held-out base L_mse per sigma {[round(b, 4) for b in base]}; "
         f"oracle ratio {np.mean(oracle) / np.mean(base):.4f}")
-    # the run without L_attn in a second process (forked: same base, same held-out set), so the
-    # two runs take one wall-clock span on a machine with two cores
-    with multiprocessing.get_context("fork").Pool(1) as pool:
-        other = pool.apply_async(run_without_attn, (phase, base, log is not None and not args.quiet))
+    # the run without L_attn and the black-P twin in other processes (forked: same base, same
+    # held-out set), so the three runs share the machine's cores
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        others = {name: pool.apply_async(run_side, (phase, base, not args.quiet, name))
+                  for name in ("without_attn", "blank")}
         curve, reached = train_adapter(trainer, held, base, args.every, log, "with_attn")
         results["with_attn"] = {"curve": curve, "steps_to_target": reached}
-        results["without_attn"] = other.get()
+        results.update({name: job.get() for name, job in others.items()})
     trainers["with_attn"] = trainer
     tuned = {}
     if args.tuned_unet_control:                  # both twins at once, one core each (forked after the runs above)
@@ -537,6 +555,11 @@ def main(argv=None) -> dict:
         "steps_to_target_with_attn": results["with_attn"]["steps_to_target"],
         "steps_to_target_without_attn": results["without_attn"]["steps_to_target"],
         "adapter_vs_base_mse_without_attn": round(float(np.mean(final["without_attn"])) / mean_base, 4),
+        "blank_vs_base_mse": round(float(np.mean(final["blank"])) / mean_base, 4),
+        "trajectories_vs_blank_mse": round(float(np.mean(final["with_attn"]) / np.mean(final["blank"])), 4),
+        "trajectories_vs_blank_curve": ",".join(
+            f"{s}:{np.mean(r) / np.mean(b):.4f}" for (s, r), (_, b) in
+            zip(results["with_attn"]["curve"], results["blank"]["curve"])),
         "oracle_vs_base_mse": round(float(np.mean(oracle)) / mean_base, 4),
         "heldout_sigmas": ",".join(f"{s:.3g}" for s in sigmas),
         "base_mse_per_sigma": ",".join(f"{b:.4f}" for b in base),
@@ -549,8 +572,10 @@ def main(argv=None) -> dict:
         "moving_pixels_share": round(moving_pixels_share(clips), 3),
         "adapter_steps": args.adapter_steps,
         "batch": args.batch,
-        "learning_rates": f"{args.lr:g}/{args.svd_lr:g}",
-        "cpu_seconds": round(time.process_time() - cpu_started + results["without_attn"]["cpu_seconds"], 1),
+        "svd_temporal_trained": not args.frozen_svd,
+        "learning_rates": f"{args.lr:g}/{args.svd_lr:g}" + ("" if args.frozen_svd else f"/{args.svd_temporal_lr:g}"),
+        "cpu_seconds": round(time.process_time() - cpu_started
+                             + sum(results[n]["cpu_seconds"] for n in ("without_attn", "blank")), 1),
         "seconds": round(time.perf_counter() - started, 1),
         "load_avg_1min": f"{load_start:.1f}->{os.getloadavg()[0]:.1f}",
     }

@@ -11,10 +11,12 @@ This is the API the backend, the pipeline and training share (documented in docs
         ...; capture.records
     adapter.remove(unet)                                # the untouched UNet, bit for bit
     adapter.save_pretrained(folder); TrackAdapter.from_pretrained(folder)
+    adapter.tune_temporal(unet)                         # also train copies of SVD's temporal layers
 """
 from __future__ import annotations
 
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Iterator
 
 import torch
@@ -27,6 +29,7 @@ from server.trackgo.condition import AdapterState, AttentionCapture, TrackCondit
 from server.trackgo.config import DEFAULT_ALPHA, DEFAULT_CONDITION_CHANNELS, DEFAULT_ENCODER_CHANNELS, DEFAULT_TAU
 from server.trackgo.encoder import TrajectoryEncoder, trajectories_to_tensor
 from server.trackgo.processor import TrackAdapterProcessor
+from server.trackgo.temporal import TEMPORAL_WEIGHTS, TemporalWeights
 
 TEMPORAL_ATTENTION_SUFFIX = ".temporal_transformer_blocks.0.attn1"
 
@@ -72,7 +75,8 @@ def temporal_attention_layers(unet: nn.Module) -> list[tuple[str, nn.Module, int
 
 
 class TrackAdapter(ModelMixin, ConfigMixin):
-    """All trainable TrackGo weights; the SVD UNet itself stays frozen and untouched."""
+    """All trainable TrackGo weights; the SVD UNet itself stays frozen and untouched (tuned
+    temporal layers, when there are some, are copies swapped in by ``install``)."""
 
     config_name = "config.json"
 
@@ -95,6 +99,12 @@ class TrackAdapter(ModelMixin, ConfigMixin):
                                     for c in layer_channels)
         self._state = AdapterState()
         self._originals: dict[str, object] = {}
+        # Tuned copies of SVD's temporal layers (temporal.py), when this adapter has them. Kept
+        # outside the module tree: they are not adapter weights, they live in the UNet while
+        # installed, and they are saved to a file of their own. ``_temporal_state``: the tensors
+        # read by from_pretrained, turned into copies at the first install.
+        object.__setattr__(self, "_temporal", None)
+        self._temporal_state: dict[str, torch.Tensor] | None = None
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -141,15 +151,66 @@ class TrackAdapter(ModelMixin, ConfigMixin):
             )
         if self._originals:
             raise RuntimeError("adapter: already installed; call remove(unet) first")
+        if self._temporal is None and self._temporal_state is not None:
+            self.tune_temporal(unet, trainable=False)
+        if self._temporal is not None:          # first: the processors go on the copies' attn1
+            self._temporal.install(unet)
+            layers = temporal_attention_layers(unet)
         for index, (name, attn, level) in enumerate(layers):
             self._originals[name] = attn.processor
             attn.set_processor(TrackAdapterProcessor(self.layers[index], index, name, level, self._state))
 
     def remove(self, unet: nn.Module) -> None:
-        """Put back the exact processor objects that were there before install."""
+        """Put back the exact processor objects (and temporal modules) there before install."""
         for name, attn, _ in temporal_attention_layers(unet):
             if name in self._originals:
                 attn.set_processor(self._originals.pop(name))
+        if self._temporal is not None:
+            self._temporal.remove(unet)
+
+    # ------------------------------------------------------------------ SVD's temporal layers
+    def tune_temporal(self, unet: nn.Module, trainable: bool = True) -> TemporalWeights:
+        """Give this adapter its own copies of ``unet``'s temporal layers (``model.tune_svd_temporal``):
+        from the weights it was loaded with, if it has some, else from ``unet``'s. From then on
+        ``install`` swaps them into the UNet, ``save_pretrained`` writes them. Call before install.
+        ``trainable``: they take gradients (but for the W_q / W_k the svd_query_key copies shadow)."""
+        if self.installed:
+            raise RuntimeError("adapter: tune_temporal before install (the copies are made from SVD's own layers)")
+        if self._temporal is None:
+            object.__setattr__(self, "_temporal", TemporalWeights.from_unet(unet, self._temporal_state))
+            self._temporal_state = None
+        self._temporal.requires_grad_(trainable)
+        if trainable and self.config.tune_base_query_key:
+            self._temporal.freeze_query_key()
+        return self._temporal
+
+    @property
+    def temporal(self) -> TemporalWeights | None:
+        """The tuned copies of SVD's temporal layers (None: plain SVD's are used)."""
+        return self._temporal
+
+    @property
+    def has_temporal_weights(self) -> bool:
+        return self._temporal is not None or self._temporal_state is not None
+
+    def save_pretrained(self, save_directory, **kwargs) -> None:
+        """diffusers' config + safetensors, plus ``svd_temporal.safetensors`` when the adapter has
+        tuned temporal layers (a stale one from an earlier save into the folder is removed)."""
+        super().save_pretrained(save_directory, **kwargs)
+        folder = Path(save_directory)
+        if self._temporal is not None:
+            self._temporal.save(folder)
+        elif self._temporal_state is not None:
+            TemporalWeights.write(self._temporal_state, folder)
+        else:
+            (folder / TEMPORAL_WEIGHTS).unlink(missing_ok=True)
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, **kwargs) -> "TrackAdapter":
+        """diffusers' loading, plus the folder's tuned temporal layers if it has them."""
+        adapter = super().from_pretrained(pretrained_model_name_or_path, **kwargs)
+        adapter._temporal_state = TemporalWeights.read(pretrained_model_name_or_path)
+        return adapter
 
     def enable_base_query_key(self, unet: nn.Module) -> None:
         """Add the trainable copies of the original branch's W_q / W_k to an adapter made
@@ -166,6 +227,8 @@ class TrackAdapter(ModelMixin, ConfigMixin):
                     copy.weight.copy_(source.weight)
                 setattr(layer, name, copy)
         self.register_to_config(tune_base_query_key=True)
+        if self._temporal is not None:
+            self._temporal.freeze_query_key()
 
     @property
     def installed(self) -> bool:
@@ -221,7 +284,8 @@ class TrackAdapter(ModelMixin, ConfigMixin):
     def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
         """Trainable parameters by group: encoder E, per-layer alignment, W'q / W'k (the
         adapter proper, paper Table 1), and, when present, ``svd_query_key``: the fine-tuned
-        copies of SVD's own temporal W_q / W_k (counted apart: they replace SVD weights)."""
+        copies of SVD's own temporal W_q / W_k, and ``svd_temporal``: the tuned copies of SVD's
+        temporal layers that take a gradient (both counted apart: they replace SVD weights)."""
         groups = {
             "encoder": list(self.encoder.parameters()),
             "alignment": [p for layer in self.layers for p in layer.align.parameters()],
@@ -230,6 +294,8 @@ class TrackAdapter(ModelMixin, ConfigMixin):
         if self.config.tune_base_query_key:
             groups["svd_query_key"] = [p for layer in self.layers
                                        for p in (*layer.base_q.parameters(), *layer.base_k.parameters())]
+        if self._temporal is not None:
+            groups["svd_temporal"] = [p for p in self._temporal.parameters() if p.requires_grad]
         return groups
 
 

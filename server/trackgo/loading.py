@@ -123,7 +123,10 @@ def load_pipeline(
         raise ModelFilesError(f"svd_path: could not load Stable Video Diffusion from {svd_folder}: {exc}") from exc
     pipe.set_progress_bar_config(disable=True)
     if adapter is not None:
-        pipe.attach_adapter(adapter)
+        try:
+            pipe.attach_adapter(adapter)
+        except ValueError as exc:                  # its layers or svd_temporal.safetensors fit another UNet
+            raise ModelFilesError(f"adapter_path: {adapter_path} does not fit the SVD in {svd_folder}: {exc}") from exc
     if cpu_offload:
         pipe.enable_model_cpu_offload(device=torch_device)
     else:

@@ -21,6 +21,9 @@ class ModelConfig:
     # Also train copies of SVD's own temporal W_q / W_k (the original branch): Eq. 9 minimises
     # L_attn, which penalises that branch's map, over the trained weights (docs/training.md).
     tune_svd_query_key: bool = True
+    # Also train copies of SVD's temporal layers: Eq. 5/9's theta read as "the U-Net's parameters"
+    # (docs/model.md, ambiguity 10). Saved next to the adapter as svd_temporal.safetensors.
+    tune_svd_temporal: bool = True
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,7 @@ class TrainConfig:
     gradient_accumulation_steps: int = 1
     learning_rate: float = 3e-5
     svd_query_key_learning_rate: float = 1e-5   # the fine-tuned copies of SVD's W_q / W_k
+    svd_temporal_learning_rate: float = 1e-5    # the tuned copies of SVD's temporal layers
     weight_decay: float = 1e-2
     adam_beta1: float = 0.9
     adam_beta2: float = 0.999

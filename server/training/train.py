@@ -1,4 +1,4 @@
-"""``trackgo-train``: train the TrackAdapter on a prepared dataset with SVD frozen.
+"""``trackgo-train``: train the TrackAdapter (and copies of SVD's temporal layers) on a prepared dataset.
 
 One process: ``trackgo-train --config cfg.toml --output runs/x``. Several GPUs or nodes:
 ``accelerate launch [--multi_gpu --num_processes N ...] -m server.training.train ...`` (accelerate
@@ -32,12 +32,15 @@ FINAL_ADAPTER = "adapter"
 
 
 class AdapterTrainingModule(nn.Module):
-    """What accelerate wraps (and DDP syncs): the adapter's weights only. The frozen UNet is held
+    """What accelerate wraps (and DDP syncs): the trained weights only. The frozen UNet is held
     outside the module tree so it is neither synchronised nor written into checkpoints."""
 
     def __init__(self, adapter: nn.Module, unet: nn.Module, alpha: float) -> None:
         super().__init__()
         self.adapter = adapter
+        # the tuned copies of SVD's temporal layers (model.tune_svd_temporal) are trained too: in
+        # the tree, so DDP syncs them and accelerate's checkpoints hold them
+        self.temporal = adapter.temporal
         self.alpha = alpha
         self.frozen = {"unet": unet}
 
@@ -126,15 +129,22 @@ class Trainer:
         else:
             pipe.unet.eval()
         self.pipe, self.weight_dtype = pipe, weight_dtype
+        unet = pipe.unet.float()      # trained copies are made from (and kept in) float32
         if c.model.adapter:
             adapter = load_adapter(c.model.adapter)
             if c.model.tune_svd_query_key:
-                adapter.enable_base_query_key(pipe.unet.float())
-                pipe.unet.to(weight_dtype)
+                adapter.enable_base_query_key(unet)
         else:
-            adapter = TrackAdapter.from_unet(pipe.unet.float(), condition_channels=c.model.condition_channels,
+            adapter = TrackAdapter.from_unet(unet, condition_channels=c.model.condition_channels,
                                              tune_base_query_key=c.model.tune_svd_query_key)
-            pipe.unet.to(weight_dtype)
+        if c.model.tune_svd_temporal:
+            adapter.tune_temporal(unet, trainable=True)
+        elif adapter.has_temporal_weights:
+            raise cfgmod.ConfigError(
+                f"model.tune_svd_temporal: false, but model.adapter {c.model.adapter} holds tuned SVD "
+                "temporal layers; training the adapter against other temporal weights than it was "
+                "trained with would not continue that run (set it to true)")
+        pipe.unet.to(weight_dtype)
         adapter.install(pipe.unet)
         adapter.requires_grad_(True).train()
         module = AdapterTrainingModule(adapter, pipe.unet, c.model.alpha)
@@ -142,11 +152,13 @@ class Trainer:
         self.module, self.optimizer = acc.prepare(module, self._optimizer())
 
     def _optimizer(self) -> torch.optim.Optimizer:
-        """AdamW over two groups: the adapter proper at train.learning_rate and, when the config
-        tunes them, the copies of SVD's temporal W_q / W_k at their own learning rate."""
+        """AdamW over up to three groups: the adapter proper at train.learning_rate and, when the
+        config tunes them, the copies of SVD's temporal W_q / W_k and of its temporal layers, each
+        at its own learning rate."""
         t = self.config.train
         groups = self.adapter.parameter_groups()
         tuned = groups.pop("svd_query_key", [])
+        temporal = groups.pop("svd_temporal", [])
         if tuned and not self.config.model.tune_svd_query_key:
             for p in tuned:                       # an adapter that has them, trained without them
                 p.requires_grad_(False)
@@ -156,12 +168,16 @@ class Trainer:
         if tuned:
             param_groups.append({"params": tuned, "lr": t.svd_query_key_learning_rate,
                                  "name": "svd_query_key"})
+        if temporal:
+            param_groups.append({"params": temporal, "lr": t.svd_temporal_learning_rate,
+                                 "name": "svd_temporal"})
         return torch.optim.AdamW(param_groups, betas=(t.adam_beta1, t.adam_beta2), eps=t.adam_epsilon,
                                  weight_decay=t.weight_decay)
 
     def configured_learning_rates(self) -> dict[str, float]:
         t = self.config.train
-        return {"adapter": t.learning_rate, "svd_query_key": t.svd_query_key_learning_rate}
+        return {"adapter": t.learning_rate, "svd_query_key": t.svd_query_key_learning_rate,
+                "svd_temporal": t.svd_temporal_learning_rate}
 
     # ------------------------------------------------------------------ one step
     @torch.no_grad()
@@ -308,10 +324,12 @@ class Trainer:
         return folder
 
     def order_settings(self) -> dict:
-        """What decides each step's samples, noise and trajectories; a resume must keep all of it."""
+        """What decides each step's samples, noise and trajectories, and which weights train; a resume
+        must keep all of it."""
         ids = ",".join(r.clip_id for r in self.dataset.records)
         return {"train.batch_size": self.config.train.batch_size, "train.seed": self.config.train.seed,
                 "train.blank_trajectories": self.config.train.blank_trajectories,
+                "model.tune_svd_temporal": self.config.model.tune_svd_temporal,
                 "data.dataset clips": len(self.dataset.records),
                 "data.dataset clip ids (crc32)": zlib.crc32(ids.encode())}
 

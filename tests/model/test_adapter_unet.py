@@ -153,3 +153,6 @@ def test_added_parameters_on_svd_xt_match_the_paper():
     assert (counts["encoder"], counts["alignment"], counts["total"]) == (570_080, 4_006_080, 29_356_960)
     # the fine-tuned copies of SVD's W_q / W_k (paper config), reported apart from the 29.36M
     assert counts["svd_query_key"] == 24_780_800
+    # and of SVD's temporal layers (656,076,838 weights, 43% of the UNet), but for the W_q / W_k
+    # those copies stand in for; none of it counts as added
+    assert counts["svd_temporal"] == 656_076_838 - 24_780_800

@@ -3,11 +3,15 @@ from __future__ import annotations
 
 import shutil
 
+import numpy as np
+import PIL.Image
 import pytest
 import torch
 
 from server.trackgo.loading import ModelFilesError, load_adapter, load_pipeline, resolve_dtype
 from server.trackgo.tiny import create_tiny_model
+
+from .helpers import moving_square
 
 
 def test_missing_svd_folder_names_model_index(tmp_path, tiny_dir):
@@ -48,8 +52,56 @@ def test_adapter_for_another_unet_is_refused(tmp_path, tiny_dir):
     other = TrackAdapter(layer_names=["down_blocks.0.x"], layer_channels=[32], layer_heads=[2],
                          layer_levels=[0], condition_channels=16, encoder_channels=(8, 8, 16))
     other.save_pretrained(tmp_path / "other")
-    with pytest.raises(ValueError, match="different UNet"):
+    with pytest.raises(ModelFilesError, match="adapter_path: .* does not fit the SVD .*different UNet"):
         load_pipeline(tiny_dir / "svd", tmp_path / "other", device="cpu")
+
+
+def tuned_adapter_folder(tiny_dir, folder):
+    """The tiny adapter with tuned (changed) copies of SVD's temporal layers, saved to ``folder``."""
+    from diffusers import UNetSpatioTemporalConditionModel
+
+    adapter = load_adapter(tiny_dir / "adapter")
+    unet = UNetSpatioTemporalConditionModel.from_pretrained(tiny_dir / "svd" / "unet")
+    with torch.no_grad():
+        for p in adapter.tune_temporal(unet).parameters():
+            p.mul_(1.5)
+    adapter.save_pretrained(folder)
+    return folder
+
+
+def test_an_adapter_with_tuned_temporal_layers_serves_through_load_pipeline(tmp_path, tiny_dir):
+    from server.trackgo.temporal import TEMPORAL_WEIGHTS, temporal_module_names
+
+    folder = tuned_adapter_folder(tiny_dir, tmp_path / "tuned")
+    assert (folder / TEMPORAL_WEIGHTS).is_file()
+    image = PIL.Image.fromarray(np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8))
+    runs = {}
+    for name, path in (("plain", tiny_dir / "adapter"), ("tuned", folder)):
+        pipe = load_pipeline(tiny_dir / "svd", path, device="cpu")
+        runs[name] = pipe.generate(image, moving_square(6, 64), height=64, width=64, num_inference_steps=2,
+                                   seed=0, decode_chunk_size=6).frames
+        if name == "tuned":
+            names, copies = temporal_module_names(pipe.unet), pipe.track_adapter.temporal.copies
+            assert all(pipe.unet.get_submodule(n) is c for n, c in zip(names, copies))
+            pipe.detach_adapter()                 # plain SVD again: its own temporal modules
+            assert not any(pipe.unet.get_submodule(n) is c for n, c in zip(names, copies))
+    assert not all(np.array_equal(a, b) for a, b in zip(runs["plain"], runs["tuned"]))
+
+
+def test_temporal_weights_for_another_unet_or_unreadable_are_clear_errors(tmp_path, tiny_dir):
+    from safetensors.torch import load_file, save_file
+
+    from server.trackgo.temporal import TEMPORAL_WEIGHTS
+
+    folder = tuned_adapter_folder(tiny_dir, tmp_path / "tuned")
+    state = load_file(str(folder / TEMPORAL_WEIGHTS))
+    key = sorted(state)[0]
+    save_file({k: v for k, v in state.items() if k != key}, str(folder / TEMPORAL_WEIGHTS))
+    with pytest.raises(ModelFilesError, match=f"adapter_path: .*{TEMPORAL_WEIGHTS}: built for a different UNet"):
+        load_pipeline(tiny_dir / "svd", folder, device="cpu")
+    (folder / TEMPORAL_WEIGHTS).write_bytes(b"not a safetensors file")
+    with pytest.raises(ModelFilesError, match=f"adapter_path: could not load .*{TEMPORAL_WEIGHTS}: not a readable"):
+        load_adapter(folder)
 
 
 def test_dtype_rules():

@@ -26,6 +26,9 @@ def test_gpu_check_smoke_writes_every_figure(tmp_path):
         assert figures["seconds"] > 0 and "error" not in figures
     assert report["generation_offload_16gb"] == {"skipped": "needs CUDA"}
     assert report["training_step_bf16"]["seconds"] > 0 and report["training_step_bf16"]["gradient_checkpointing"]
+    # what the paper config trains: the tiny adapter (~24K) and its SVD's temporal layers (485,388
+    # weights, less the W_q / W_k the svd_query_key copies stand in for)
+    assert 0.45 < report["training_step_bf16"]["trained_params_M"] < 0.6
     assert report["mask_fp16_vs_fp32"]["identical_fraction"] == 1.0 and report["mask_fp16_vs_fp32"]["entries"] > 0
     printed = dict(line.split("=", 1) for line in result.stdout.splitlines() if "=" in line)
     assert float(printed["generation.trackgo.seconds"]) == report["generation"]["trackgo"]["seconds"]

@@ -5,7 +5,8 @@ The target is realisable: the denoised prediction of the same frozen UNet with a
 sigma and noise are fixed. The test fails when the loss is not halved within STEPS optimiser
 steps (e.g. ``loss * 0``, a detached attention map), or when any trained group does not move
 (weight decay is off, so only a gradient can move it: a cut anywhere in E -> align -> W'q/W'k
--> A' -> output, or in L_attn -> the fine-tuned W_q/W_k, leaves its group where it started).
+-> A' -> output, in L_attn -> the fine-tuned W_q/W_k, or into the tuned copies of SVD's temporal
+layers, leaves its group where it started).
 """
 from __future__ import annotations
 
@@ -47,17 +48,18 @@ def fixed_inputs(trainer, batch, sigma=1.0):
 def overfit_trainer(tiny_config, tmp_path):
     cfg = cfgmod.with_overrides(tiny_config, train={
         "learning_rate": LEARNING_RATE, "svd_query_key_learning_rate": LEARNING_RATE,
-        "weight_decay": 0.0, "max_grad_norm": 0.0})
+        "svd_temporal_learning_rate": LEARNING_RATE / 10, "weight_decay": 0.0, "max_grad_norm": 0.0})
     return make_trainer(cfg, tmp_path / "run")
 
 
 def test_overfitting_one_batch_halves_the_loss_and_moves_every_group(overfit_trainer):
     trainer = overfit_trainer
     assert trainer.config.train.lambda_attn > 0 and trainer.config.model.tune_svd_query_key
+    assert trainer.config.model.tune_svd_temporal
     batch = collate([trainer.dataset[0]])
     inputs = fixed_inputs(trainer, batch)
     groups = trainer.adapter.parameter_groups()
-    assert set(groups) == {"encoder", "alignment", "query_key", "svd_query_key"}
+    assert set(groups) == {"encoder", "alignment", "query_key", "svd_query_key", "svd_temporal"}
     before = {name: [p.detach().clone() for p in params] for name, params in groups.items()}
     losses = []
     for step in range(STEPS):

@@ -13,6 +13,7 @@ from safetensors.torch import load_file
 
 from server.training import config as cfgmod
 from server.training import train
+from server.trackgo.temporal import TEMPORAL_WEIGHTS
 from server.training.dataset import collate
 
 from .conftest import encoder_inputs
@@ -48,12 +49,17 @@ def test_twenty_steps_finite_losses_trainable_change_frozen_do_not(tiny_config, 
     for entry in logged:
         assert all(torch.isfinite(torch.tensor(entry[k])) for k in ("loss", "l_mse", "l_attn", "lr"))
         assert entry["l_attn"] > 0 and entry["lr"] == pytest.approx(1e-3)
+    trainer.adapter.remove(trainer.pipe.unet)            # SVD's own modules back: they never trained
     assert all(torch.equal(v, trainer.pipe.unet.state_dict()[k]) for k, v in unet_before.items())
     assert all(torch.equal(v, trainer.pipe.vae.state_dict()[k]) for k, v in vae_before.items())
-    after = adapter_weights(final)
+    after = adapter_weights(final) | load_file(final / TEMPORAL_WEIGHTS)   # the latter by UNet names
     groups = trainer.adapter.parameter_groups()
-    assert set(groups) == {"encoder", "alignment", "query_key", "svd_query_key"}
+    assert set(groups) == {"encoder", "alignment", "query_key", "svd_query_key", "svd_temporal"}
     names = {id(p): n for n, p in trainer.adapter.named_parameters()}
+    temporal = trainer.adapter.temporal
+    names |= {id(p): f"{unet_name}.{k}" for unet_name, copy in zip(temporal.names, temporal.copies)
+              for k, p in copy.named_parameters()}
+    adapter_before |= unet_before                         # the copies started as SVD's weights
     t = tiny_config.train
     decay_only = (1 - t.learning_rate * t.weight_decay) ** t.steps
     for group, params in groups.items():
@@ -66,6 +72,7 @@ def test_twenty_steps_finite_losses_trainable_change_frozen_do_not(tiny_config, 
     from server.trackgo.loading import load_adapter
     loaded = load_adapter(final)
     assert all(torch.equal(v, after[k]) for k, v in loaded.state_dict().items())
+    assert all(torch.equal(v, after[k]) for k, v in loaded.tune_temporal(trainer.pipe.unet).unet_state().items())
 
 
 def test_resume_from_checkpoint_equals_uninterrupted_run(tiny_config, tmp_path):
@@ -95,6 +102,29 @@ def test_resume_refuses_settings_that_change_the_data_order(tiny_config, tmp_pat
         with pytest.raises(ValueError, match=named):
             trainer.resume("latest")
         assert trainer.step == 0
+    # which weights train: a run with SVD's temporal layers frozen cannot load this one's state
+    trainer = make_trainer(cfgmod.with_overrides(cfg, model={"tune_svd_temporal": False}, train={"steps": 2}),
+                           tmp_path / "run")
+    with pytest.raises(ValueError, match="model.tune_svd_temporal: True at the checkpoint, False now"):
+        trainer.resume("latest")
+
+
+def test_an_adapter_with_tuned_temporal_layers_is_not_trained_without_them(tiny_config, tmp_path):
+    cfg = cfgmod.with_overrides(tiny_config, train={"steps": 1, "checkpoint_every": 1})
+    final = make_trainer(cfg, tmp_path / "run").fit()
+    assert (final / TEMPORAL_WEIGHTS).is_file()
+    frozen = cfgmod.with_overrides(cfg, model={"adapter": str(final), "tune_svd_temporal": False})
+    with pytest.raises(cfgmod.ConfigError, match="model.tune_svd_temporal: false, but model.adapter"):
+        make_trainer(frozen, tmp_path / "again")
+    # with it on, training continues from the saved temporal weights, not SVD's
+    again = make_trainer(cfgmod.with_overrides(cfg, model={"adapter": str(final)}), tmp_path / "again")
+    saved = load_file(final / TEMPORAL_WEIGHTS)
+    assert all(torch.equal(v, saved[k]) for k, v in again.adapter.temporal.unet_state().items())
+    installed = again.pipe.unet.state_dict()
+    assert all(torch.equal(v, installed[k]) for k, v in saved.items())      # the saved copies run
+    again.adapter.remove(again.pipe.unet)
+    own = again.pipe.unet.state_dict()
+    assert not all(torch.equal(v, own[k]) for k, v in saved.items())        # and they are not SVD's
 
 
 @pytest.mark.slow
@@ -204,11 +234,13 @@ def test_resume_applies_a_changed_learning_rate_and_says_so(tiny_config, tmp_pat
     said = []
     reset_accelerate()
     lower = cfgmod.with_overrides(cfg, train={"steps": 2, "learning_rate": 5e-4,
-                                              "svd_query_key_learning_rate": 2e-4})
+                                              "svd_query_key_learning_rate": 2e-4,
+                                              "svd_temporal_learning_rate": 1e-4})
     trainer = train.Trainer(lower, tmp_path / "run", log=said.append)
     trainer.resume("latest")
     rates = {g["name"]: g["lr"] for g in trainer.optimizer.param_groups}
-    assert rates == {"adapter": 5e-4, "svd_query_key": 2e-4}
+    assert rates == {"adapter": 5e-4, "svd_query_key": 2e-4, "svd_temporal": 1e-4}
+    assert any("svd_temporal learning rate 0.001 at the checkpoint, 0.0001 now" in s for s in said)
     assert any("adapter learning rate 0.001 at the checkpoint, 0.0005 now: using 0.0005" in s for s in said)
     assert trainer.train_step()["lr"] == 5e-4
 
