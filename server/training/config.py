@@ -159,6 +159,8 @@ def check(config: Config) -> None:
             ("train.learning_rate", t.learning_rate, t.learning_rate > 0, "> 0"),
             ("train.svd_query_key_learning_rate", t.svd_query_key_learning_rate,
              t.svd_query_key_learning_rate > 0, "> 0"),
+            ("train.svd_temporal_learning_rate", t.svd_temporal_learning_rate,
+             t.svd_temporal_learning_rate > 0, "> 0"),
             ("train.weight_decay", t.weight_decay, t.weight_decay >= 0, ">= 0"),
             ("train.adam_beta1", t.adam_beta1, 0 <= t.adam_beta1 < 1, "in [0, 1)"),
             ("train.adam_beta2", t.adam_beta2, 0 <= t.adam_beta2 < 1, "in [0, 1)"),
