@@ -48,7 +48,8 @@ class TemporalWeights(nn.Module):
     @classmethod
     def from_unet(cls, unet: nn.Module, state: dict[str, torch.Tensor] | None = None) -> "TemporalWeights":
         """Copies of ``unet``'s temporal modules: its weights, or ``state`` (a saved file's tensors,
-        UNet parameter names) loaded into them. Refused on a UNet with the copies already in it."""
+        UNet parameter names) loaded into them. Refused on a UNet with an adapter (or copies) in it:
+        the copies must be of SVD's own modules, not of what an install put there."""
         from server.trackgo.processor import TrackAdapterProcessor
 
         if any(getattr(m, "_trackgo_temporal_copy", False)

@@ -50,6 +50,8 @@ def test_install_swaps_the_copies_in_and_remove_gives_the_unet_back(tiny_unet):
     adapter.install(tiny_unet)
     with pytest.raises(RuntimeError, match="before install"):
         adapter.tune_temporal(tiny_unet)
+    with pytest.raises(RuntimeError, match="a TrackAdapter is installed"):
+        TemporalWeights.from_unet(tiny_unet)
 
 
 def test_saved_under_the_unets_names_and_loaded_back(tiny_unet, tmp_path):
