@@ -339,7 +339,7 @@ class HeldOut(HeldOutLoss):
 
 # ------------------------------------------------------------------------------ 3. adapter training
 def make_trainer(svd_dir, data_dir, out_dir, lam, steps, heldout: int, lr, svd_lr, batch, blank: bool = False,
-                 temporal: bool = True, temporal_lr: float = 1e-3):
+                 temporal: bool = True, temporal_lr: float = 1e-3, schedule: str = "constant"):
     from accelerate.state import AcceleratorState, GradientState, PartialState
 
     from server.training import config as cfgmod
@@ -352,7 +352,7 @@ def make_trainer(svd_dir, data_dir, out_dir, lam, steps, heldout: int, lr, svd_l
         f"train.batch_size={batch}", f"train.lambda_attn={lam}", f"train.learning_rate={lr}",
         f"train.svd_query_key_learning_rate={svd_lr}", f"train.checkpoint_every={steps}", "train.log_every=1000",
         f"train.blank_trajectories={str(blank).lower()}", f"model.tune_svd_temporal={str(temporal).lower()}",
-        f"train.svd_temporal_learning_rate={temporal_lr}"])
+        f"train.svd_temporal_learning_rate={temporal_lr}", f"train.lr_schedule={schedule}"])
     trainer = train.Trainer(cfg, out_dir, log=lambda s: None)
     # the held-out clips are the dataset's last ones; training draws from the others only
     trainer.order = StepOrder(len(trainer.dataset) - heldout, cfg.train.batch_size, cfg.train.seed)
@@ -386,6 +386,7 @@ def tune_whole_unet(trainer, lr: float) -> None:
     unet = trainer.pipe.unet
     unet.requires_grad_(True)
     trainer.optimizer.optimizer.add_param_group({"params": list(unet.parameters()), "lr": lr, "name": "unet"})
+    trainer.lr_scheduler = trainer._lr_scheduler()          # one schedule over every group, the new one too
 
 
 def run_tuned_unet(phase: dict, base: list[float], blank: bool, verbose: bool) -> dict:
@@ -441,7 +442,7 @@ def phase_trainer(lam: float, name: str, phase: dict, steps: int | None = None, 
     temporal = not args.frozen_svd if temporal is None else temporal
     trainer = make_trainer(phase["svd_dir"], phase["data_dir"], phase["folder"] / f"run-{name}-{time.time_ns()}",
                            lam, steps or args.adapter_steps, args.heldout, args.lr, args.svd_lr, args.batch, blank,
-                           temporal, args.svd_temporal_lr)
+                           temporal, args.svd_temporal_lr, args.lr_schedule)
     held = HeldOut(trainer, list(range(len(trainer.dataset) - args.heldout, len(trainer.dataset))),
                    phase["sigmas"])
     return trainer, held
@@ -471,13 +472,15 @@ def main(argv=None) -> dict:
     p.add_argument("--heldout", type=int, default=16)
     p.add_argument("--vae-steps", type=int, default=100)
     p.add_argument("--unet-steps", type=int, default=1500)
-    p.add_argument("--adapter-steps", type=int, default=300)
+    p.add_argument("--adapter-steps", type=int, default=400)
     p.add_argument("--every", type=int, default=25)
-    p.add_argument("--objmc-clips", type=int, default=4, help="held-out clips generated for ObjMC")
+    p.add_argument("--objmc-clips", type=int, default=16, help="held-out clips generated for ObjMC")
     p.add_argument("--batch", type=int, default=8, help="the adapter's global batch")
     p.add_argument("--lr", type=float, default=3e-3, help="the adapter's learning rate")
     p.add_argument("--svd-lr", type=float, default=1e-3, help="the fine-tuned SVD W_q/W_k's learning rate")
     p.add_argument("--svd-temporal-lr", type=float, default=1e-3, help="the tuned SVD temporal layers' learning rate")
+    p.add_argument("--lr-schedule", default="cosine", choices=("constant", "cosine", "linear"),
+                   help="train.lr_schedule of every run (cosine: the last steps settle instead of jumping)")
     p.add_argument("--frozen-svd", action="store_true",
                    help="keep SVD's temporal layers frozen (model.tune_svd_temporal=false): adapter + W_q/W_k only")
     p.add_argument("--tuned-unet-control", action="store_true",
@@ -574,6 +577,7 @@ def main(argv=None) -> dict:
         "batch": args.batch,
         "svd_temporal_trained": not args.frozen_svd,
         "learning_rates": f"{args.lr:g}/{args.svd_lr:g}" + ("" if args.frozen_svd else f"/{args.svd_temporal_lr:g}"),
+        "lr_schedule": args.lr_schedule,
         "cpu_seconds": round(time.process_time() - cpu_started
                              + sum(results[n]["cpu_seconds"] for n in ("without_attn", "blank")), 1),
         "seconds": round(time.perf_counter() - started, 1),

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 CONFIG_DIR = Path(__file__).parent / "configs"
+LR_SCHEDULES = ("constant", "cosine", "linear")
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,10 @@ class TrainConfig:
     adam_beta2: float = 0.999
     adam_epsilon: float = 1e-8
     max_grad_norm: float = 1.0
+    # ours (the paper gives a constant rate): "constant", or "cosine" / "linear" decay to 0 over
+    # train.steps, after lr_warmup_steps of linear warm-up (diffusers.optimization.get_scheduler)
+    lr_schedule: str = "constant"
+    lr_warmup_steps: int = 0
     lambda_attn: float = 0.1
     blank_trajectories: bool = False   # the control twin: every P black (docs/training.md)
     mixed_precision: str = "bf16"      # no | fp16 | bf16
@@ -152,6 +157,11 @@ def check(config: Config) -> None:
     for name in ("steps", "batch_size", "gradient_accumulation_steps", "checkpoint_every", "log_every"):
         if getattr(t, name) < 1:
             raise ConfigError(f"train.{name}: expected a positive integer, got {getattr(t, name)}")
+    if t.lr_schedule not in LR_SCHEDULES:
+        raise ConfigError(f"train.lr_schedule: expected one of {', '.join(LR_SCHEDULES)}, got {t.lr_schedule!r}")
+    if not 0 <= t.lr_warmup_steps < t.steps:
+        raise ConfigError(f"train.lr_warmup_steps: expected >= 0 and below train.steps ({t.steps}), "
+                          f"got {t.lr_warmup_steps}")
     if t.lambda_attn < 0:
         raise ConfigError(f"train.lambda_attn: expected >= 0, got {t.lambda_attn}")
     # Checked here, not by AdamW / DataLoader after the SVD load, and named by key.

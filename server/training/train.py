@@ -104,6 +104,8 @@ class Trainer:
         self.order = StepOrder(len(self.dataset), t.batch_size, t.seed)
         self.latent_cache: dict[str, torch.Tensor] = {}
         self._load_models()
+        self.lr_scheduler = self._lr_scheduler()
+        self.accelerator.register_for_checkpointing(self)   # state_dict below: saved and restored with the state
         self.step = 0
 
     # ------------------------------------------------------------------ models
@@ -173,6 +175,24 @@ class Trainer:
                                  "name": "svd_temporal"})
         return torch.optim.AdamW(param_groups, betas=(t.adam_beta1, t.adam_beta2), eps=t.adam_epsilon,
                                  weight_decay=t.weight_decay)
+
+    def _lr_scheduler(self):
+        """train.lr_schedule over train.steps (stepped once per optimiser step, whatever the
+        process count: not through accelerate, whose wrapper steps it once per process)."""
+        from diffusers.optimization import get_scheduler
+
+        t = self.config.train
+        name = "constant_with_warmup" if t.lr_schedule == "constant" and t.lr_warmup_steps else t.lr_schedule
+        return get_scheduler(name, self.optimizer.optimizer, num_warmup_steps=t.lr_warmup_steps,
+                             num_training_steps=t.steps)
+
+    def state_dict(self) -> dict:
+        """What accelerate's checkpoints hold of the trainer beyond the module and the optimiser:
+        the schedule's position (through the trainer, so a rebuilt schedule is the one saved)."""
+        return {"lr_scheduler": self.lr_scheduler.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.lr_scheduler.load_state_dict(state["lr_scheduler"])
 
     def configured_learning_rates(self) -> dict[str, float]:
         t = self.config.train
@@ -299,12 +319,14 @@ class Trainer:
                 totals[k] += terms[k].detach().float() / accum
         if t.max_grad_norm > 0:
             acc.clip_grad_norm_(self.module.parameters(), t.max_grad_norm)
+        lr = self.optimizer.param_groups[0]["lr"]            # the adapter's rate of this step
         self.optimizer.step()
+        self.lr_scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
         self.step += 1
         means = {k: acc.reduce(torch.as_tensor(v, device=acc.device), "mean").item()
                  for k, v in totals.items()}
-        means["lr"] = self.optimizer.param_groups[0]["lr"]
+        means["lr"] = lr
         return means
 
     def last_checkpoint_step(self) -> int | None:
@@ -348,15 +370,17 @@ class Trainer:
             raise ValueError(f"resume: {folder} would not continue exactly ({'; '.join(changed)}); "
                              "use the checkpoint's values or a new --output")
         self.accelerator.load_state(str(folder / "state"))
-        # The optimiser state restores the checkpoint's learning rates; the config's are applied
-        # (a changed learning rate is a deliberate choice, e.g. lowering it for the last steps).
-        wanted = self.configured_learning_rates()
-        for group in self.optimizer.param_groups:
-            new = wanted[group.get("name", "adapter")]
-            if group["lr"] != new:
-                self.log(f"resume: {group.get('name', 'adapter')} learning rate {group['lr']:g} at the "
-                         f"checkpoint, {new:g} now: using {new:g}")
-                group["lr"] = new
+        # The optimiser and schedule state restore the checkpoint's learning rates; the config's
+        # are applied (a changed learning rate is a deliberate choice, e.g. lowering it for the
+        # last steps), and the schedule goes on from the saved step at the new rates.
+        wanted, sched = self.configured_learning_rates(), self.lr_scheduler
+        for i, group in enumerate(self.optimizer.param_groups):
+            name = group.get("name", "adapter")
+            if sched.base_lrs[i] != wanted[name]:
+                self.log(f"resume: {name} learning rate {sched.base_lrs[i]:g} at the checkpoint, "
+                         f"{wanted[name]:g} now: using {wanted[name]:g}")
+                sched.base_lrs[i] = group["initial_lr"] = wanted[name]
+            group["lr"] = sched.base_lrs[i] * sched.lr_lambdas[i](sched.last_epoch)
         self.step = saved["step"]
         self.log(f"resumed from {folder} at step {self.step}")
 

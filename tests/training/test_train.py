@@ -92,6 +92,25 @@ def test_resume_from_checkpoint_equals_uninterrupted_run(tiny_config, tmp_path):
     assert not all(torch.equal(a[k], other[k]) for k in a)
 
 
+def test_the_lr_schedule_warms_up_decays_and_resumes_where_it_stopped(tiny_config, tmp_path):
+    cfg = cfgmod.with_overrides(tiny_config, train={"steps": 4, "lr_schedule": "cosine", "lr_warmup_steps": 1,
+                                                    "checkpoint_every": 100})
+    straight = make_trainer(cfg, tmp_path / "a")
+    lrs = [straight.train_step()["lr"] for _ in range(4)]
+    # diffusers' cosine: step / warmup, then 0.5 * (1 + cos(pi * progress)) over the other 3 steps
+    assert lrs == pytest.approx([0.0, 1e-3, 0.75e-3, 0.25e-3])
+    part = make_trainer(cfg, tmp_path / "b")
+    part.train_step(), part.train_step()
+    part.save_checkpoint()
+    resumed = make_trainer(cfg, tmp_path / "b")
+    resumed.resume("latest")
+    rates = {g["name"]: g["lr"] for g in resumed.optimizer.param_groups}
+    assert rates == pytest.approx({"adapter": 0.75e-3, "svd_query_key": 0.75e-3, "svd_temporal": 0.75e-3})
+    assert [resumed.train_step()["lr"] for _ in range(2)] == pytest.approx(lrs[2:])
+    a, b = straight.adapter.state_dict(), resumed.adapter.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
 def test_resume_refuses_settings_that_change_the_data_order(tiny_config, tmp_path):
     cfg = cfgmod.with_overrides(tiny_config, train={"steps": 1, "checkpoint_every": 1})
     make_trainer(cfg, tmp_path / "run").fit()
@@ -175,6 +194,10 @@ def test_bad_config_names_the_key(tmp_path, capsys):
                        "--output", str(tmp_path)]) == 2
     assert "data.dataset: expected the path of a trackgo-prepare folder" in capsys.readouterr().err
     for setting, message in (("train.learning_rate=-1", "train.learning_rate: expected > 0, got -1"),
+                             ("train.lr_schedule=step",
+                              "train.lr_schedule: expected one of constant, cosine, linear, got 'step'"),
+                             ("train.lr_warmup_steps=20",
+                              "train.lr_warmup_steps: expected >= 0 and below train.steps (20), got 20"),
                              ("train.svd_temporal_learning_rate=0",
                               "train.svd_temporal_learning_rate: expected > 0, got 0"),
                              ("data.frames=1", "data.frames: expected at least 2, got 1"),

@@ -21,7 +21,8 @@ def phase(tc, tmp_path, tiny_model) -> dict:
     svd_dir = tiny_model / SVD_SUBFOLDER
     tc.write_dataset(tmp_path / "data", 3, seed=0)
     args = argparse.Namespace(adapter_steps=1, tuned_unet_steps=1, heldout=1, lr=1e-3, svd_lr=1e-3,
-                              unet_lr=1e-3, batch=1, every=1, frozen_svd=False, svd_temporal_lr=1e-3)
+                              unet_lr=1e-3, batch=1, every=1, frozen_svd=False, svd_temporal_lr=1e-3,
+                              lr_schedule="cosine")
     return dict(svd_dir=svd_dir, data_dir=tmp_path / "data", folder=tmp_path, args=args,
                 sigmas=[0.5, 5.0])
 
