@@ -58,6 +58,7 @@ from server.training.heldout import HeldOutLoss, heldout_sigmas  # noqa: E402
 
 SIZE, FRAMES, SHAPES, SHAPE, SPEED = 64, 6, 2, 20, 5
 TARGET = 0.90
+LAMBDA_ATTN = 0.1              # the runs with the attention loss (the paper gives no lambda; ours)
 DIRECTIONS = np.array([[1, 0], [-1, 0], [0, 1], [0, -1]], np.float32)
 SIGMA_QUANTILES = 6
 ORACLE_SIGMA = 0.1
@@ -361,32 +362,31 @@ def make_trainer(svd_dir, data_dir, out_dir, lam, steps, heldout: int, lr, svd_l
 
 def train_adapter(trainer, held, base: list[float], every: int, log, name: str):
     steps = trainer.config.train.steps
-    ratio = lambda losses: float(np.mean(losses) / np.mean(base))   # noqa: E731
+    vs_base = lambda losses: float(np.mean(losses) / np.mean(base))   # noqa: E731
     curve = [(0, held.adapter())]
-    log(f"{name} step 0: held-out ratio {ratio(curve[0][1]):.4f}")
+    log(f"{name} step 0: held-out ratio {vs_base(curve[0][1]):.4f}")
     batches = trainer.batches(0)
     while trainer.step < steps:
         terms = trainer.train_step(batches)
         if trainer.step % every == 0 or trainer.step == steps:
             curve.append((trainer.step, held.adapter()))
-            log(f"{name} step {trainer.step}: loss {terms['loss']:.4f}, held-out ratio {ratio(curve[-1][1]):.4f} "
+            log(f"{name} step {trainer.step}: loss {terms['loss']:.4f}, held-out ratio {vs_base(curve[-1][1]):.4f} "
                 f"(per sigma {', '.join(f'{a / b:.3f}' for a, b in zip(curve[-1][1], base))})")
-    reached = next((s for s, losses in curve if ratio(losses) <= TARGET), None)
+    reached = next((s for s, losses in curve if vs_base(losses) <= TARGET), None)
     return curve, reached
 
 
 # ------------------------------------------------------------------------------ 3b. control: the UNet trained too
 def tune_whole_unet(trainer, lr: float) -> None:
     """Train every weight of the UNet along with the adapter, at ``lr`` (a diagnostic; the
-    ``paper`` config keeps SVD frozen but for the W_q / W_k copies). Answers whether the
+    ``paper`` config trains copies of SVD's temporal layers only). Answers whether the
     trajectories carry motion through A' at all when the model may learn to read it; compared
     with the frozen base it also credits the base's own further fitting, hence the blank-P twin."""
     if trainer.adapter.temporal is not None:
         raise ValueError("tune_whole_unet: the trainer already tunes temporal copies (make it with temporal=False)")
     unet = trainer.pipe.unet
     unet.requires_grad_(True)
-    trainer.optimizer.optimizer.add_param_group({"params": list(unet.parameters()), "lr": lr, "name": "unet"})
-    trainer.lr_scheduler = trainer._lr_scheduler()          # one schedule over every group, the new one too
+    trainer.train_also("unet", list(unet.parameters()), lr)
 
 
 def run_tuned_unet(phase: dict, base: list[float], blank: bool, verbose: bool) -> dict:
@@ -400,18 +400,28 @@ def run_tuned_unet(phase: dict, base: list[float], blank: bool, verbose: bool) -
     return {"curve": curve, "cpu_seconds": time.process_time()}
 
 
+def ratio(losses: list[float], reference: list[float]) -> float:
+    """Mean held-out L_mse over the sigmas of one measurement, divided by another's (4 digits)."""
+    return round(float(np.mean(losses) / np.mean(reference)), 4)
+
+
+def ratio_curve(curve: list, reference) -> str:
+    """``step:ratio`` at every evaluation; ``reference`` is a fixed measurement (the base) or a
+    second curve evaluated at the same steps (the black-P twin)."""
+    refs = [r for _, r in reference] if isinstance(reference[0], tuple) else [reference] * len(curve)
+    return ",".join(f"{s}:{np.mean(v) / np.mean(r):.4f}" for (s, v), r in zip(curve, refs))
+
+
 def tuned_unet_report(runs: dict, base: list[float]) -> dict:
     """Final ratios to the frozen base, and trajectories / blank P at every evaluation."""
-    mean_base = float(np.mean(base))
     real, blank = runs["tuned_unet"]["curve"], runs["tuned_unet_blank"]["curve"]
     return {
-        "tuned_unet_vs_base_mse": round(float(np.mean(real[-1][1])) / mean_base, 4),
-        "tuned_unet_blank_vs_base_mse": round(float(np.mean(blank[-1][1])) / mean_base, 4),
-        "tuned_unet_trajectories_vs_blank": round(float(np.mean(real[-1][1]) / np.mean(blank[-1][1])), 4),
+        "tuned_unet_vs_base_mse": ratio(real[-1][1], base),
+        "tuned_unet_blank_vs_base_mse": ratio(blank[-1][1], base),
+        "tuned_unet_trajectories_vs_blank": ratio(real[-1][1], blank[-1][1]),
         "tuned_unet_vs_base_per_sigma": ",".join(f"{a / b:.3f}" for a, b in zip(real[-1][1], base)),
         "tuned_unet_blank_vs_base_per_sigma": ",".join(f"{a / b:.3f}" for a, b in zip(blank[-1][1], base)),
-        "tuned_unet_trajectories_vs_blank_curve": ",".join(
-            f"{s}:{np.mean(r) / np.mean(b):.4f}" for (s, r), (_, b) in zip(real, blank)),
+        "tuned_unet_trajectories_vs_blank_curve": ratio_curve(real, blank),
     }
 
 
@@ -453,7 +463,7 @@ def run_side(phase: dict, base: list[float], verbose: bool, name: str) -> dict:
     main run's settings on black P: what the same training is worth without the trajectories)."""
     torch.set_num_threads(1)
     log = (lambda s: print(s, file=sys.stderr, flush=True)) if verbose else (lambda s: None)
-    lam = 0.0 if name == "without_attn" else 0.1
+    lam = 0.0 if name == "without_attn" else LAMBDA_ATTN
     trainer, held = phase_trainer(lam, name, phase, blank=name == "blank")
     curve, reached = train_adapter(trainer, held, base, phase["args"].every, log, name)
     return {"curve": curve, "steps_to_target": reached, "cpu_seconds": time.process_time()}
@@ -517,7 +527,7 @@ def main(argv=None) -> dict:
     results, trainers = {}, {}
     base = oracle = None
     phase = dict(svd_dir=svd_dir, data_dir=data_dir, folder=folder, args=args, sigmas=sigmas)
-    trainer, held = phase_trainer(0.1, "with_attn", phase)
+    trainer, held = phase_trainer(LAMBDA_ATTN, "with_attn", phase)
     base, oracle = held.base(), held.base(oracle=True)
     log(f"held-out base L_mse per sigma {[round(b, 4) for b in base]}; "
         f"oracle ratio {np.mean(oracle) / np.mean(base):.4f}")
@@ -550,28 +560,24 @@ def main(argv=None) -> dict:
     pipe.attach_adapter(adapter)
     objmc_adapter = objmc_of(pipe, heldout, adapter)
     final = {name: results[name]["curve"][-1][1] for name in results}
-    mean_base = float(np.mean(base))
     report = {
-        "adapter_vs_base_mse": round(float(np.mean(final["with_attn"])) / mean_base, 4),
+        "adapter_vs_base_mse": ratio(final["with_attn"], base),
         "objmc_base_px": round(objmc_base, 3),
         "objmc_adapter_px": round(objmc_adapter, 3),
         "steps_to_target_with_attn": results["with_attn"]["steps_to_target"],
         "steps_to_target_without_attn": results["without_attn"]["steps_to_target"],
-        "adapter_vs_base_mse_without_attn": round(float(np.mean(final["without_attn"])) / mean_base, 4),
-        "blank_vs_base_mse": round(float(np.mean(final["blank"])) / mean_base, 4),
-        "trajectories_vs_blank_mse": round(float(np.mean(final["with_attn"]) / np.mean(final["blank"])), 4),
-        "trajectories_vs_blank_curve": ",".join(
-            f"{s}:{np.mean(r) / np.mean(b):.4f}" for (s, r), (_, b) in
-            zip(results["with_attn"]["curve"], results["blank"]["curve"])),
-        "oracle_vs_base_mse": round(float(np.mean(oracle)) / mean_base, 4),
+        "adapter_vs_base_mse_without_attn": ratio(final["without_attn"], base),
+        "blank_vs_base_mse": ratio(final["blank"], base),
+        "trajectories_vs_blank_mse": ratio(final["with_attn"], final["blank"]),
+        "trajectories_vs_blank_curve": ratio_curve(results["with_attn"]["curve"], results["blank"]["curve"]),
+        "oracle_vs_base_mse": ratio(oracle, base),
         "heldout_sigmas": ",".join(f"{s:.3g}" for s in sigmas),
         "base_mse_per_sigma": ",".join(f"{b:.4f}" for b in base),
         "adapter_vs_base_per_sigma": ",".join(f"{a / b:.3f}" for a, b in zip(final["with_attn"], base)),
         "adapter_vs_base_per_sigma_without_attn": ",".join(f"{a / b:.3f}" for a, b in zip(final["without_attn"], base)),
         "oracle_vs_base_per_sigma": ",".join(f"{a / b:.3f}" for a, b in zip(oracle, base)),
-        "curve_with_attn": ",".join(f"{s}:{np.mean(v) / mean_base:.4f}" for s, v in results["with_attn"]["curve"]),
-        "curve_without_attn": ",".join(f"{s}:{np.mean(v) / mean_base:.4f}"
-                                       for s, v in results["without_attn"]["curve"]),
+        "curve_with_attn": ratio_curve(results["with_attn"]["curve"], base),
+        "curve_without_attn": ratio_curve(results["without_attn"]["curve"], base),
         "moving_pixels_share": round(moving_pixels_share(clips), 3),
         "adapter_steps": args.adapter_steps,
         "batch": args.batch,

@@ -197,13 +197,11 @@ class TrackAdapter(ModelMixin, ConfigMixin):
         """diffusers' config + safetensors, plus ``svd_temporal.safetensors`` when the adapter has
         tuned temporal layers (a stale one from an earlier save into the folder is removed)."""
         super().save_pretrained(save_directory, **kwargs)
-        folder = Path(save_directory)
-        if self._temporal is not None:
-            self._temporal.save(folder)
-        elif self._temporal_state is not None:
-            TemporalWeights.write(self._temporal_state, folder)
+        state = self._temporal.unet_state() if self._temporal is not None else self._temporal_state
+        if state is not None:
+            TemporalWeights.write(state, save_directory)
         else:
-            (folder / TEMPORAL_WEIGHTS).unlink(missing_ok=True)
+            (Path(save_directory) / TEMPORAL_WEIGHTS).unlink(missing_ok=True)
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, **kwargs) -> "TrackAdapter":

@@ -52,16 +52,11 @@ class TemporalWeights(nn.Module):
         the copies must be of SVD's own modules, not of what an install put there."""
         from server.trackgo.processor import TrackAdapterProcessor
 
-        if any(getattr(m, "_trackgo_temporal_copy", False)
-               or isinstance(getattr(m, "processor", None), TrackAdapterProcessor) for m in unet.modules()):
+        # copies are in a UNet only while an adapter is installed, and then so are its processors
+        if any(isinstance(getattr(m, "processor", None), TrackAdapterProcessor) for m in unet.modules()):
             raise RuntimeError("unet: a TrackAdapter is installed; copy SVD's own temporal layers (remove it first)")
         names = temporal_module_names(unet)
-        modules = []
-        for name in names:
-            module = copy.deepcopy(unet.get_submodule(name))
-            module._trackgo_temporal_copy = True
-            modules.append(module)
-        weights = cls(names, modules)
+        weights = cls(names, [copy.deepcopy(unet.get_submodule(name)) for name in names])
         if state is not None:
             weights.load_unet_state(state)
         return weights
@@ -86,9 +81,6 @@ class TemporalWeights(nn.Module):
         with torch.no_grad():
             for key, tensor in own.items():
                 tensor.copy_(state[key])
-
-    def save(self, folder: str | Path) -> Path:
-        return self.write(self.unet_state(), folder)
 
     @staticmethod
     def write(state: dict[str, torch.Tensor], folder: str | Path) -> Path:
@@ -142,6 +134,3 @@ class TemporalWeights(nn.Module):
             if name in self._originals:
                 parent, attr = _parent(unet, name)
                 setattr(parent, attr, self._originals.pop(name))
-
-    def parameter_count(self) -> int:
-        return sum(p.numel() for p in self.parameters())

@@ -186,6 +186,12 @@ class Trainer:
         return get_scheduler(name, self.optimizer.optimizer, num_warmup_steps=t.lr_warmup_steps,
                              num_training_steps=t.steps)
 
+    def train_also(self, name: str, params: list[nn.Parameter], lr: float) -> None:
+        """Train ``params`` too, as AdamW group ``name`` at ``lr`` (a diagnostic that tunes more of
+        the UNet); the learning-rate schedule is rebuilt over every group, the new one included."""
+        self.optimizer.optimizer.add_param_group({"params": params, "lr": lr, "name": name})
+        self.lr_scheduler = self._lr_scheduler()
+
     def state_dict(self) -> dict:
         """What accelerate's checkpoints hold of the trainer beyond the module and the optimiser:
         the schedule's position (through the trainer, so a rebuilt schedule is the one saved)."""

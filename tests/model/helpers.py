@@ -39,3 +39,10 @@ class ProcessorRig:
                 return self.processor(self.attn, hidden), self.state.condition
         finally:
             self.state.condition = None
+
+
+def nudge(module: torch.nn.Module, scale: float = 1.5) -> None:
+    """Change every weight of ``module`` (e.g. tuned temporal copies), as training would."""
+    with torch.no_grad():
+        for p in module.parameters():
+            p.mul_(scale).add_(0.01)

@@ -11,7 +11,7 @@ import torch
 from server.trackgo.loading import ModelFilesError, load_adapter, load_pipeline, resolve_dtype
 from server.trackgo.tiny import create_tiny_model
 
-from .helpers import moving_square
+from .helpers import moving_square, nudge
 
 
 def test_missing_svd_folder_names_model_index(tmp_path, tiny_dir):
@@ -62,9 +62,7 @@ def tuned_adapter_folder(tiny_dir, folder):
 
     adapter = load_adapter(tiny_dir / "adapter")
     unet = UNetSpatioTemporalConditionModel.from_pretrained(tiny_dir / "svd" / "unet")
-    with torch.no_grad():
-        for p in adapter.tune_temporal(unet).parameters():
-            p.mul_(1.5)
+    nudge(adapter.tune_temporal(unet))
     adapter.save_pretrained(folder)
     return folder
 

@@ -11,20 +11,13 @@ from server.trackgo import TrackAdapter
 from server.trackgo.loading import load_adapter
 from server.trackgo.temporal import TEMPORAL_MODULES, TEMPORAL_WEIGHTS, TemporalWeights, temporal_module_names
 
-from .helpers import moving_square
+from .helpers import moving_square, nudge
 from .test_training_signal import FRAMES, adapter_for, unet_inputs
 
 
 def run(unet, adapter):
     with torch.no_grad(), adapter.condition(trajectories=moving_square(FRAMES)):
         return unet(*unet_inputs()).sample
-
-
-def nudge(temporal: TemporalWeights, scale: float = 1.5) -> None:
-    """Change every tuned weight, as training would."""
-    with torch.no_grad():
-        for p in temporal.parameters():
-            p.mul_(scale).add_(0.01)
 
 
 def test_install_swaps_the_copies_in_and_remove_gives_the_unet_back(tiny_unet):
@@ -101,7 +94,7 @@ def test_only_weights_that_take_a_gradient_are_trained(tiny_unet):
     plain = adapter_for(tiny_unet)
     plain.tune_temporal(tiny_unet)
     every = sum(p.numel() for p in plain.parameter_groups()["svd_temporal"])
-    assert every == plain.temporal.parameter_count()
+    assert every == sum(p.numel() for p in plain.temporal.parameters())
 
     tuned = adapter_for(tiny_unet, tune=True)
     tuned.tune_temporal(tiny_unet)

@@ -109,6 +109,10 @@ def test_the_lr_schedule_warms_up_decays_and_resumes_where_it_stopped(tiny_confi
     assert [resumed.train_step()["lr"] for _ in range(2)] == pytest.approx(lrs[2:])
     a, b = straight.adapter.state_dict(), resumed.adapter.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
+    # "constant" with warm-up ramps up, then holds (diffusers' constant_with_warmup)
+    held = make_trainer(cfgmod.with_overrides(cfg, train={"lr_schedule": "constant", "lr_warmup_steps": 2}),
+                        tmp_path / "c")
+    assert [held.train_step()["lr"] for _ in range(4)] == pytest.approx([0.0, 0.5e-3, 1e-3, 1e-3])
 
 
 def test_resume_refuses_settings_that_change_the_data_order(tiny_config, tmp_path):

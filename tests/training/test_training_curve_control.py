@@ -86,3 +86,11 @@ def test_the_control_reports_trajectories_against_blank(tmp_path, tiny_model, tr
     assert report["tuned_unet_trajectories_vs_blank"] == round(sum(real) / sum(blank), 4)
     assert report["tuned_unet_vs_base_mse"] == round(sum(real) / 2 / 1.5, 4)
     assert [s for s, _ in runs["tuned_unet"]["curve"]] == [0, 1]
+
+
+def test_ratio_curves_against_the_base_and_against_a_twin(training_curve):
+    tc = training_curve
+    curve, twin = [(0, [1.0, 3.0]), (25, [0.5, 1.5])], [(0, [2.0, 2.0]), (25, [1.0, 1.0])]
+    assert tc.ratio_curve(curve, [2.0, 2.0]) == "0:1.0000,25:0.5000"          # a fixed reference
+    assert tc.ratio_curve(curve, twin) == "0:1.0000,25:1.0000"                # step by step
+    assert tc.ratio([0.5, 1.5], [2.0, 2.0]) == 0.5
