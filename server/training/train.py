@@ -375,7 +375,13 @@ class Trainer:
         if changed:
             raise ValueError(f"resume: {folder} would not continue exactly ({'; '.join(changed)}); "
                              "use the checkpoint's values or a new --output")
-        self.accelerator.load_state(str(folder / "state"))
+        try:
+            self.accelerator.load_state(str(folder / "state"))
+        except (RuntimeError, KeyError) as exc:      # a state of other trained weights or an older trainer
+            raise ValueError(f"resume: {folder} does not match this run's trained weights or trainer "
+                             f"(written with other model.* settings or by an earlier version: "
+                             f"{str(exc).splitlines()[0]}); start from its weights with "
+                             f"--set model.adapter={folder / FINAL_ADAPTER} and a new --output") from exc
         # The optimiser and schedule state restore the checkpoint's learning rates; the config's
         # are applied (a changed learning rate is a deliberate choice, e.g. lowering it for the
         # last steps), and the schedule goes on from the saved step at the new rates.

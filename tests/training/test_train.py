@@ -125,6 +125,12 @@ def test_resume_refuses_settings_that_change_the_data_order(tiny_config, tmp_pat
         with pytest.raises(ValueError, match=named):
             trainer.resume("latest")
         assert trainer.step == 0
+    # a state the trainer cannot load (an older trainer's, without the schedule) is a clear error
+    for extra in (tmp_path / "run" / "checkpoints" / "step-000001" / "state").glob("custom_checkpoint_*"):
+        extra.unlink()
+    trainer = make_trainer(cfgmod.with_overrides(cfg, train={"steps": 2}), tmp_path / "run")
+    with pytest.raises(ValueError, match="does not match this run's trained weights or trainer.*model.adapter="):
+        trainer.resume("latest")
     # which weights train: a run with SVD's temporal layers frozen cannot load this one's state
     trainer = make_trainer(cfgmod.with_overrides(cfg, model={"tune_svd_temporal": False}, train={"steps": 2}),
                            tmp_path / "run")
