@@ -17,6 +17,12 @@ Measured, each printed as name=value and written as JSON to --out:
   the trainer's own loss (``server.training.losses``) and module, training what the ``paper``
   config trains (the adapter, the W_q/W_k copies and float32 copies of SVD's temporal layers);
 * A_M agreement between fp16 and fp32 over the 16 layers (fraction of identical entries).
+
+A GPU lease is short, so the figures are printed and the JSON rewritten as each section ends
+(``"complete": false`` until the last), a section that fails is recorded with its error and the
+others still run (exit status 1 then), and ``--budget-s`` skips what would not fit: a variant is
+started only if the time it is expected to take (the last comparable one's, with a margin) and the
+training step's reserve are left; what is skipped says so.
 """
 from __future__ import annotations
 
@@ -26,6 +32,7 @@ import json
 import platform
 import sys
 import time
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -36,6 +43,8 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 OFFLOAD_CAP_GB = 16.0
+DEFAULT_BUDGET_S = 450.0          # 7.5 minutes: the issue allows 8 on one H100
+TRAINING_RESERVE_S = 60.0         # kept back for the training step, which runs last
 
 
 @dataclass(frozen=True)
@@ -48,6 +57,25 @@ class Size:
 
 FULL = Size(576, 1024, 25, 25)
 SMOKE = Size(64, 64, 6, 2)
+
+
+class Budget:
+    """The wall-clock time left for the check; a measurement is started only if it fits."""
+
+    def __init__(self, seconds: float, reserve_s: float):
+        self.deadline = time.perf_counter() + seconds
+        self.reserve_s = reserve_s
+
+    def left(self) -> float:
+        return self.deadline - time.perf_counter()
+
+    def allows(self, expected_s: float | None, reserve: bool = True) -> bool:
+        """True if ``expected_s`` (None: unknown, assume it fits) and the reserve still fit."""
+        return self.left() - (self.reserve_s if reserve else 0.0) >= (expected_s or 0.0)
+
+    def skipped(self, expected_s: float | None) -> dict:
+        return {"skipped": f"time budget: {self.left():.0f} s left, this needs ~{expected_s or 0:.0f} s"
+                           f" plus {self.reserve_s:.0f} s for the training step"}
 
 
 # ---------------------------------------------------------------------------------- components
@@ -69,7 +97,9 @@ def build_components(smoke: bool, device: torch.device, dtype: torch.dtype):
             "image_encoder": CLIPVisionModelWithProjection(CLIPVisionConfig(**clip_cfg)),
         }
     for part in parts.values():
-        part.to(dtype=dtype).eval().requires_grad_(False)
+        # .to(device) too: a few parameters are made with torch.Tensor([...]) (AlphaBlender's
+        # mix_factor), which the device context above does not reach
+        part.to(device=device, dtype=dtype).eval().requires_grad_(False)
     parts["scheduler"] = EulerDiscreteScheduler(**tiny.SVD_SCHEDULER_CONFIG)
     parts["feature_extractor"] = CLIPImageProcessor(crop_size=224, size={"shortest_edge": 224})
     return parts
@@ -193,23 +223,42 @@ def measure(fn: Callable[[], object], device: torch.device) -> dict:
     return out
 
 
-def generation(pipe, size: Size, device: torch.device, points) -> dict:
-    out = {}
+def _expected(figures: dict | None, margin: float) -> float | None:
+    """The time a measurement like ``figures`` is expected to take, with a margin (None: unknown)."""
+    if not figures or "seconds" not in figures:
+        return None
+    return figures["seconds"] * margin + 5.0
+
+
+def generation(pipe, size: Size, device: torch.device, points, budget: Budget) -> dict:
+    """Each variant once warmed up (one step) and once timed; a variant is expected to take as
+    long as the one before it (the first: no estimate)."""
+    out, last = {}, None
     for name, fn in VARIANTS:
+        expected = _expected(last, 1.3)
+        if not budget.allows(expected):
+            out[name] = budget.skipped(expected)
+            continue
         measure(lambda: fn(pipe, Size(size.height, size.width, size.frames, 1), points), device)   # warm-up
-        out[name] = measure(lambda: fn(pipe, size, points), device)
+        out[name] = last = measure(lambda: fn(pipe, size, points), device)
     return out
 
 
-def offloaded_generation(pipe, size: Size, device: torch.device, points) -> dict:
-    """The same variants with enable_model_cpu_offload under a 16 GB cap (a 16 GB card)."""
+def offloaded_generation(pipe, size: Size, device: torch.device, points, budget: Budget,
+                         on_gpu: dict) -> dict:
+    """The same variants with enable_model_cpu_offload under a 16 GB cap (a 16 GB card); each is
+    expected to take 1.5 times its on-GPU time."""
     if device.type != "cuda":
         return {"skipped": "needs CUDA"}
     total = torch.cuda.get_device_properties(device).total_memory / 2**30
     pipe.enable_model_cpu_offload(device=device)
     torch.cuda.set_per_process_memory_fraction(min(1.0, OFFLOAD_CAP_GB / total), device)
+    out = {}
     try:
-        out = {name: measure(lambda: fn(pipe, size, points), device) for name, fn in VARIANTS}
+        for name, fn in VARIANTS:
+            expected = _expected(on_gpu.get(name), 1.5)
+            out[name] = (measure(lambda: fn(pipe, size, points), device) if budget.allows(expected)
+                         else budget.skipped(expected))
     finally:
         torch.cuda.set_per_process_memory_fraction(1.0, device)
         pipe.remove_all_hooks()
@@ -220,7 +269,11 @@ def offloaded_generation(pipe, size: Size, device: torch.device, points) -> dict
 
 def training_step(parts, adapter, size: Size, device: torch.device, points, smoke: bool) -> dict:
     """One bf16 (fp32 in --smoke) step with gradient checkpointing at batch 1: VAE encode, UNet
-    forward with the attention maps, L_mse + lambda * L_attn, backward, AdamW step."""
+    forward with the attention maps, L_mse + lambda * L_attn, backward, AdamW step. Measured as
+    the trainer runs it (diffusers' checkpointing plus the temporal blocks,
+    server.trackgo.checkpointing) and, first, with diffusers' checkpointing alone (nested under
+    ``without_temporal_checkpointing``: what the temporal blocks' checkpointing saves)."""
+    from server.trackgo.checkpointing import checkpoint_temporal_blocks
     from server.training.losses import attention_loss, denoising_loss
     from server.training.noise import EDMSchedule
     from server.training.train import AdapterTrainingModule
@@ -244,10 +297,14 @@ def training_step(parts, adapter, size: Size, device: torch.device, points, smok
     masks = torch.from_numpy(points.any(axis=-1)).float()[None].to(device)
     trajectories = torch.from_numpy(points)[None].to(device)
 
+    encode_peak = {}
+
     def step():
         with torch.no_grad():
             latents = vae.encode(frames.to(device, dtype)).latent_dist.sample() * vae.config.scaling_factor
             latents = latents[None].float()
+        if device.type == "cuda":
+            encode_peak["gb"] = torch.cuda.max_memory_allocated(device) / 2**30
         sigma = edm.sample_sigmas(1, g).to(device)
         noisy = latents + sigma.reshape(-1, 1, 1, 1, 1) * torch.randn(latents.shape, generator=g).to(device)
         unet_input = torch.cat([edm.c_in(sigma.reshape(-1, 1, 1, 1, 1)) * noisy, latents[:, :1].expand_as(latents)], 2)
@@ -263,10 +320,15 @@ def training_step(parts, adapter, size: Size, device: torch.device, points, smok
         if not torch.isfinite(loss):
             raise FloatingPointError(f"training step: non-finite loss {loss.item()}")
 
+    without = measure(step, device)
+    checkpoint_temporal_blocks(unet)          # what the trainer does with train.gradient_checkpointing
     result = measure(step, device)
+    if "gb" in encode_peak:           # the VAE encode of the clip's frames, before the UNet
+        result["vae_encode_peak_gb"] = round(encode_peak["gb"], 2)
     result["dtype"] = str(dtype).replace("torch.", "")
     result["gradient_checkpointing"] = True
     result["trained_params_M"] = round(sum(p.numel() for p in module.parameters() if p.requires_grad) / 1e6, 2)
+    result["without_temporal_checkpointing"] = without
     unet.disable_gradient_checkpointing()
     unet.eval()
     return result
@@ -297,43 +359,93 @@ def mask_agreement(adapter, unet, size: Size, device: torch.device, points) -> d
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--smoke", action="store_true", help="tiny config on CPU (the test suite runs this)")
-    p.add_argument("--out", type=Path, default=None, help="write the figures as JSON here")
+    p.add_argument("--out", type=Path, default=None, help="write the figures as JSON here (after every section)")
+    p.add_argument("--budget-s", type=float, default=DEFAULT_BUDGET_S,
+                   help=f"wall-clock seconds for the whole check (default {DEFAULT_BUDGET_S:.0f}); "
+                        "measurements that would not fit are skipped and say so")
     args = p.parse_args(argv)
-    from server.trackgo.pipeline import TrackGoPipeline
-
+    if args.budget_s <= 0:
+        p.error(f"--budget-s: expected a number of seconds > 0, got {args.budget_s}")
     if not args.smoke and not torch.cuda.is_available():
         p.error("needs a CUDA GPU (use --smoke for the CPU run of the same code)")
+    from server.trackgo.pipeline import TrackGoPipeline
+
+    budget = Budget(args.budget_s, TRAINING_RESERVE_S)
     if args.smoke:
         torch.set_num_threads(1)          # a shared CPU: one thread each is faster than contention
-    device = torch.device("cpu" if args.smoke else "cuda")
+    # an indexed device: torch.cuda's memory calls refuse a bare "cuda"
+    device = torch.device("cpu") if args.smoke else torch.device("cuda", torch.cuda.current_device())
     dtype = torch.float32 if args.smoke else torch.float16
     size = SMOKE if args.smoke else FULL
     started = time.perf_counter()
+    report = {
+        "complete": False,
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
+        "torch": torch.__version__,
+        "libraries": _library_versions(),
+        "config": "tiny (smoke)" if args.smoke else "SVD-XT, random weights",
+        "size": {"height": size.height, "width": size.width, "frames": size.frames, "steps": size.steps},
+        "dtype": str(dtype).replace("torch.", ""),
+        "budget_s": args.budget_s,
+    }
     parts = build_components(args.smoke, device, dtype)
     pipe = TrackGoPipeline(**parts)
     pipe.set_progress_bar_config(disable=True)
     adapter = build_adapter(parts["unet"], args.smoke).to(device)
     pipe.attach_adapter(adapter)
     points = moving_squares(size)
-    report = {
-        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
-        "torch": torch.__version__,
-        "config": "tiny (smoke)" if args.smoke else "SVD-XT, random weights",
-        "size": {"height": size.height, "width": size.width, "frames": size.frames, "steps": size.steps},
-        "dtype": str(dtype).replace("torch.", ""),
-        "build_s": round(time.perf_counter() - started, 1),
-    }
-    report["mask_fp16_vs_fp32"] = mask_agreement(adapter, parts["unet"], size, device, points)
-    report["generation"] = generation(pipe, size, device, points)
-    report["generation_offload_16gb"] = offloaded_generation(pipe, size, device, points)
-    report["training_step_bf16"] = training_step(parts, adapter, size, device, points, args.smoke)
+    report["build_s"] = round(time.perf_counter() - started, 1)
+    _publish(report, dict(report), args.out)
+
+    sections = [
+        ("mask_fp16_vs_fp32", lambda: mask_agreement(adapter, parts["unet"], size, device, points)),
+        ("generation", lambda: generation(pipe, size, device, points, budget)),
+        ("generation_offload_16gb",
+         lambda: offloaded_generation(pipe, size, device, points, budget, report.get("generation", {}))),
+        # last: it turns the UNet to bf16 and trains it in place
+        ("training_step_bf16", lambda: training_step(parts, adapter, size, device, points, args.smoke)),
+    ]
+    failed = []
+    for key, run in sections:
+        try:
+            report[key] = run()
+        except Exception as exc:          # recorded, and the other sections still run
+            traceback.print_exc()
+            report[key] = {"error": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"}
+            failed.append(key)
+        _publish(report, {key: report[key]}, args.out)
     report["total_s"] = round(time.perf_counter() - started, 1)
-    for key, value in _flatten(report):
-        print(f"{key}={value}")
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(report, indent=2))
+    report["complete"] = True
+    _publish(report, {"total_s": report["total_s"], "complete": True}, args.out)
+    if failed:
+        print(f"gpu_check: {len(failed)} section(s) failed: {', '.join(failed)} (see the tracebacks above)",
+              file=sys.stderr)
+        raise SystemExit(1)
     return report
+
+
+def _library_versions() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for name in ("diffusers", "transformers", "accelerate", "numpy"):
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = None
+    return found
+
+
+def _publish(report: dict, new: dict, out: Path | None) -> None:
+    """Print the section just measured as name=value lines and rewrite --out with all so far
+    (a whole file each time: written beside, then renamed)."""
+    for key, value in _flatten(new):
+        print(f"{key}={value}", flush=True)
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        part = out.with_name(out.name + ".part")
+        part.write_text(json.dumps(report, indent=2))
+        part.replace(out)
 
 
 def _flatten(tree: dict, prefix: str = ""):

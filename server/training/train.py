@@ -113,6 +113,7 @@ class Trainer:
         from diffusers import StableVideoDiffusionPipeline
 
         from server.trackgo import TrackAdapter, freeze
+        from server.trackgo.checkpointing import checkpoint_temporal_blocks
         from server.trackgo.loading import _variant, check_svd_folder, load_adapter
 
         c, acc = self.config, self.accelerator
@@ -148,6 +149,10 @@ class Trainer:
                 "trained with would not continue that run (set it to true)")
         pipe.unet.to(weight_dtype)
         adapter.install(pipe.unet)
+        if c.train.gradient_checkpointing:
+            # diffusers leaves SVD's temporal blocks (where the adapter works) out of its
+            # checkpointing; at full size they held most of a step's memory (docs/benchmarks.md)
+            checkpoint_temporal_blocks(pipe.unet)
         adapter.requires_grad_(True).train()
         module = AdapterTrainingModule(adapter, pipe.unet, c.model.alpha)
         self.adapter = adapter

@@ -229,10 +229,15 @@ def test_dataset_is_checked_before_the_models_load(tiny_config, tmp_path, monkey
 
 def test_gradient_checkpointing_keeps_both_loss_terms_gradients(tiny_config, tmp_path):
     """Checkpointed UNet blocks recompute in backward; L_attn's maps must still carry gradient."""
+    from server.trackgo.checkpointing import is_checkpointed
+
     grads = {}
     for ckpt in (False, True):
         cfg = cfgmod.with_overrides(tiny_config, train={"gradient_checkpointing": ckpt})
         trainer = make_trainer(cfg, tmp_path / str(ckpt))
+        # the temporal blocks too (diffusers checkpoints only the resnets and spatial blocks)
+        checkpointed = [m for m in trainer.pipe.unet.modules() if is_checkpointed(m)]
+        assert len(checkpointed) == (len(trainer.adapter.layers) if ckpt else 0)
         for term in ("l_mse", "l_attn"):
             trainer.optimizer.zero_grad(set_to_none=True)
             terms = trainer._micro_step(collate([trainer.dataset[0]]), [0])
