@@ -69,9 +69,9 @@ class Budget:
     def left(self) -> float:
         return self.deadline - time.perf_counter()
 
-    def allows(self, expected_s: float | None, reserve: bool = True) -> bool:
+    def allows(self, expected_s: float | None) -> bool:
         """True if ``expected_s`` (None: unknown, assume it fits) and the reserve still fit."""
-        return self.left() - (self.reserve_s if reserve else 0.0) >= (expected_s or 0.0)
+        return self.left() - self.reserve_s >= (expected_s or 0.0)
 
     def skipped(self, expected_s: float | None) -> dict:
         return {"skipped": f"time budget: {self.left():.0f} s left, this needs ~{expected_s or 0:.0f} s"

@@ -26,8 +26,13 @@ held-out L_mse / its black-P twin's (what the trajectories alone are worth: with
 layers tuned, the base's own further fitting is in both); ``oracle_vs_base_mse``: the base with its own
 temporal attention maps replaced by the maps it computes on the nearly clean clip (sigma 0.1) -
 how much an attention-only control can tell this frozen base at all (a diagnostic, not a
-target); ``objmc_base_px`` / ``objmc_adapter_px`` (generated clips, the project's ObjMC against
-the true motion); ``steps_to_target_with_attn`` / ``_without_attn`` (first evaluation step at
+target); ``objmc_base_px`` / ``objmc_adapter_px`` (the project's ObjMC against the true motion
+on generated clips: ``--objmc-seeds`` generations per held-out clip, ``--objmc-steps`` denoising
+steps, decoded by the base's VAE with its decoder fitted further - the encoder, and so the latent
+space, unchanged), the paired difference's bootstrap 95 % interval and the pairs the adapter wins,
+beside ``objmc_vae_roundtrip_px`` (the real clips through that VAE: the floor) and
+``objmc_still_px`` (frame 0 held: no motion); ``steps_to_target_with_attn`` / ``_without_attn``
+(first evaluation step at
 which the ratio is <= 0.90, None if never); ``moving_pixels_share`` (share of pixels of frames
 1..L-1 that differ from frame 0: what motion can change at all); with the control
 ``tuned_unet_vs_base_mse``, ``tuned_unet_blank_vs_base_mse`` and ``tuned_unet_trajectories_vs_blank``
@@ -64,6 +69,7 @@ SIGMA_QUANTILES = 6
 ORACLE_SIGMA = 0.1
 VERSION = 4                    # of the task and the base fit (part of the cache keys; 4: base clips as uint8)
 BASE_SEED = 1                  # the base's own clips (the dataset's are drawn from seed 0)
+DECODER_SEED = 5               # the decoder fit's draws (of the base's clips)
 
 
 def texture(rng, h, w, scale):
@@ -199,6 +205,37 @@ def fit_vae(pipe, video: torch.Tensor, vae_steps: int, g: torch.Generator, log) 
     vae.register_to_config(scaling_factor=float(1.0 / latents.std()))
     point_posterior(vae)
     log(f"vae latents std {latents.std().item():.3f}: scaling_factor {vae.config.scaling_factor:.4f}")
+
+
+def fit_decoder(folder: Path, svd_dir: Path, video: torch.Tensor | None, base_clips: int, steps: int, log):
+    """The base's VAE with its decoder fitted ``steps`` more steps, the encoder frozen: for
+    decoding generated clips to pixels (ObjMC) only. The latent space - and so the fitted UNet,
+    the adapter and every held-out L_mse - is unchanged; the 100-step VAE alone decoded even the
+    real held-out clips so badly that ObjMC on them was 13.98 px, worse than a still clip
+    (12.50 px). Cached under ``folder``."""
+    from diffusers import AutoencoderKLTemporalDecoder
+
+    out = folder / f"vae-decoder{steps}"
+    if (out / "config.json").is_file():
+        return AutoencoderKLTemporalDecoder.from_pretrained(out)
+    vae = AutoencoderKLTemporalDecoder.from_pretrained(svd_dir / "vae")
+    if video is None:                          # the base was cached: its clips again
+        video = base_video(base_clips, BASE_SEED)
+    vae.requires_grad_(False)
+    vae.decoder.requires_grad_(True)
+    g, cpu = torch.Generator().manual_seed(DECODER_SEED), time.process_time()
+    opt = torch.optim.Adam(vae.decoder.parameters(), lr=2e-3)
+    for step in range(steps):
+        batch = model_range(video[torch.randint(len(video), (2,), generator=g)].flatten(0, 1))
+        with torch.no_grad():
+            latents = vae.encode(batch).latent_dist.mode()
+        loss = ((vae.decode(latents, num_frames=FRAMES).sample - batch) ** 2).mean()
+        loss.backward(), opt.step(), opt.zero_grad()
+        if step % 100 == 0 or step == steps - 1:
+            log(f"vae decoder step {step}: mse {loss.item():.4f} ({time.process_time() - cpu:.0f} s cpu)")
+    vae.eval().requires_grad_(False)
+    vae.save_pretrained(out)
+    return vae
 
 
 def fit_base(folder: Path, video: torch.Tensor, vae_steps: int, unet_steps: int, edm, log,
@@ -426,24 +463,56 @@ def tuned_unet_report(runs: dict, base: list[float]) -> dict:
 
 
 # ------------------------------------------------------------------------------ 4. ObjMC
-def objmc_of(pipe, clips, adapter=None, steps=8) -> float:
+def objmc_of(pipe, clips, adapter=None, steps=8, seed=0) -> np.ndarray:
+    """ObjMC of each clip's generated video (px, mean over its tracks and frames), one seed."""
     from PIL import Image
 
-    from server.evaluation.objmc import objmc_for_video, objmc_over_videos
+    from server.evaluation.objmc import objmc_for_video
 
-    results = []
+    errors = []
     for clip in clips:
         image = Image.fromarray(clip["frames"][0])
         if adapter is not None:
             frames = pipe.generate(image, clip["points"], height=SIZE, width=SIZE, num_inference_steps=steps,
-                                   seed=0, decode_chunk_size=FRAMES).frames
+                                   seed=seed, decode_chunk_size=FRAMES).frames
         else:
             frames = pipe(image, height=SIZE, width=SIZE, num_frames=FRAMES, num_inference_steps=steps,
                           decode_chunk_size=FRAMES, output_type="np",
-                          generator=torch.Generator().manual_seed(0)).frames[0]
+                          generator=torch.Generator().manual_seed(seed)).frames[0]
             frames = (frames * 255).round().clip(0, 255).astype(np.uint8)
-        results.append(objmc_for_video(list(frames), clip["masks"], displacements=clip["displacements"]))
-    return objmc_over_videos(results)
+        errors.append(objmc_for_video(list(frames), clip["masks"], displacements=clip["displacements"]).errors.mean())
+    return np.array(errors)
+
+
+def paired_difference(adapter: np.ndarray, base: np.ndarray, rounds: int = 2000) -> dict:
+    """adapter - base over paired generations (same clip, same seed): the mean, a bootstrap 95 %
+    interval of it (seeded), and how many pairs the adapter wins. One seed's 16 clips swung the
+    means by more than their difference, so a single pair of means ranks nothing."""
+    diff = np.asarray(adapter, float) - np.asarray(base, float)
+    rng = np.random.default_rng(0)
+    means = diff[rng.integers(len(diff), size=(rounds, len(diff)))].mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return {"objmc_adapter_minus_base_px": round(float(diff.mean()), 3),
+            "objmc_adapter_minus_base_ci95": f"{low:.3f},{high:.3f}",
+            "objmc_adapter_wins": f"{int((diff < 0).sum())}/{len(diff)}"}
+
+
+def objmc_references(vae, clips) -> dict:
+    """What ObjMC reads on clips that are not generated: the real clips through the VAE (the floor
+    a perfect latent video reaches after decoding) and frame 0 held still (no motion at all)."""
+    from server.evaluation.objmc import objmc_for_video, objmc_over_videos
+
+    roundtrip, still = [], []
+    with torch.no_grad():
+        for clip in clips:
+            x = model_range(torch.from_numpy(clip["frames"]).permute(0, 3, 1, 2))
+            y = vae.decode(vae.encode(x).latent_dist.mode(), num_frames=len(x)).sample
+            rgb = ((y.permute(0, 2, 3, 1).numpy() + 1) * 127.5).round().clip(0, 255).astype(np.uint8)
+            roundtrip.append(objmc_for_video(list(rgb), clip["masks"], displacements=clip["displacements"]))
+            still.append(objmc_for_video([clip["frames"][0]] * len(x), clip["masks"],
+                                         displacements=clip["displacements"]))
+    return {"objmc_vae_roundtrip_px": round(objmc_over_videos(roundtrip), 3),
+            "objmc_still_px": round(objmc_over_videos(still), 3)}
 
 
 def phase_trainer(lam: float, name: str, phase: dict, steps: int | None = None, blank: bool = False,
@@ -485,6 +554,10 @@ def main(argv=None) -> dict:
     p.add_argument("--adapter-steps", type=int, default=400)
     p.add_argument("--every", type=int, default=25)
     p.add_argument("--objmc-clips", type=int, default=16, help="held-out clips generated for ObjMC")
+    p.add_argument("--objmc-steps", type=int, default=8, help="denoising steps of the generated clips")
+    p.add_argument("--objmc-seeds", type=int, default=3, help="generations per held-out clip (seeds 0..N-1)")
+    p.add_argument("--vae-decoder-steps", type=int, default=500,
+                   help="further steps fitting the VAE's decoder alone (encoder frozen) to decode for ObjMC")
     p.add_argument("--batch", type=int, default=8, help="the adapter's global batch")
     p.add_argument("--lr", type=float, default=3e-3, help="the adapter's learning rate")
     p.add_argument("--svd-lr", type=float, default=1e-3, help="the fine-tuned SVD W_q/W_k's learning rate")
@@ -498,6 +571,8 @@ def main(argv=None) -> dict:
     p.add_argument("--tuned-unet-steps", type=int, default=150)
     p.add_argument("--unet-lr", type=float, default=3e-4, help="the whole UNet's learning rate in that control")
     p.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "trackgo-training-curve")
+    p.add_argument("--save-adapter", type=Path, default=None,
+                   help="save the trained adapter (the run with L_attn) here, to generate with it later")
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
@@ -522,6 +597,8 @@ def main(argv=None) -> dict:
     else:
         video = None
     svd_dir = fit_base(base_folder, video, args.vae_steps, args.unet_steps, edm, log)
+    decoder_vae = fit_decoder(base_folder, svd_dir, video, args.base_clips, args.vae_decoder_steps, log)
+    del video
     log(f"base ready after {time.perf_counter() - started:.0f} s")
     sigmas = heldout_sigmas(noise.p_mean, noise.p_std, SIGMA_QUANTILES)
     results, trainers = {}, {}
@@ -552,18 +629,27 @@ def main(argv=None) -> dict:
         clip["points"] = trained.dataset[len(trained.dataset) - args.heldout + offset].trajectories.numpy()
     from server.trackgo.pipeline import TrackGoPipeline
 
-    pipe = TrackGoPipeline.from_pretrained(svd_dir, local_files_only=True)
+    pipe = TrackGoPipeline.from_pretrained(svd_dir, vae=decoder_vae, local_files_only=True)
     pipe.set_progress_bar_config(disable=True)
-    objmc_base = objmc_of(pipe, heldout)
+    references = objmc_references(decoder_vae, heldout)
+    seeds = range(args.objmc_seeds)
+    objmc_base = np.concatenate([objmc_of(pipe, heldout, steps=args.objmc_steps, seed=s) for s in seeds])
     adapter = trained.adapter.eval().requires_grad_(False)
+    if args.save_adapter:
+        adapter.save_pretrained(args.save_adapter)
     adapter.remove(trained.pipe.unet)
     pipe.attach_adapter(adapter)
-    objmc_adapter = objmc_of(pipe, heldout, adapter)
+    objmc_adapter = np.concatenate([objmc_of(pipe, heldout, adapter, steps=args.objmc_steps, seed=s)
+                                    for s in seeds])
     final = {name: results[name]["curve"][-1][1] for name in results}
     report = {
         "adapter_vs_base_mse": ratio(final["with_attn"], base),
-        "objmc_base_px": round(objmc_base, 3),
-        "objmc_adapter_px": round(objmc_adapter, 3),
+        "objmc_base_px": round(float(objmc_base.mean()), 3),
+        "objmc_adapter_px": round(float(objmc_adapter.mean()), 3),
+        **paired_difference(objmc_adapter, objmc_base),
+        **references,
+        "objmc_steps": args.objmc_steps,
+        "objmc_seeds": args.objmc_seeds,
         "steps_to_target_with_attn": results["with_attn"]["steps_to_target"],
         "steps_to_target_without_attn": results["without_attn"]["steps_to_target"],
         "adapter_vs_base_mse_without_attn": ratio(final["without_attn"], base),
