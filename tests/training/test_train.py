@@ -169,8 +169,11 @@ def test_two_processes_match_one_process_with_the_same_global_batch(tiny_model, 
                   "--mixed_precision", "no", "--dynamo_backend", "no"]
     for n, name in ((1, "one"), (2, "two")):
         launcher = ["--multi_gpu"] if n > 1 else []
+        # the two processes also checkpoint (the temporal blocks included: recomputed in backward
+        # while DDP all-reduces), which must not change what they learn
+        checkpointing = ["--set", f"train.gradient_checkpointing={'true' if n > 1 else 'false'}"]
         result = subprocess.run(accelerate + launcher + ["--num_processes", str(n), "-m", "server.training.train",
-                                              *common, "--output", str(tmp_path / name)],
+                                              *common, *checkpointing, "--output", str(tmp_path / name)],
                                 env=env, capture_output=True, text=True, timeout=300)
         assert result.returncode == 0, result.stderr[-3000:]
     for n, name in ((1, "one"), (2, "two")):
