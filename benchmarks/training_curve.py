@@ -186,18 +186,26 @@ def _latest_checkpoint(folder: Path, up_to: int) -> tuple[int, Path | None]:
     return max(found, default=(0, None), key=lambda kd: kd[0])
 
 
-def fit_vae(pipe, video: torch.Tensor, vae_steps: int, g: torch.Generator, log) -> None:
-    """The tiny VAE fitted as an autoencoder on the mode (one clip's frames per step)."""
-    vae, cpu = pipe.vae.train(), time.process_time()
-    opt = torch.optim.Adam(vae.parameters(), lr=2e-3)
-    for step in range(vae_steps):
-        batch = model_range(video[torch.randint(len(video), (1,), generator=g)].flatten(0, 1))
+def fit_autoencoder(vae, params, video: torch.Tensor, steps: int, clips: int, g: torch.Generator, log,
+                    label: str, log_every: int) -> None:
+    """Fit ``params`` of ``vae`` as a plain autoencoder on the mode: ``clips`` clips' frames per
+    step, drawn with ``g``, pixel MSE, Adam at 2e-3. Leaves the VAE frozen in eval mode."""
+    vae.train()
+    opt, cpu = torch.optim.Adam(params, lr=2e-3), time.process_time()
+    for step in range(steps):
+        batch = model_range(video[torch.randint(len(video), (clips,), generator=g)].flatten(0, 1))
         recon = vae.decode(vae.encode(batch).latent_dist.mode(), num_frames=FRAMES).sample
         loss = ((recon - batch) ** 2).mean()
         loss.backward(), opt.step(), opt.zero_grad()
-        if step % 25 == 0 or step == vae_steps - 1:
-            log(f"vae step {step}: mse {loss.item():.4f} ({time.process_time() - cpu:.0f} s cpu)")
+        if step % log_every == 0 or step == steps - 1:
+            log(f"{label} step {step}: mse {loss.item():.4f} ({time.process_time() - cpu:.0f} s cpu)")
     vae.eval().requires_grad_(False)
+
+
+def fit_vae(pipe, video: torch.Tensor, vae_steps: int, g: torch.Generator, log) -> None:
+    """The tiny VAE fitted as an autoencoder on the mode (one clip's frames per step)."""
+    vae = pipe.vae
+    fit_autoencoder(vae, vae.parameters(), video, vae_steps, 1, g, log, "vae", 25)
     latents = _encode_all(vae, video[:256])
     # SVD's scaling factor (0.18215) is 1 / the std of *its* VAE's latents, so that the scaled
     # latents have unit variance, the sigma_data = 1 of its EDM preconditioning; a VAE fitted
@@ -222,18 +230,9 @@ def fit_decoder(folder: Path, svd_dir: Path, video: torch.Tensor | None, base_cl
     if video is None:                          # the base was cached: its clips again
         video = base_video(base_clips, BASE_SEED)
     vae.requires_grad_(False)
-    vae.decoder.requires_grad_(True)
-    g, cpu = torch.Generator().manual_seed(DECODER_SEED), time.process_time()
-    opt = torch.optim.Adam(vae.decoder.parameters(), lr=2e-3)
-    for step in range(steps):
-        batch = model_range(video[torch.randint(len(video), (2,), generator=g)].flatten(0, 1))
-        with torch.no_grad():
-            latents = vae.encode(batch).latent_dist.mode()
-        loss = ((vae.decode(latents, num_frames=FRAMES).sample - batch) ** 2).mean()
-        loss.backward(), opt.step(), opt.zero_grad()
-        if step % 100 == 0 or step == steps - 1:
-            log(f"vae decoder step {step}: mse {loss.item():.4f} ({time.process_time() - cpu:.0f} s cpu)")
-    vae.eval().requires_grad_(False)
+    vae.decoder.requires_grad_(True)      # only the decoder is fitted (and takes a gradient): latents unchanged
+    fit_autoencoder(vae, vae.decoder.parameters(), video, steps, 2, torch.Generator().manual_seed(DECODER_SEED),
+                    log, "vae decoder", 100)
     vae.save_pretrained(out)
     return vae
 

@@ -36,13 +36,6 @@ def checkpoint_temporal_blocks(unet: torch.nn.Module) -> int:
     return len(blocks)
 
 
-def uncheckpoint_temporal_blocks(unet: torch.nn.Module) -> None:
-    """Undo ``checkpoint_temporal_blocks``."""
-    for block in _temporal_blocks(unet):
-        if is_checkpointed(block):
-            del block.forward
-
-
 def is_checkpointed(block: torch.nn.Module) -> bool:
     method = block.__dict__.get("forward")
     return getattr(method, "__func__", None) is _checkpointed_forward
